@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CfdiConfig(AppConfig):
+    name = "cfdi"
+    verbose_name = "CFDI"

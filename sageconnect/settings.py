@@ -1,0 +1,155 @@
+"""Settings, read from the environment (see README "Configuration").
+
+With no environment at all the project runs on the embedded default: SQLite
+and local files under var/, the django-q2 ORM broker and the sandbox
+stand-ins switched on.
+"""
+from pathlib import Path
+
+import environ
+
+from sageconnect.envkeys import local_secret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env.str("SAGECONNECT_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or local_secret(VAR_DIR / "secret_key", "django")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Fernet keys for credentials at rest, newest first; older keys still decrypt
+# so a key can be rotated (`manage.py rotate_secrets`) without downtime.
+FERNET_KEYS = env.list("SAGECONNECT_FERNET_KEYS", default=[]) or [
+    local_secret(VAR_DIR / "fernet.key", "fernet")
+]
+
+# The sandbox stand-ins (Sage company DB, Sage 300 Web API, Focaltec portal)
+# are served by this same Django. Switch them off in production.
+SANDBOX_ENABLED = env.bool("SAGECONNECT_SANDBOX", default=True)
+# Where the stand-ins are reached from the sync (the README's web port).
+SANDBOX_BASE_URL = env.str("SAGECONNECT_SANDBOX_URL", default="http://127.0.0.1:3030")
+SITE_URL = env.str("SAGECONNECT_SITE_URL", default="http://127.0.0.1:3030")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "tenants",
+    "cfdi",
+    "sync",
+    "sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sageconnect.urls"
+WSGI_APPLICATION = "sageconnect.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'sageconnect.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The ORM broker, the web and the sync share one SQLite file: wait for the
+    # write lock instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
+DATABASE_ROUTERS = ["tenants.routers.SageDatabaseRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = env.str("DJANGO_LANGUAGE_CODE", default="es-mx")
+LANGUAGES = [("es", "Español"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="America/Mexico_City")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = Path(env.str("SAGECONNECT_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Original CFDI XML, content-addressed; written once, never changed.
+    "cfdi": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT / "cfdi")},
+    },
+}
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="sageconnect@localhost")
+
+REDIS_URL = env.str("REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="sageconnect"),
+    "workers": env.int("Q_WORKERS", default=2),
+    # A whole tenant cycle must fit in `timeout`; `retry` must exceed it or
+    # django-q2 hands a still-running task to a second worker.
+    "timeout": env.int("Q_TIMEOUT", default=1800),
+    "retry": env.int("Q_RETRY", default=2100),
+    "max_attempts": 1,
+    "catch_up": False,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "orm": "default",
+}
+if REDIS_URL:
+    Q_CLUSTER.pop("orm")
+    Q_CLUSTER["redis"] = REDIS_URL
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}
+
+# How long a tenant's lease lasts without renewal before another worker may
+# take over (a crashed holder).
+SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=900)

@@ -1,0 +1,12 @@
+"""Settings for the test suite: the real settings, with a throw-away var/."""
+import os
+import tempfile
+
+os.environ.setdefault("SAGECONNECT_VAR_DIR", tempfile.mkdtemp(prefix="sageconnect-test-"))
+os.environ.setdefault("SAGECONNECT_FERNET_KEYS", "Jq3kXz0b7cQm2vS8dL1nR5tY9uW4eA6hP0oI3gF7jK8=")
+
+from sageconnect.settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+LANGUAGE_CODE = "en"

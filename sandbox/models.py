@@ -1,0 +1,20 @@
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+_rate = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+
+
+class FaultRule(models.Model):
+    """What a stand-in does wrong on purpose, for tests and demonstrations."""
+
+    target = models.CharField(max_length=80, unique=True, help_text="portal:<tenantId> or sage:<COMPANY>")
+    enabled = models.BooleanField(default=True)
+    error_rate = models.FloatField(default=0.0, validators=_rate, help_text="share of requests answered with an error status")
+    error_statuses = models.JSONField(default=list, blank=True, help_text="e.g. [500, 503, 429]")
+    retry_after_seconds = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    drop_rate = models.FloatField(default=0.0, validators=_rate, help_text="share of connections dropped mid-answer")
+    malformed_rate = models.FloatField(default=0.0, validators=_rate, help_text="share answered with malformed JSON")
+
+    def __str__(self) -> str:
+        return self.target

@@ -1,0 +1,62 @@
+"""Helpers for tests that need real servers."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@lru_cache
+def postgres_available() -> bool:
+    return _port_open(PG_HOST, PG_PORT)
+
+
+@lru_cache
+def redis_available() -> bool:
+    return _port_open(REDIS_HOST, REDIS_PORT)
+
+
+needs_postgres = pytest.mark.skipif(
+    not postgres_available(), reason="PostgreSQL is not answering on 127.0.0.1:5432 (CI starts it)"
+)
+needs_redis = pytest.mark.skipif(
+    not redis_available(), reason="Redis is not answering on 127.0.0.1:6379 (CI starts it)"
+)
+
+
+def ensure_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def sandbox_sage_settings(tmp_path: Path, label: str, engine: str | None = None) -> dict:
+    engine = engine or os.environ.get("SAGECONNECT_TEST_SAGE_ENGINE", "sqlite")
+    if engine == "postgresql":
+        if not postgres_available():
+            pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432 (CI starts it)")
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        name = f"sageconnect_sage_{worker}"
+        ensure_postgres_database(name)
+        return {"sage_db_engine": "postgresql", "sage_db_host": PG_HOST, "sage_db_port": PG_PORT,
+                "sage_db_name": name, "sage_db_user": "postgres"}
+    safe = re.sub(r"[^A-Za-z0-9_]+", "_", label)[:40]
+    return {"sage_db_engine": "sqlite", "sage_db_name": str(tmp_path / f"sage_{safe}.sqlite3")}
