@@ -5,9 +5,18 @@ editor on the tenant's sandbox alias (SQLite file or PostgreSQL database).
 """
 from __future__ import annotations
 
-from django.db import connections
+import datetime as dt
+import hashlib
+from decimal import Decimal
 
-from sync.sage.models import SAGE_MODELS
+from django.db import connections, transaction
+
+from sandbox.plan import CENT, Plan, PlanCfdi, PlanPo, PlanPoLine, PlanVendor
+from sync.sage.models import (
+    APBTA, APIBC, APIBD, APIBH, APIBHO, APOBL, APPYM, APTCP, APTCR, APTCRO, APVEN, APVENO, POPORH1, POPORH2, POPORHO,
+    POPORL, PORCPH1, PORCPL, SAGE_MODELS,
+)
+from sync.sage.values import to_sage_date
 
 
 def create_sage_tables(alias: str, *, drop: bool = False) -> None:
@@ -21,3 +30,202 @@ def create_sage_tables(alias: str, *, drop: bool = False) -> None:
                     continue
                 editor.delete_model(model)
             editor.create_model(model)
+
+
+# ---------------------------------------------------------------------------
+# Filling the tables from a plan
+# ---------------------------------------------------------------------------
+
+AUDIT_USER = "ADMIN"
+AUDIT_ORG = "SANDBX"
+BATCH_SIZE = 500
+FOLIO_OPTFIELD = "FOLIOCFD"
+PROVIDER_ID_OPTFIELD = "PROVIDERID"
+STAMP_DATE_OPTFIELD = "FECHACFD"
+# Sage's AP transaction types in APOBL.IDTRXTYPE.
+INVOICE_TRX, CREDIT_NOTE_TRX = 12, 32
+INVOICES_PER_BATCH = 10
+
+
+def write_company(alias: str, plan: Plan) -> dict[str, int]:
+    """Fill the (empty) Sage tables of `alias` from `plan`; return rows written per table."""
+    rows: dict[str, list] = {model._meta.db_table: [] for model in SAGE_MODELS}
+    _vendor_rows(plan, rows)
+    for index, po in enumerate(plan.pos):
+        _po_rows(plan, po, index, rows)
+    _invoice_rows(plan, rows)
+    _payment_rows(plan, rows)
+    with transaction.atomic(using=alias):
+        for model in SAGE_MODELS:
+            model.objects.using(alias).bulk_create(rows[model._meta.db_table], batch_size=BATCH_SIZE)
+    return {table: len(items) for table, items in rows.items()}
+
+
+def _audit(day: dt.date, sequence: int) -> dict:
+    # Distinct, increasing AUDTTIME values keep the (AUDTDATE, AUDTTIME)
+    # watermark meaningful, as it is in a real company.
+    seconds = sequence % 86400
+    return {
+        "AUDTDATE": to_sage_date(day),
+        "AUDTTIME": Decimal((seconds // 3600) * 1000000 + (seconds // 60 % 60) * 10000 + seconds % 60 * 100),
+        "AUDTUSER": AUDIT_USER,
+        "AUDTORG": AUDIT_ORG,
+    }
+
+
+def _vendor_rows(plan: Plan, rows: dict[str, list]) -> None:
+    for index, vendor in enumerate(plan.vendors):
+        if not vendor.in_sage:
+            continue
+        audit = _audit(plan.today - dt.timedelta(days=120), index)
+        rows["APVEN"].append(APVEN(
+            VENDORID=vendor.vendor_id, SHORTNAME=vendor.name[:10], IDGRP="NAC" if vendor.currency == "MXP" else "EXT",
+            SWACTV=1, VENDNAME=vendor.name[:60], TEXTSTRE1=f"Av. Industria {100 + index}",
+            NAMECITY="Monterrey", CODESTTE="NL", CODEPSTL="64000", CODECTRY="MEXICO",
+            NAMECTAC="Cuentas por cobrar", TEXTPHON1=f"81{index:08d}", EMAIL1=vendor.email[:50],
+            CURNCODE=vendor.currency, TERMSCODE="30", IDTAXREGI1=vendor.rfc, **audit,
+        ))
+        if vendor.external_id_on_portal:
+            rows["APVENO"].append(APVENO(
+                VENDORID=vendor.vendor_id, OPTFIELD=PROVIDER_ID_OPTFIELD, VALUE=portal_provider_id(vendor),
+                **audit,
+            ))
+
+
+def portal_provider_id(vendor: PlanVendor) -> str:
+    """The portal's 24-hex id of a provider, derived from its VENDORID so both stand-ins agree."""
+    return hashlib.sha256(f"provider:{vendor.vendor_id}".encode()).hexdigest()[:24]
+
+
+def _po_rows(plan: Plan, po: PlanPo, index: int, rows: dict[str, list]) -> None:
+    audit = _audit(po.date, index)
+    complete = po.state == "complete"
+    vendor = plan.vendor(po.vendor_id)
+    rows["POPORH1"].append(POPORH1(
+        PORHSEQ=po.porhseq, PONUMBER=po.po_number, VDCODE=po.vendor_id, VDNAME=vendor.name[:60],
+        DATE=to_sage_date(po.date), EXPARRIVAL=to_sage_date(po.expected), ISCOMPLETE=int(complete),
+        DTCOMPLETE=to_sage_date(min(po.expected, plan.today)) if complete else Decimal(0),
+        ONHOLD=int(po.state == "on_hold"), PORTYPE=po.portype, CURRENCY=po.currency, RATE=po.rate,
+        EXTENDED=po.subtotal, DOCTOTAL=po.total, DESCRIPTIO=po.description, REFERENCE=f"REQ-{po.porhseq}",
+        TERMSCODE="30", FOBPOINT="Planta", **audit,
+    ))
+    rows["POPORH2"].append(POPORH2(
+        PORHSEQ=po.porhseq, ENTEREDBY=AUDIT_USER, BTCODE="MATRIZ", BTDESC=plan.company_name[:60],
+        BTADDRESS1="Av. Constitución 2050", BTCITY="Monterrey", BTSTATE="NL", BTZIP="64000", BTCOUNTRY="MEXICO",
+        STCODE=po.lines[0].location if po.lines else "", STDESC="Almacén", STADDRESS1="Carretera a Saltillo km 12",
+        STCITY="Santa Catarina", STSTATE="NL", STZIP="66350", STCOUNTRY="MEXICO", **audit,
+    ))
+    for name, value in po.optional_fields:
+        rows["POPORHO"].append(POPORHO(PORHSEQ=po.porhseq, OPTFIELD=name, VALUE=value, **audit))
+    for line in po.lines:
+        rows["POPORL"].append(_po_line(po, line, audit))
+    _receipt_rows(po, audit, rows)
+
+
+def _po_line_seq(po: PlanPo, line: PlanPoLine) -> int:
+    return po.porhseq * 10000 + line.line_number
+
+
+def _po_line(po: PlanPo, line: PlanPoLine, audit: dict) -> POPORL:
+    return POPORL(
+        PORHSEQ=po.porhseq, PORLREV=line.line_number, PORLSEQ=_po_line_seq(po, line), ITEMNO=line.item_no,
+        ITEMDESC=line.description, LOCATION=line.location, ORDERUNIT=line.unit, SQORDERED=line.ordered,
+        OQORDERED=line.ordered, OQRECEIVED=line.received, OQCANCELED=line.cancelled,
+        OQOUTSTAND=line.outstanding, UNITCOST=line.unit_cost, EXTENDED=line.extended,
+        # Sage: 1 = not completed, 2 = completed (nothing left to receive).
+        COMPLETION=2 if line.outstanding == 0 else 1, **audit,
+    )
+
+
+def _receipt_rows(po: PlanPo, audit: dict, rows: dict[str, list]) -> None:
+    received = [line for line in po.lines if line.received > 0]
+    if not received:
+        return
+    # A complete PO's receipts are invoiced and complete; a partly received
+    # PO's receipt still waits for its invoice.
+    done = int(po.state == "complete")
+    rows["PORCPH1"].append(PORCPH1(
+        RCPHSEQ=po.porhseq, RCPNUMBER=f"RC{po.porhseq:08d}", PONUMBER=po.po_number, PORHSEQ=po.porhseq,
+        VDCODE=po.vendor_id, DATE=audit["AUDTDATE"], ISINVOICED=done, ISCOMPLETE=done, **audit,
+    ))
+    for line in received:
+        rows["PORCPL"].append(PORCPL(
+            RCPHSEQ=po.porhseq, RCPLREV=line.line_number, PORHSEQ=po.porhseq,
+            PORLSEQ=_po_line_seq(po, line), RQRECEIVED=line.received, **audit,
+        ))
+
+
+def _sage_currency(cfdi_currency: str) -> str:
+    return "MXP" if cfdi_currency == "MXN" else cfdi_currency
+
+
+def _invoice_rows(plan: Plan, rows: dict[str, list]) -> None:
+    without_folio = {line.invoice_number for p in plan.payments for line in p.lines if not line.cfdi_uuid}
+    paid = {line.invoice_number: line.amount for p in plan.payments if not p.reversed for line in p.lines}
+    invoices = [cfdi for cfdi in plan.cfdis if cfdi.in_sage and cfdi.kind in ("I", "E")]
+    for position, cfdi in enumerate(invoices):
+        batch, item = position // INVOICES_PER_BATCH + 1, position % INVOICES_PER_BATCH + 1
+        audit = _audit(cfdi.issued.date(), position)
+        if item == 1:
+            rows["APIBC"].append(APIBC(
+                CNTBTCH=batch, DATEBTCH=to_sage_date(cfdi.issued.date()), BTCHDESC=f"Facturas CFDI lote {batch}",
+                BTCHTYPE=1, BTCHSTTS=3, **audit,
+            ))
+        number = cfdi.document_number
+        rows["APIBH"].append(APIBH(
+            CNTBTCH=batch, CNTITEM=item, IDVEND=cfdi.vendor_id, IDINVC=number,
+            TEXTTRX=1 if cfdi.kind == "I" else 3, PONBR=cfdi.po_number, DATEINVC=to_sage_date(cfdi.issued.date()),
+            CODECURN=_sage_currency(cfdi.currency), AMTINVCTOT=cfdi.total, ERRENTRY=0, **audit,
+        ))
+        if number not in without_folio:
+            rows["APIBHO"].append(APIBHO(CNTBTCH=batch, CNTITEM=item, OPTFIELD=FOLIO_OPTFIELD, VALUE=cfdi.uuid, **audit))
+        rows["APIBD"].append(APIBD(
+            CNTBTCH=batch, CNTITEM=item, CNTLINE=20, IDDIST="INV", IDGLACCT="5000-000",
+            AMTDIST=cfdi.subtotal - cfdi.discount, **audit,
+        ))
+        home_total = (cfdi.total * (cfdi.exchange_rate or 1)).quantize(CENT)
+        fully_paid = paid.get(number, Decimal(0)) >= cfdi.total
+        rows["APOBL"].append(APOBL(
+            IDVEND=cfdi.vendor_id, IDINVC=number, IDTRXTYPE=INVOICE_TRX if cfdi.kind == "I" else CREDIT_NOTE_TRX,
+            DATEINVC=to_sage_date(cfdi.issued.date()), AMTINVCHC=home_total,
+            AMTDUEHC=Decimal(0) if fully_paid else home_total, SWPAID=int(fully_paid),
+            CNTBTCH=batch, CNTITEM=item, **audit,
+        ))
+
+
+def _complement_of(plan: Plan) -> dict[str, PlanCfdi]:
+    """The payment CFDI (P) that settles each invoice UUID."""
+    return {paid.invoice_uuid: cfdi for cfdi in plan.cfdis if cfdi.kind == "P" for paid in cfdi.pays}
+
+
+def _payment_rows(plan: Plan, rows: dict[str, list]) -> None:
+    batches: set[int] = set()
+    complements = _complement_of(plan)
+    for index, payment in enumerate(plan.payments):
+        audit = _audit(payment.date, index)
+        if payment.batch not in batches:
+            batches.add(payment.batch)
+            rows["APBTA"].append(APBTA(PAYMTYPE="PY", CNTBTCH=payment.batch, BATCHSTAT=3, IDBANK=payment.bank, **audit))
+        rows["APTCR"].append(APTCR(
+            BTCHTYPE="PY", CNTBTCH=payment.batch, CNTENTR=payment.entry, IDVEND=payment.vendor_id,
+            DOCNBR=payment.docnbr, IDRMIT=payment.check_number, DATERMIT=to_sage_date(payment.date),
+            AMTRMIT=payment.amount, TEXTRMIT=f"Pago {payment.docnbr}", TXTRMITREF=f"TRANSF {payment.check_number}",
+            RMITTYPE=1, ERRENTRY=0, CODECURN=payment.currency, **audit,
+        ))
+        for number, line in enumerate(payment.lines, start=1):
+            rows["APTCP"].append(APTCP(
+                BATCHTYPE="PY", CNTBTCH=payment.batch, CNTRMIT=payment.entry, CNTLINE=number,
+                IDVEND=payment.vendor_id, IDINVC=line.invoice_number, DOCTYPE=1, AMTPAYM=line.amount, **audit,
+            ))
+        complement = next((complements[line.cfdi_uuid] for line in payment.lines if line.cfdi_uuid in complements), None)
+        if complement is not None:
+            # Where the vendor's payment CFDI is already known, Sage holds its
+            # UUID and stamp date on the payment entry.
+            for name, value in ((FOLIO_OPTFIELD, complement.uuid),
+                                (STAMP_DATE_OPTFIELD, complement.issued.date().isoformat())):
+                rows["APTCRO"].append(APTCRO(BTCHTYPE="PY", CNTBTCH=payment.batch, CNTENTR=payment.entry,
+                                             OPTFIELD=name, VALUE=value, **audit))
+        rows["APPYM"].append(APPYM(
+            IDBANK=payment.bank, IDVEND=payment.vendor_id, IDRMIT=payment.check_number,
+            SWCHKCLRD=2 if payment.reversed else 0, **audit,
+        ))

@@ -9,7 +9,8 @@ import threading
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, InterfaceError, connections
+from django.db import Error as DjangoDatabaseError
+from django.db import connections
 
 from tenants.routers import SAGE_ALIAS_PREFIX
 
@@ -95,7 +96,7 @@ def ensure_sage_connection(tenant, alias: str) -> None:
         connections[alias].ensure_connection()
     except ImproperlyConfigured as exc:
         raise SageDatabaseUnavailable(explain_failure(tenant, exc)) from exc
-    except (DatabaseError, InterfaceError) as exc:
+    except DjangoDatabaseError as exc:  # pyodbc's own errors arrive as the base class
         raise SageDatabaseUnavailable(explain_failure(tenant, exc)) from exc
 
 

@@ -7,11 +7,44 @@ PostgreSQL server (127.0.0.1:5432, user postgres) — CI runs the suite both way
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.test.testcases import _DatabaseFailure
+
+from tenants.routers import SAGE_ALIAS_PREFIX
 
 from tests.support import postgres_available, sandbox_sage_settings
+
+
+GUARDED_METHODS = ("connect", "temporary_connection", "cursor", "chunked_cursor")
+
+
+@pytest.fixture
+def sage_db_allowed(db, django_db_blocker, monkeypatch):
+    guarded = BaseDatabaseWrapper.ensure_connection
+    # Django's own method, as pytest-django saved it before blocking it.
+    real_ensure_connection = django_db_blocker._real_ensure_connection
+
+    def ensure_connection(self, *args, **kwargs):
+        if self.alias.startswith(SAGE_ALIAS_PREFIX):
+            return real_ensure_connection(self, *args, **kwargs)
+        return guarded(self, *args, **kwargs)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", ensure_connection)
+    # Aliases left by earlier tests had their methods wrapped when this test began.
+    for alias in list(connections):
+        if not alias.startswith(SAGE_ALIAS_PREFIX):
+            continue
+        connection = connections[alias]
+        for name in GUARDED_METHODS:
+            method = getattr(connection, name)
+            # Wrapped once per test that began while the alias existed.
+            while isinstance(method, _DatabaseFailure):
+                method = method.wrapped
+            monkeypatch.setattr(connection, name, method)
+    yield
 
 
 @pytest.fixture
@@ -44,7 +77,7 @@ def make_tenant(db):
 
 
 @pytest.fixture
-def sage_tenant(make_tenant, tmp_path, request):
+def sage_tenant(sage_db_allowed, make_tenant, tmp_path, request):
     """A tenant whose Sage database is an empty sandbox company (tables only)."""
     from sandbox.company import create_sage_tables
     from tenants.sage_db import sage_alias
@@ -54,8 +87,6 @@ def sage_tenant(make_tenant, tmp_path, request):
     alias = sage_alias(tenant)
     create_sage_tables(alias, drop=True)
     yield tenant
-    from django.db import connections
-
     connections[alias].close()
 
 

@@ -1,6 +1,7 @@
 """Helpers for tests that need real servers."""
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import socket
@@ -48,14 +49,31 @@ def ensure_postgres_database(name: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+@lru_cache
+def scratch_postgres_database() -> str:
+    """One database per test process, so suites run side by side do not collide."""
+    name = f"sageconnect_sage_{os.getpid()}"
+    ensure_postgres_database(name)
+    atexit.register(drop_postgres_database, name)
+    return name
+
+
+def drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        pass  # best effort: a leftover scratch database harms nothing
+
+
 def sandbox_sage_settings(tmp_path: Path, label: str, engine: str | None = None) -> dict:
     engine = engine or os.environ.get("SAGECONNECT_TEST_SAGE_ENGINE", "sqlite")
     if engine == "postgresql":
         if not postgres_available():
             pytest.skip("PostgreSQL is not answering on 127.0.0.1:5432 (CI starts it)")
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        name = f"sageconnect_sage_{worker}"
-        ensure_postgres_database(name)
+        name = scratch_postgres_database()
         return {"sage_db_engine": "postgresql", "sage_db_host": PG_HOST, "sage_db_port": PG_PORT,
                 "sage_db_name": name, "sage_db_user": "postgres"}
     safe = re.sub(r"[^A-Za-z0-9_]+", "_", label)[:40]

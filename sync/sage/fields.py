@@ -18,6 +18,11 @@ class SageCharField(models.CharField):
     def from_db_value(self, value, expression, connection):
         return value.rstrip() if isinstance(value, str) else value
 
+    def get_placeholder(self, value, compiler, connection):
+        # PostgreSQL's bulk insert (UNNEST) casts to char[], i.e. char(1),
+        # which would cut every value to one character.
+        return "%s"
+
     def get_db_prep_value(self, value, connection, prepared=False):
         value = super().get_db_prep_value(value, connection, prepared)
         if isinstance(value, str) and len(value) < self.max_length:

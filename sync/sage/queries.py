@@ -1,0 +1,212 @@
+"""The Sage reads the steps make, registered so each one is checked as T-SQL.
+
+Every function here takes the tenant's Sage alias and the tenant and returns a
+QuerySet (not yet run). `@sage_query` records it with example arguments for
+its other parameters; tests/sage/test_tsql.py compiles every registered query
+through mssql-django, so a query that SQL Server would reject fails in CI even
+though no SQL Server runs there.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+from django.db.models import Q, QuerySet
+
+from sync.sage.models import APBTA, APIBH, APIBHO, APOBL, APPYM, APTCP, APTCR, APVEN, APVENO, POPORH1, POPORHO, POPORL
+from sync.sage.values import to_sage_date
+
+SageQuery = Callable[..., QuerySet]
+
+
+@dataclass(frozen=True)
+class RegisteredQuery:
+    name: str
+    function: SageQuery
+    example: dict[str, Any] = field(default_factory=dict)
+
+    def build(self, alias: str, tenant) -> QuerySet:
+        return self.function(alias, tenant, **self.example)
+
+
+REGISTRY: dict[str, RegisteredQuery] = {}
+
+
+def sage_query(name: str, **example: Any) -> Callable[[SageQuery], SageQuery]:
+    """Register a Sage read; `example` gives values for its parameters beyond (alias, tenant)."""
+
+    def register(function: SageQuery) -> SageQuery:
+        if name in REGISTRY and REGISTRY[name].function is not function:
+            raise ValueError(f"Two Sage queries are named {name!r}.")
+        REGISTRY[name] = RegisteredQuery(name, function, example)
+        return function
+
+    return register
+
+
+def _uuid_variants(uuids: Iterable[str]) -> list[str]:
+    # SQL Server compares case-insensitively; SQLite and PostgreSQL do not, so
+    # ask for both spellings a person may have typed into FOLIOCFD.
+    keys = {u.strip().upper() for u in uuids if u and u.strip()}
+    return sorted(keys | {key.lower() for key in keys})
+
+
+def _pairs(first: str, second: str, keys: Iterable[tuple[Any, Any]]) -> Q | None:
+    """OR of (first, second) key pairs; None for no keys, so callers return none() instead of every row."""
+    condition = None
+    for a, b in keys:
+        pair = Q(**{first: a, second: b})
+        condition = pair if condition is None else condition | pair
+    return condition
+
+
+EXAMPLE_UUID = "6F1C2A9E-0B4D-4E8A-9C3B-2D7E5F8A1B0C"
+
+
+@sage_query("vendors_page", offset=0, limit=200)
+def vendors_page(alias: str, tenant, *, offset: int, limit: int) -> QuerySet:
+    return APVEN.objects.using(alias).order_by("VENDORID")[offset:offset + limit]
+
+
+@sage_query("vendors_by_rfc", rfcs=["AIN8001011A1", "A&C850101AB1"])
+def vendors_by_rfc(alias: str, tenant, *, rfcs: Iterable[str]) -> QuerySet:
+    """Vendors whose RFC is one of `rfcs`, wherever the tenant keeps the RFC."""
+    wanted = sorted({rfc.strip().upper() for rfc in rfcs})
+    vendors = APVEN.objects.using(alias)
+    if tenant.vendor_rfc_source == "OPTFIELD":
+        holders = APVENO.objects.using(alias).filter(OPTFIELD=tenant.vendor_rfc_optfield, VALUE__in=wanted)
+        return vendors.filter(VENDORID__in=holders.values("VENDORID")).order_by("VENDORID")
+    return vendors.filter(**{f"{tenant.vendor_rfc_source}__in": wanted}).order_by("VENDORID")
+
+
+@sage_query("vendor_optional_fields", vendor_ids=["P00001", "P00002"])
+def vendor_optional_fields(alias: str, tenant, *, vendor_ids: Iterable[str]) -> QuerySet:
+    return APVENO.objects.using(alias).filter(VENDORID__in=list(vendor_ids)).order_by("VENDORID", "OPTFIELD")
+
+
+@sage_query("invoices_by_folio", uuids=[EXAMPLE_UUID])
+def invoices_by_folio(alias: str, tenant, *, uuids: Iterable[str]) -> QuerySet:
+    """The FOLIOCFD rows of AP invoice entries whose UUID is in `uuids`."""
+    return (
+        APIBHO.objects.using(alias)
+        .filter(OPTFIELD=tenant.folio_optfield, VALUE__in=_uuid_variants(uuids))
+        .order_by("CNTBTCH", "CNTITEM")
+    )
+
+
+@sage_query("invoice_entries", entries=[(1, 1), (1, 2)])
+def invoice_entries(alias: str, tenant, *, entries: Iterable[tuple[int, int]]) -> QuerySet:
+    """APIBH rows by (batch, entry)."""
+    keys = _pairs("CNTBTCH", "CNTITEM", entries)
+    rows = APIBH.objects.using(alias)
+    return (rows.filter(keys) if keys else rows.none()).order_by("CNTBTCH", "CNTITEM")
+
+
+@sage_query("folios_of_entries", entries=[(1, 1)])
+def folios_of_entries(alias: str, tenant, *, entries: Iterable[tuple[int, int]]) -> QuerySet:
+    keys = _pairs("CNTBTCH", "CNTITEM", entries)
+    rows = APIBHO.objects.using(alias)
+    return rows.filter(keys, OPTFIELD=tenant.folio_optfield) if keys else rows.none()
+
+
+@sage_query("open_documents", documents=[("P00001", "FA-1000")])
+def open_documents(alias: str, tenant, *, documents: Iterable[tuple[str, str]]) -> QuerySet:
+    """APOBL rows by (VENDORID, document number)."""
+    keys = _pairs("IDVEND", "IDINVC", documents)
+    rows = APOBL.objects.using(alias)
+    return (rows.filter(keys) if keys else rows.none()).order_by("IDVEND", "IDINVC")
+
+
+@sage_query("posted_payments", since=dt.date(2026, 1, 1), after=(0, 0), limit=500)
+def posted_payments(alias: str, tenant, *, since: dt.date | None, after: tuple[int, int], limit: int) -> QuerySet:
+    """Posted payment entries (APTCR) of posted 'PY' batches, after the (batch, entry) cursor."""
+    posted = APBTA.objects.using(alias).filter(PAYMTYPE="PY", BATCHSTAT=3).values("CNTBTCH")
+    batch, entry = after
+    entries = APTCR.objects.using(alias).filter(
+        Q(CNTBTCH__gt=batch) | Q(CNTBTCH=batch, CNTENTR__gt=entry),
+        BTCHTYPE="PY", RMITTYPE=1, ERRENTRY=0, CNTBTCH__in=posted,
+    )
+    if since:
+        entries = entries.filter(DATERMIT__gte=to_sage_date(since))
+    return entries.order_by("CNTBTCH", "CNTENTR")[:limit]
+
+
+@sage_query("applied_payment_lines", entries=[(500, 1), (500, 2)])
+def applied_payment_lines(alias: str, tenant, *, entries: Iterable[tuple[int, int]]) -> QuerySet:
+    """APTCP lines of the given (batch, entry) payments."""
+    keys = _pairs("CNTBTCH", "CNTRMIT", entries)
+    rows = APTCP.objects.using(alias)
+    return (rows.filter(keys, BATCHTYPE="PY") if keys else rows.none()).order_by("CNTBTCH", "CNTRMIT", "CNTLINE")
+
+
+@sage_query("reversed_payments", vendor_ids=["P00001"])
+def reversed_payments(alias: str, tenant, *, vendor_ids: Iterable[str]) -> QuerySet:
+    """APPYM rows of cheques/transfers reversed in Sage (SWCHKCLRD = 2)."""
+    return APPYM.objects.using(alias).filter(IDVEND__in=list(vendor_ids), SWCHKCLRD=2)
+
+
+@sage_query("pos_changed_since", watermark=(Decimal(20260101), Decimal(0), 0), limit=200)
+def pos_changed_since(alias: str, tenant, *, watermark: tuple[Decimal, Decimal, int], limit: int) -> QuerySet:
+    """PO headers changed after the (AUDTDATE, AUDTTIME, PORHSEQ) watermark, oldest first, eligible per tenant."""
+    date, time, porhseq = watermark
+    headers = POPORH1.objects.using(alias).filter(
+        Q(AUDTDATE__gt=date) | Q(AUDTDATE=date, AUDTTIME__gt=time) | Q(AUDTDATE=date, AUDTTIME=time, PORHSEQ__gt=porhseq)
+    )
+    if tenant.po_types:
+        headers = headers.filter(PORTYPE__in=list(tenant.po_types))
+    if tenant.po_min_date:
+        headers = headers.filter(DATE__gte=to_sage_date(tenant.po_min_date))
+    if tenant.po_required_optfield:
+        flagged = POPORHO.objects.using(alias).filter(
+            OPTFIELD=tenant.po_required_optfield, VALUE=tenant.po_required_value
+        ).values("PORHSEQ")
+        headers = headers.filter(PORHSEQ__in=flagged)
+    return headers.order_by("AUDTDATE", "AUDTTIME", "PORHSEQ")[:limit]
+
+
+@sage_query("po_lines", porhseqs=[1000, 1001])
+def po_lines(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
+    lines = POPORL.objects.using(alias).filter(PORHSEQ__in=list(porhseqs))
+    if tenant.skip_location_codes:
+        lines = lines.exclude(LOCATION__in=list(tenant.skip_location_codes))
+    return lines.order_by("PORHSEQ", "PORLREV")
+
+
+@sage_query("po_optional_fields", porhseqs=[1000, 1001])
+def po_optional_fields(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
+    return POPORHO.objects.using(alias).filter(PORHSEQ__in=list(porhseqs)).order_by("PORHSEQ", "OPTFIELD")
+
+
+@sage_query("po_by_number", po_number="PO000001")
+def po_by_number(alias: str, tenant, *, po_number: str) -> QuerySet:
+    return POPORH1.objects.using(alias).filter(PONUMBER=po_number)[:1]
+
+
+@sage_query("invoice_entries_by_document", documents=[("P00001", "FA-1000")])
+def invoice_entries_by_document(alias: str, tenant, *, documents: Iterable[tuple[str, str]]) -> QuerySet:
+    """APIBH rows by (IDVEND, IDINVC): where a paid invoice was entered, to find its FOLIOCFD."""
+    keys = _pairs("IDVEND", "IDINVC", documents)
+    rows = APIBH.objects.using(alias)
+    return (rows.filter(keys) if keys else rows.none()).order_by("CNTBTCH", "CNTITEM")
+
+
+@sage_query("po_headers2", porhseqs=[1000, 1001])
+def po_headers2(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
+    from sync.sage.models import POPORH2
+
+    return POPORH2.objects.using(alias).filter(PORHSEQ__in=list(porhseqs)).order_by("PORHSEQ")
+
+
+@sage_query("po_receipts", porhseqs=[1000, 1001])
+def po_receipts(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
+    from sync.sage.models import PORCPH1
+
+    return PORCPH1.objects.using(alias).filter(PORHSEQ__in=list(porhseqs)).order_by("PORHSEQ", "RCPHSEQ")
+
+
+@sage_query("posted_payment_batches")
+def posted_payment_batches(alias: str, tenant) -> QuerySet:
+    """Posted 'PY' batches (APBTA BATCHSTAT = 3) with their bank."""
+    return APBTA.objects.using(alias).filter(PAYMTYPE="PY", BATCHSTAT=3).order_by("CNTBTCH")
