@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from sandbox.models import FaultRule
+from sandbox.models import FaultRule, SandboxPortalTenant
 
 
 @admin.register(FaultRule)
@@ -9,3 +9,12 @@ class FaultRuleAdmin(admin.ModelAdmin):
     list_filter = ("enabled",)
     list_editable = ("enabled",)
     search_fields = ("target",)
+
+
+@admin.register(SandboxPortalTenant)
+class SandboxPortalTenantAdmin(admin.ModelAdmin):
+    # The key and secret stay out: the stand-in's are test values, but an
+    # admin page that shows credentials teaches the wrong habit.
+    list_display = ("tenant_id", "name", "reads", "writes", "file_url_seconds")
+    fields = ("tenant_id", "name", "rfc", "file_url_seconds", "reads", "writes")
+    readonly_fields = ("reads", "writes")

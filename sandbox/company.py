@@ -87,14 +87,14 @@ def _vendor_rows(plan: Plan, rows: dict[str, list]) -> None:
         ))
         if vendor.external_id_on_portal:
             rows["APVENO"].append(APVENO(
-                VENDORID=vendor.vendor_id, OPTFIELD=PROVIDER_ID_OPTFIELD, VALUE=portal_provider_id(vendor),
+                VENDORID=vendor.vendor_id, OPTFIELD=PROVIDER_ID_OPTFIELD, VALUE=portal_provider_id(plan, vendor),
                 **audit,
             ))
 
 
-def portal_provider_id(vendor: PlanVendor) -> str:
-    """The portal's 24-hex id of a provider, derived from its VENDORID so both stand-ins agree."""
-    return hashlib.sha256(f"provider:{vendor.vendor_id}".encode()).hexdigest()[:24]
+def portal_provider_id(plan: Plan, vendor: PlanVendor) -> str:
+    """The portal's 24-hex id of a provider, derived from the company and VENDORID so both stand-ins agree."""
+    return hashlib.sha256(f"provider:{plan.company_rfc}:{vendor.vendor_id}".encode()).hexdigest()[:24]
 
 
 def _po_rows(plan: Plan, po: PlanPo, index: int, rows: dict[str, list]) -> None:

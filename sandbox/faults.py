@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 import time
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from sandbox.models import FaultRule
 
@@ -32,8 +33,34 @@ def clear_faults(target: str | None = None) -> None:
     rules.delete()
 
 
-class _TruncatedBody(HttpResponse):
-    """Claims more bytes than it sends: the client sees the connection drop."""
+def _client_socket(request: HttpRequest) -> socket.socket | None:
+    """The connection under the request, when served by Django's own server (runserver, live_server)."""
+    stream = request.META.get("wsgi.input")
+    reader = getattr(getattr(stream, "_read", None), "__self__", None)
+    return getattr(getattr(reader, "raw", None), "_sock", None)
+
+
+def _dropped_connection(request: HttpRequest) -> HttpResponse:
+    """Start an answer that promises 4096 bytes, send a few, then cut the connection.
+
+    A WSGI application may not set `Connection: close`, so the cut is made on
+    the socket itself; under a server where it cannot be reached, raising
+    mid-body makes the server abort the connection instead.
+    """
+    connection = _client_socket(request)
+
+    def body():
+        yield b'{"tru'
+        if connection is not None:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise ConnectionAbortedError("sandbox fault: connection dropped mid-answer")
+
+    response = StreamingHttpResponse(body(), content_type="application/json")
+    response["Content-Length"] = "4096"
+    return response
 
 
 def inject(request: HttpRequest, target: str, *, error_body=None) -> HttpResponse | None:
@@ -44,10 +71,7 @@ def inject(request: HttpRequest, target: str, *, error_body=None) -> HttpRespons
         time.sleep(rule.latency_ms / 1000)
     roll = _random.random()
     if roll < rule.drop_rate:
-        response = HttpResponse(b'{"tru', content_type="application/json")
-        response["Content-Length"] = "4096"
-        response["Connection"] = "close"
-        return response
+        return _dropped_connection(request)
     roll -= rule.drop_rate
     if roll < rule.error_rate:
         status = _random.choice(rule.error_statuses or [503])

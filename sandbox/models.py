@@ -18,3 +18,14 @@ class FaultRule(models.Model):
 
     def __str__(self) -> str:
         return self.target
+
+
+# The portal stand-in's state lives beside its views; Django finds models through this module.
+from sandbox.portal.models import (  # noqa: E402,F401
+    SandboxBatch,
+    SandboxCfdi,
+    SandboxPayment,
+    SandboxPortalTenant,
+    SandboxProvider,
+    SandboxPurchaseOrder,
+)

@@ -1,0 +1,520 @@
+"""The portal stand-in: the Focaltec paths SageConnect uses, answering in the spec's shapes.
+
+Each view is wrapped by `portal_view`, which counts the request, lets fault
+injection answer first, checks the tenant's PDPTenantKey/PDPTenantSecret,
+refuses bodies that break the contract (as the real portal does), and, while
+a test records, checks the request and the answer against the contract.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from functools import wraps
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from sandbox import faults
+from sandbox.portal import contract
+from sandbox.portal.models import (
+    SandboxBatch,
+    SandboxCfdi,
+    SandboxPayment,
+    SandboxPortalTenant,
+    SandboxProvider,
+    SandboxPurchaseOrder,
+)
+
+PAGE_SIZE_WHEN_ZERO = 200  # the real portal silently serves 200 when asked for 0
+ASYNC_BATCH_OVER = 20  # bigger PO batches are queued, answered NEW, and polled for
+_FILE_SALT = "sandbox.portal.cfdi-file"
+
+# ProviderRequest fields the ProviderResponse echoes under the same name and type.
+_PROVIDER_ECHO = (
+    "allow_invoice_reception", "allow_make_advance_payments", "cash_discount_days", "cash_discount_percentage",
+    "country", "credit_days", "declaration_frequency", "delivers_other_product_services", "gln",
+    "make_advance_payments", "max_cfdi_pending_doc", "max_payment_cfdi_pending", "only_se",
+    "provider_id_accounts_payable", "require_consignment_note", "skip_reception_date_validation", "tax_id",
+    "type", "unlimited_cfdi_pending_doc", "unlimited_payment_cfdi_pending", "upload_sipare",
+    "use_advance_invoices", "use_cash_discount", "use_max_cfdi_pending_doc_tenant_config",
+    "use_max_payment_cfdi_pending_tenant_config", "use_tenant_credit_days", "workflows", "companies",
+)
+
+
+class Refusal(Exception):
+    """What the portal answers with {code, description} and a 4xx status."""
+
+    def __init__(self, status: int, code: str | int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.code, self.description = status, code, description
+
+
+def _error(status: int, code: str | int, description: str) -> JsonResponse:
+    return JsonResponse({"code": code, "description": description}, status=status)
+
+
+def _json(payload: Any) -> JsonResponse:
+    return JsonResponse(payload, safe=False, json_dumps_params={"ensure_ascii": False})
+
+
+def portal_view(*methods: str) -> Callable:
+    def wrap(view: Callable) -> Callable:
+        @csrf_exempt
+        @wraps(view)
+        def handle(request: HttpRequest, tenant_id: str, **kwargs) -> HttpResponse:
+            tenant = SandboxPortalTenant.objects.filter(tenant_id=tenant_id).first()
+            if tenant is not None:
+                tenant.count_request(request.method)
+            _check_contract_request(request)
+            injected = faults.inject(request, f"portal:{tenant_id}")
+            if injected is not None:
+                return injected
+            response = _answer(view, request, tenant, methods, kwargs)
+            _check_contract_response(request, response)
+            return response
+        return handle
+    return wrap
+
+
+def _answer(view, request, tenant, methods, kwargs) -> HttpResponse:
+    if request.method not in methods:
+        return _error(405, 405, f"Method {request.method} not allowed")
+    if tenant is None or request.headers.get("PDPTenantKey") != tenant.key or request.headers.get("PDPTenantSecret") != tenant.secret:
+        return _error(401, "USERS__BAD_CREDENTIALS", "PDPTenantKey / PDPTenantSecret no válidos para esta empresa")
+    problems = _body_violations(request)
+    if problems:
+        return _error(400, 400, "; ".join(problems[:5]))
+    try:
+        with transaction.atomic():
+            return view(request, tenant, **kwargs)
+    except Refusal as refusal:
+        return _error(refusal.status, refusal.code, refusal.description)
+
+
+def _body_violations(request: HttpRequest) -> list[str]:
+    operation = contract.find_operation(request.method, request.path)
+    if operation is None or contract.request_body_schema(operation) is None:
+        return []
+    try:
+        payload = json.loads(request.body or b"null")
+    except ValueError:
+        return ["the body is not JSON"]
+    return contract.schema_errors(contract.request_body_schema(operation), payload, reading=False)
+
+
+def _check_contract_request(request: HttpRequest) -> None:
+    if contract.is_recording():
+        query = {name: request.GET.getlist(name) for name in request.GET}
+        problems = contract.request_violations(request.method, request.path, query, request.headers, request.body)
+        contract.record("request", request.method, request.path, problems)
+
+
+def _check_contract_response(request: HttpRequest, response: HttpResponse) -> None:
+    if contract.is_recording():
+        problems = contract.response_violations(request.method, request.path, response.status_code, response.content)
+        contract.record("response", request.method, request.path, problems)
+
+
+def _body(request: HttpRequest) -> dict:
+    return json.loads(request.body)
+
+
+def _id_type(request: HttpRequest, name: str = "id_type") -> str:
+    value = request.GET.get(name, "INTERNAL")
+    if value not in ("INTERNAL", "EXTERNAL"):
+        raise Refusal(400, 400, f"{name} must be INTERNAL or EXTERNAL")
+    return value
+
+
+def _paging(request: HttpRequest, *, required: bool) -> tuple[int, int]:
+    values = []
+    for name in ("offset", "pageSize"):
+        raw = request.GET.get(name)
+        if raw is None:
+            if required:
+                raise Refusal(400, 400, f"Required request parameter '{name}' is not present")
+            raw = "0"
+        try:
+            values.append(int(raw))
+        except ValueError:
+            raise Refusal(400, 400, f"{name} must be an integer, not {raw!r}") from None
+    offset, page_size = values
+    if offset < 0 or page_size < 0:
+        raise Refusal(400, 400, "offset and pageSize cannot be negative")
+    return offset, page_size or PAGE_SIZE_WHEN_ZERO
+
+
+def _page(queryset, request: HttpRequest, render: Callable, *, required: bool) -> JsonResponse:
+    offset, page_size = _paging(request, required=required)
+    total = queryset.count()
+    return _json({"total": total, "items": [render(row) for row in queryset[offset:offset + page_size]]})
+
+
+def _date_param(request: HttpRequest, name: str) -> dt.date | None:
+    raw = request.GET.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise Refusal(400, 400, f"{name} must be a date yyyy-mm-dd, not {raw!r}") from None
+
+
+def _iso(moment: dt.datetime | dt.date | None) -> str | None:
+    if moment is None:
+        return None
+    if isinstance(moment, dt.datetime):
+        return moment.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return f"{moment.isoformat()}T00:00:00.000Z"
+
+
+# --- providers ---------------------------------------------------------------
+
+def provider_json(provider: SandboxProvider) -> dict:
+    body = {key: provider.data[key] for key in _PROVIDER_ECHO if provider.data.get(key) is not None}
+    body.update({
+        "id": provider.portal_id, "tenant_id": provider.portal_tenant.tenant_id, "name": provider.name,
+        "rfc": provider.rfc, "status": provider.status, "expedient_status": provider.expedient_status,
+        "expedient": {"status": provider.expedient_status, "approved": _iso(provider.expedient_accepted)},
+    })
+    if provider.data.get("currency"):
+        body["currency_str"] = provider.data["currency"]
+    if provider.external_id:
+        body["external_id"] = provider.external_id
+    if body["expedient"]["approved"] is None:
+        del body["expedient"]["approved"]
+    return body
+
+
+def _provider(tenant, provider_id: str, id_type: str) -> SandboxProvider:
+    field = "external_id" if id_type == "EXTERNAL" else "portal_id"
+    provider = SandboxProvider.objects.filter(portal_tenant=tenant, **{field: provider_id}).select_related("portal_tenant").first()
+    if provider is None:
+        raise Refusal(404, "PROVIDERS__NOT_FOUND", f"Provider {provider_id} ({id_type}) not found")
+    return provider
+
+
+@portal_view("GET")
+def providers(request, tenant):
+    rows = SandboxProvider.objects.filter(portal_tenant=tenant).select_related("portal_tenant")
+    filters = {"rfc": "rfc", "externalId": "external_id", "status": "status", "statusExpedient": "expedient_status"}
+    for param, field in filters.items():
+        if request.GET.get(param):
+            rows = rows.filter(**{field: request.GET[param]})
+    if (accepted_from := _date_param(request, "expedientAcceptedFrom")) is not None:
+        rows = rows.filter(expedient_accepted__gte=accepted_from)
+    if (accepted_to := _date_param(request, "expedientAcceptedTo")) is not None:
+        rows = rows.filter(expedient_accepted__lte=accepted_to)
+    if request.GET.get("emptyExternalId") == "true":
+        rows = rows.filter(external_id="")
+    return _page(rows, request, provider_json, required=False)
+
+
+@portal_view("GET", "PUT")
+def provider(request, tenant, provider_id: str):
+    if request.method == "GET":
+        return _json(provider_json(_provider(tenant, provider_id, _id_type(request))))
+    found = _provider(tenant, provider_id, _id_type(request, "idType"))
+    body = _body(request)
+    found.name, found.rfc = body["name"], body["rfc"]
+    found.status = "ENABLED" if body["enabled"] else "DISABLED"
+    found.external_id = body.get("external_id") or found.external_id
+    found.data = body
+    found.save()
+    return _json(provider_json(found))
+
+
+@portal_view("PUT")
+def provider_external_id(request, tenant, provider_id: str):
+    found = _provider(tenant, provider_id, "INTERNAL")
+    found.external_id = _body(request)["external_id"]
+    found.save(update_fields=["external_id", "updated"])
+    return _json(provider_json(found))
+
+
+# --- purchase orders ---------------------------------------------------------
+
+def purchase_order_json(order: SandboxPurchaseOrder) -> dict:
+    sent = order.request
+    body = {key: sent[key] for key in ("external_id", "currency", "date", "delivery_date", "delivery_contact",
+                                       "requested_by_contact", "subtotal", "total", "exchange_rate", "comments",
+                                       "reference", "warehouse", "vat_sum", "withhold_tax_sum", "cfdi_use",
+                                       "cfdi_payment_method", "cfdi_payment_form", "acceptance_status",
+                                       "company_external_id") if sent.get(key) is not None}
+    body.update({
+        "id": order.portal_id, "tenant_id": order.portal_tenant.tenant_id, "status": order.status,
+        "number": sent.get("num") or sent["external_id"], "total_lines": len(sent["lines"]),
+        "addresses": sent["addresses"], "metadata": sent.get("metadata", []),
+        "lines": [_line_json(line) for line in sent["lines"]],
+    })
+    provider = SandboxProvider.objects.filter(portal_tenant=order.portal_tenant, external_id=sent["provider_external_id"]).first()
+    if provider is not None:
+        body["provider_id"], body["provider_name"] = provider.portal_id, provider.name
+    return body
+
+
+def _line_json(line: dict) -> dict:
+    body = {"external_id": line["external_id"], "item_code": line["code"], "description": line["description"],
+            "price": line["price"], "quantity": line["quantity"], "subtotal": line["subtotal"], "line_total": line["total"]}
+    for source, target in (("num", "line_num"), ("unit_of_measure", "unit_of_measure"), ("comments", "comments")):
+        if line.get(source) is not None:
+            body[target] = line[source]
+    return body
+
+
+def _order(tenant, po_id: str, id_type: str) -> SandboxPurchaseOrder:
+    field = "external_id" if id_type == "EXTERNAL" else "portal_id"
+    order = SandboxPurchaseOrder.objects.filter(portal_tenant=tenant, **{field: po_id}).select_related("portal_tenant").first()
+    if order is None:
+        raise Refusal(404, "PURCHASE_ORDERS__NOT_FOUND", f"Purchase order {po_id} ({id_type}) not found")
+    return order
+
+
+def _check_provider_known(tenant, order: dict) -> None:
+    if not SandboxProvider.objects.filter(portal_tenant=tenant, external_id=order["provider_external_id"]).exists():
+        raise Refusal(400, "PROVIDERS__NOT_FOUND",
+                      f"No provider with external_id {order['provider_external_id']} for purchase order {order['external_id']}")
+
+
+def _create_order(tenant, order: dict) -> SandboxPurchaseOrder:
+    _check_provider_known(tenant, order)
+    try:
+        with transaction.atomic():
+            return SandboxPurchaseOrder.objects.create(
+                portal_tenant=tenant, external_id=order["external_id"], status=order["status"], request=order)
+    except IntegrityError:
+        raise Refusal(409, "PURCHASE_ORDERS__DUPLICATED",
+                      f"A purchase order with external_id {order['external_id']} already exists") from None
+
+
+@portal_view("POST")
+def purchase_orders(request, tenant):
+    return _json(purchase_order_json(_create_order(tenant, _body(request))))
+
+
+@portal_view("GET", "PUT")
+def purchase_order(request, tenant, po_id: str):
+    found = _order(tenant, po_id, _id_type(request))
+    if request.method == "PUT":
+        body = _body(request)
+        if body["external_id"] != found.external_id:
+            raise Refusal(400, 400, f"The body's external_id {body['external_id']} is not the order's {found.external_id}")
+        _check_provider_known(tenant, body)
+        found.request, found.status = body, body["status"]
+        found.save()
+    return _json(purchase_order_json(found))
+
+
+@portal_view("PUT")
+def purchase_order_status(request, tenant, po_id: str):
+    found = _order(tenant, po_id, _id_type(request))
+    found.status = _body(request)["status"]
+    found.request = {**found.request, "status": found.status}
+    found.save()
+    return _json({"internal_id": found.portal_id, "external_id": found.external_id, "status": found.status, "errors": []})
+
+
+def _upsert_one(tenant, order: dict) -> dict:
+    result = {"external_id": order["external_id"], "errors": []}
+    existing = SandboxPurchaseOrder.objects.filter(portal_tenant=tenant, external_id=order["external_id"]).first()
+    try:
+        _check_provider_known(tenant, order)
+    except Refusal as refusal:
+        return {**result, "status": "ERROR",
+                "errors": [{"error_code": str(refusal.code), "error_message": refusal.description, "error_source": "CORE"}]}
+    if existing is None:
+        existing = SandboxPurchaseOrder.objects.create(portal_tenant=tenant, external_id=order["external_id"],
+                                                       status=order["status"], request=order)
+        return {**result, "status": "CREATED", "internal_id": existing.portal_id}
+    existing.request, existing.status = order, order["status"]
+    existing.save()
+    return {**result, "status": "UPDATED", "internal_id": existing.portal_id}
+
+
+@portal_view("PUT")
+def batch_purchase_orders(request, tenant):
+    orders = _body(request)["purchase_orders"]
+    results = [_upsert_one(tenant, order) for order in orders]
+    finished = {"type": "SYNC", "status": "PROCESSED", "orders_status": results}
+    if len(orders) > ASYNC_BATCH_OVER:
+        finished["type"] = "ASYNC"
+    batch = SandboxBatch.objects.create(portal_tenant=tenant, kind="purchase_orders", response=finished)
+    if finished["type"] == "ASYNC":
+        # Queued on the real portal: the caller polls the batch status for the per-order results.
+        return _json({"id": batch.portal_id, "type": "ASYNC", "status": "NEW", "orders_status": []})
+    return _json({"id": batch.portal_id, **finished})
+
+
+@portal_view("GET")
+def purchase_order_batch_status(request, tenant, batch_id: str):
+    batch = SandboxBatch.objects.filter(portal_tenant=tenant, kind="purchase_orders", portal_id=batch_id).first()
+    if batch is None:
+        raise Refusal(404, "PURCHASE_ORDERS__BATCH_NOT_FOUND", f"Batch {batch_id} not found")
+    return _json({"id": batch.portal_id, **batch.response})
+
+
+# --- CFDIs -------------------------------------------------------------------
+
+def cfdi_json(cfdi: SandboxCfdi) -> dict:
+    item = dict(cfdi.item)
+    item["id"] = cfdi.portal_id
+    item["status"] = cfdi.status
+    metadata = dict(item.get("metadata", {}))
+    metadata.update({"status": cfdi.status, "type": cfdi.cfdi_type})
+    if cfdi.erp_status:
+        metadata["erp_status"] = cfdi.erp_status
+    item["metadata"] = metadata
+    return item
+
+
+def _cfdi(tenant, cfdi_id: str, id_type: str) -> SandboxCfdi:
+    lookup = {"uuid": cfdi_id.upper()} if id_type == "EXTERNAL" else {"portal_id": cfdi_id}
+    cfdi = SandboxCfdi.objects.filter(portal_tenant=tenant, **lookup).first()
+    if cfdi is None:
+        raise Refusal(404, "CFDI__NOT_FOUND", f"CFDI {cfdi_id} ({id_type}) not found")
+    return cfdi
+
+
+@portal_view("GET")
+def cfdis(request, tenant):
+    rows = SandboxCfdi.objects.filter(portal_tenant=tenant)
+    if (date_from := _date_param(request, "from")) is not None:
+        rows = rows.filter(issued__gte=date_from)
+    if (date_to := _date_param(request, "to")) is not None:
+        rows = rows.filter(issued__lte=date_to)
+    for param, field in {"cfdiType": "cfdi_type", "stage": "stage", "status": "status",
+                         "providerExternalId": "provider_external_id"}.items():
+        if request.GET.get(param):
+            rows = rows.filter(**{field: request.GET[param]})
+    if uuids := request.GET.getlist("uuids"):
+        rows = rows.filter(uuid__in=[uuid.upper() for uuid in uuids])
+    return _page(rows, request, cfdi_json, required=True)
+
+
+@portal_view("GET")
+def cfdi(request, tenant, cfdi_id: str):
+    return _json(cfdi_json(_cfdi(tenant, cfdi_id, _id_type(request))))
+
+
+@portal_view("GET")
+def cfdi_files(request, tenant, cfdi_id: str):
+    found = _cfdi(tenant, cfdi_id, "INTERNAL")
+    # The lifetime travels inside the signed value, so the link cannot be stretched.
+    signature = signing.TimestampSigner(salt=_FILE_SALT).sign(f"{tenant.pk}.{found.pk}.{tenant.file_url_seconds}")
+    now = timezone.now()
+    # Like an S3 pre-signed URL: the object in the path, the signature in the query string.
+    return _json({
+        "xml": request.build_absolute_uri(f"/sandbox/portal/files/{found.uuid}.xml?{urlencode({'signature': signature})}"),
+        "valid_from": _iso(now), "valid_to": _iso(now + dt.timedelta(seconds=tenant.file_url_seconds)),
+    })
+
+
+def _file_error(code: str, status: int = 403) -> HttpResponse:
+    return HttpResponse(f"<Error><Code>{code}</Code></Error>".encode(), status=status, content_type="application/xml")
+
+
+def cfdi_file(request, name: str):
+    """The pre-signed link: no PDP headers, only a signature that expires, as on the real storage."""
+    if "PDPTenantKey" in request.headers or "PDPTenantSecret" in request.headers:
+        # Stricter than S3 on purpose: the tenant's credentials must never travel to the storage host.
+        return _file_error("UnexpectedCredentials: PDP headers sent to a storage link", 400)
+    signer = signing.TimestampSigner(salt=_FILE_SALT)
+    token = request.GET.get("signature", "")
+    try:
+        tenant_pk, cfdi_pk, seconds = signer.unsign(token).split(".")
+        signer.unsign(token, max_age=int(seconds))
+    except signing.SignatureExpired:
+        return _file_error("AccessDenied: Request has expired")
+    except (signing.BadSignature, ValueError):
+        return _file_error("SignatureDoesNotMatch")
+    found = SandboxCfdi.objects.filter(portal_tenant_id=int(tenant_pk), pk=int(cfdi_pk)).select_related("portal_tenant").first()
+    if found is None:
+        return _file_error("NoSuchKey", 404)
+    injected = faults.inject(request, f"portal:{found.portal_tenant.tenant_id}")
+    if injected is not None:
+        return injected
+    return HttpResponse(bytes(found.xml), content_type="application/xml")
+
+
+@portal_view("PUT")
+def batch_cfdis(request, tenant):
+    results = []
+    for update in _body(request)["cfdis"]:
+        found = SandboxCfdi.objects.filter(portal_tenant=tenant, uuid=update["uuid"].upper()).first()
+        if found is None or found.portal_id != update["cfdi_id"]:
+            results.append({"id": update["uuid"], "error_code": 1800, "item": {},
+                            "error_message": f"CFDI {update['uuid']} / {update['cfdi_id']} not found"})
+            continue
+        found.erp_status = update["new_status"]
+        found.save(update_fields=["erp_status", "updated"])
+        results.append({"id": update["uuid"], "error_code": 0, "error_message": "", "item": cfdi_json(found)})
+    batch = SandboxBatch.objects.create(portal_tenant=tenant, kind="cfdis", response={"results": results})
+    return _json({"id": batch.portal_id, "results": results})
+
+
+# --- payments ----------------------------------------------------------------
+
+def payment_json(payment: SandboxPayment) -> dict:
+    sent = payment.request
+    body = {key: sent[key] for key in ("external_id", "currency", "payment_date", "total_amount", "provider_external_id",
+                                       "operation_type", "reference", "comments", "bank_account_id") if sent.get(key) is not None}
+    body.update({
+        "id": payment.portal_id, "tenant_id": payment.portal_tenant.tenant_id, "status": payment.status,
+        "cfdis": [{key: line[key] for key in ("uuid", "amount", "payment_amount", "currency", "exchange_rate")}
+                  for line in sent["cfdis"]],
+    })
+    return body
+
+
+def _create_payment(tenant, sent: dict) -> SandboxPayment:
+    if sent.get("external_id") and SandboxPayment.objects.filter(portal_tenant=tenant, external_id=sent["external_id"]).exists():
+        raise Refusal(409, "PAYMENT__DUPLICATED", f"A payment with external_id {sent['external_id']} already exists")
+    for line in sent["cfdis"]:
+        uuid = (line.get("uuid") or "").strip().upper()
+        if not uuid:
+            raise Refusal(400, 2390, "Every CFDI to pay needs its uuid; one came empty")
+        found = SandboxCfdi.objects.select_for_update().filter(portal_tenant=tenant, uuid=uuid).first()
+        if found is None:
+            raise Refusal(400, 1800, f"CFDI {uuid} does not exist on the portal")
+        if found.total and found.paid >= found.total:
+            raise Refusal(400, 1827, f"CFDI {uuid} is already paid")
+        found.paid += Decimal(str(line["amount"]))
+        found.save(update_fields=["paid", "updated"])
+    return SandboxPayment.objects.create(portal_tenant=tenant, external_id=sent.get("external_id") or "", request=sent)
+
+
+@portal_view("POST")
+def payments(request, tenant):
+    return _json(payment_json(_create_payment(tenant, _body(request))))
+
+
+@portal_view("GET")
+def payment(request, tenant, payment_id: str):
+    field = "external_id" if _id_type(request) == "EXTERNAL" else "portal_id"
+    found = SandboxPayment.objects.filter(portal_tenant=tenant, **{field: payment_id}).select_related("portal_tenant").first()
+    if found is None:
+        raise Refusal(404, "PAYMENT__NOT_FOUND", f"Payment {payment_id} not found")
+    return _json(payment_json(found))
+
+
+@portal_view("POST")
+def batch_payments(request, tenant):
+    results = []
+    for sent in _body(request)["payments"]:
+        try:
+            with transaction.atomic():
+                created = _create_payment(tenant, sent)
+        except Refusal as refusal:
+            code = refusal.code if isinstance(refusal.code, int) else refusal.status
+            results.append({"id": sent.get("external_id") or "", "error_code": code,
+                            "error_message": refusal.description, "item": {}})
+            continue
+        results.append({"id": sent.get("external_id") or "", "error_code": 0, "error_message": "", "item": payment_json(created)})
+    batch = SandboxBatch.objects.create(portal_tenant=tenant, kind="payments", response={"results": results})
+    return _json({"id": batch.portal_id, "results": results})

@@ -1,0 +1,60 @@
+import datetime as dt
+
+import pytest
+
+from tests.portal.factories import add_cfdis, add_providers
+
+
+def test_it_yields_every_cfdi_across_pages(portal, stand_in):
+    created = add_cfdis(stand_in, 1050)
+
+    seen = [cfdi.cfdi_uuid for cfdi in portal.iter_cfdis(date_from=dt.date(2026, 11, 1), date_to=dt.date(2026, 11, 30),
+                                                          cfdi_type="INVOICE", page_size=200)]
+
+    assert len(seen) == 1050
+    assert set(seen) == {row.uuid for row in created}
+    assert seen[0] == created[-1].uuid, "the portal lists newest first"
+    assert portal.calls.reads == 6  # 5 full pages of 200 and one of 50
+    assert portal.calls.writes == 0
+
+
+def test_it_stops_on_an_empty_window(portal, stand_in):
+    add_cfdis(stand_in, 3, issued=dt.date(2026, 10, 1))
+
+    assert list(portal.iter_cfdis(date_from=dt.date(2026, 11, 1), date_to=dt.date(2026, 11, 30))) == []
+    assert portal.calls.reads == 1
+
+
+@pytest.mark.parametrize("page_size", [0, -1, 201])
+def test_it_never_asks_for_page_size_zero_or_above_200(portal, stand_in, page_size):
+    with pytest.raises(ValueError, match="page_size"):
+        next(portal.iter_cfdis(page_size=page_size))
+    assert portal.calls.reads == 0
+    list(portal.iter_cfdis(page_size=1))  # the recorder wants one real request
+
+
+def test_it_filters_providers_accepted_today(portal, stand_in):
+    today = dt.date(2026, 11, 27)
+    add_providers(stand_in, 3, accepted_on=today - dt.timedelta(days=40))
+    accepted_today = add_providers(stand_in, 5, accepted_on=today)
+
+    found = list(portal.iter_providers(status_expedient="ACCEPTED", expedient_accepted_from=today,
+                                       expedient_accepted_to=today, page_size=2))
+
+    assert sorted(p.id for p in found) == sorted(p.portal_id for p in accepted_today)
+    assert portal.calls.reads == 3
+
+
+def test_it_answers_page_size_zero_with_200_items_like_the_real_portal(portal_tenant, stand_in, live_server):
+    import requests
+
+    from tests.portal.conftest import PORTAL_KEY, PORTAL_SECRET
+
+    add_cfdis(stand_in, 230)
+    answer = requests.get(f"{portal_tenant.portal_url}/api/1.0/extern/tenants/acme-portal/cfdis",
+                          params={"offset": 0, "pageSize": 0},
+                          headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET}, timeout=10)
+
+    assert answer.status_code == 200
+    assert answer.json()["total"] == 230
+    assert len(answer.json()["items"]) == 200
