@@ -114,10 +114,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     # Original CFDI XML, content-addressed; written once, never changed.
     "cfdi": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "cfdi.storage.AtomicFileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT / "cfdi")},
     },
 }
+
+# A CFDI larger than this is refused before any parser sees it.
+CFDI_MAX_BYTES = env.int("SAGECONNECT_CFDI_MAX_BYTES", default=5 * 1024 * 1024)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)

@@ -97,6 +97,8 @@ class PaidDocument:
     instalment: int
     previous_balance: Decimal
     amount_paid: Decimal
+    currency: str = "MXN"    # the paid invoice's currency (MonedaDR); the payment is made in it
+    exchange_rate: Decimal = Decimal(1)
 
     @property
     def remaining(self) -> Decimal:
@@ -316,7 +318,8 @@ def _payment_cfdi(rng, index, invoice: PlanCfdi, today) -> PlanCfdi:
         series="CP", folio=str(5000 + index), currency="XXX", exchange_rate=None,
         subtotal=Decimal(0), discount=Decimal(0), tax=Decimal(0), total=Decimal(0),
         payment_method="", po_number="", in_sage=False,
-        pays=(PaidDocument(invoice.uuid, 1, invoice.total, paid),),
+        pays=(PaidDocument(invoice.uuid, 1, invoice.total, paid, invoice.currency,
+                           invoice.exchange_rate or Decimal(1)),),
     )
 
 
