@@ -1,0 +1,246 @@
+"""What a Sage PO is, and what the portal must hear about it.
+
+EXTERNAL.md §1 "Things a PO in Sage can be":
+- new and eligible → create;
+- changed (lines, quantities, dates, amounts) → update, only when the content
+  hash of what the portal would be sent changed;
+- partly cancelled (0 < Σ cancelled < Σ ordered) → update with outstanding
+  quantities (it is a change like any other: the hash covers quantities);
+- fully cancelled (Σ cancelled = Σ ordered > 0) → status CANCELLED, once;
+- complete (ISCOMPLETE = 1) with every receipt invoiced and complete → status
+  CLOSED, once. Complete with a receipt not yet invoiced waits.
+
+Reads Sage only (5 queries per page of headers); no portal calls. The PO
+steps pair this with SyncLink rows: kind "po" (content hash of the last
+create/update) and kind "po_status" (content_hash = the status sent).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sync.models import SyncLink
+from sync.sage import queries
+from sync.sage.values import currency, sage_date, trimmed
+
+Watermark = tuple[Decimal, Decimal, int]
+START: Watermark = (Decimal(0), Decimal(0), 0)
+
+
+@dataclass(frozen=True)
+class SagePoLine:
+    line_number: int
+    item_no: str
+    description: str
+    location: str
+    unit: str
+    ordered: Decimal
+    received: Decimal
+    cancelled: Decimal
+    unit_cost: Decimal
+    extended: Decimal
+
+    @property
+    def quantity(self) -> Decimal:
+        """What is still on order once cancellations are taken off."""
+        return max(self.ordered - self.cancelled, Decimal(0))
+
+    @property
+    def outstanding(self) -> Decimal:
+        return max(self.ordered - self.received - self.cancelled, Decimal(0))
+
+
+@dataclass(frozen=True)
+class SageReceipt:
+    receipt_number: str
+    invoiced: bool
+    complete: bool
+
+
+@dataclass
+class SagePo:
+    porhseq: int
+    po_number: str
+    vendor_id: str
+    vendor_name: str
+    date: dt.date | None
+    expected: dt.date | None
+    portype: int
+    is_complete: bool
+    on_hold: bool
+    currency: str
+    rate: Decimal
+    subtotal: Decimal
+    total: Decimal
+    description: str
+    comment: str
+    reference: str
+    requisition: str
+    terms: str
+    watermark: Watermark
+    lines: list[SagePoLine] = field(default_factory=list)
+    optional_fields: dict[str, str] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)
+    receipts: list[SageReceipt] = field(default_factory=list)
+
+
+class PoCondition(enum.Enum):
+    OPEN = "open"
+    PARTLY_CANCELLED = "partly_cancelled"
+    CANCELLED = "cancelled"
+    COMPLETE_AWAITING_INVOICES = "complete_awaiting_invoices"
+    CLOSED = "closed"
+
+
+class PoAction(enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    CANCEL = "cancel"
+    CLOSE = "close"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class PoDecision:
+    action: PoAction
+    condition: PoCondition
+    content_hash: str
+    reason: str
+
+
+def read_pos(alias: str, tenant, *, after: Watermark = START, limit: int = 200) -> tuple[list[SagePo], Watermark]:
+    """Eligible PO headers changed after `after`, with lines, optional fields,
+    addresses and receipts; and the watermark to continue from."""
+    pos = [_po(row) for row in queries.pos_changed_since(alias, tenant, watermark=after, limit=limit)]
+    if not pos:
+        return [], after
+    by_seq = {po.porhseq: po for po in pos}
+    seqs = list(by_seq)
+    for row in queries.po_lines(alias, tenant, porhseqs=seqs):
+        by_seq[int(row.PORHSEQ)].lines.append(_line(row))
+    for row in queries.po_optional_fields(alias, tenant, porhseqs=seqs):
+        by_seq[int(row.PORHSEQ)].optional_fields[trimmed(row.OPTFIELD)] = trimmed(row.VALUE)
+    for row in queries.po_headers2(alias, tenant, porhseqs=seqs):
+        by_seq[int(row.PORHSEQ)].addresses = _addresses(row)
+    for row in queries.po_receipts(alias, tenant, porhseqs=seqs):
+        by_seq[int(row.PORHSEQ)].receipts.append(
+            SageReceipt(trimmed(row.RCPNUMBER), row.ISINVOICED == 1, row.ISCOMPLETE == 1)
+        )
+    return pos, pos[-1].watermark
+
+
+def _po(row) -> SagePo:
+    return SagePo(
+        porhseq=int(row.PORHSEQ), po_number=trimmed(row.PONUMBER), vendor_id=trimmed(row.VDCODE),
+        vendor_name=trimmed(row.VDNAME), date=sage_date(row.DATE), expected=sage_date(row.EXPARRIVAL),
+        portype=row.PORTYPE, is_complete=row.ISCOMPLETE == 1, on_hold=row.ONHOLD == 1,
+        currency=currency(row.CURRENCY), rate=row.RATE, subtotal=row.EXTENDED, total=row.DOCTOTAL,
+        description=trimmed(row.DESCRIPTIO), comment=trimmed(row.COMMENT), reference=trimmed(row.REFERENCE),
+        requisition=trimmed(row.RQNNUMBER), terms=trimmed(row.TERMSCODE),
+        watermark=(row.AUDTDATE, row.AUDTTIME, int(row.PORHSEQ)),
+    )
+
+
+def _line(row) -> SagePoLine:
+    return SagePoLine(
+        line_number=int(row.PORLREV), item_no=trimmed(row.ITEMNO), description=trimmed(row.ITEMDESC),
+        location=trimmed(row.LOCATION), unit=trimmed(row.ORDERUNIT), ordered=row.OQORDERED,
+        received=row.OQRECEIVED, cancelled=row.OQCANCELED, unit_cost=row.UNITCOST, extended=row.EXTENDED,
+    )
+
+
+def _addresses(row) -> dict[str, str]:
+    names = ("ENTEREDBY", "BTCODE", "BTDESC", "BTADDRESS1", "BTCITY", "BTSTATE", "BTZIP", "BTCOUNTRY",
+             "STCODE", "STDESC", "STADDRESS1", "STADDRESS2", "STCITY", "STSTATE", "STZIP", "STCOUNTRY")
+    return {name: trimmed(getattr(row, name)) for name in names}
+
+
+def ineligibility(po: SagePo, tenant) -> str:
+    """Why the tenant's rule keeps this PO off the portal; '' when eligible."""
+    if tenant.po_types and po.portype not in tenant.po_types:
+        return f"PO type {po.portype} is not one of {tenant.po_types}"
+    if tenant.po_min_date and (po.date is None or po.date < tenant.po_min_date):
+        return f"dated {po.date}, before {tenant.po_min_date}"
+    if tenant.po_required_optfield:
+        value = po.optional_fields.get(tenant.po_required_optfield.upper())
+        if (value or "").upper() != tenant.po_required_value.strip().upper():
+            return f"optional field {tenant.po_required_optfield} is not {tenant.po_required_value!r}"
+    skipped = {code.strip().upper() for code in tenant.skip_location_codes or []}
+    if not [line for line in po.lines if line.location.upper() not in skipped]:
+        return "no line outside the skipped locations"
+    return ""
+
+
+def condition(po: SagePo) -> PoCondition:
+    ordered = sum((line.ordered for line in po.lines), Decimal(0))
+    cancelled = sum((line.cancelled for line in po.lines), Decimal(0))
+    if ordered > 0 and cancelled >= ordered:
+        return PoCondition.CANCELLED
+    if po.is_complete:
+        if all(r.invoiced and r.complete for r in po.receipts):
+            return PoCondition.CLOSED
+        return PoCondition.COMPLETE_AWAITING_INVOICES
+    if cancelled > 0:
+        return PoCondition.PARTLY_CANCELLED
+    return PoCondition.OPEN
+
+
+def classify(po: SagePo, tenant, po_link: SyncLink | None, status_link: SyncLink | None) -> PoDecision:
+    content = content_hash(po, tenant)
+    state = condition(po)
+    why_not = ineligibility(po, tenant)
+    if why_not:
+        return PoDecision(PoAction.NONE, state, content, why_not)
+    on_portal = po_link is not None and (po_link.state == SyncLink.State.CONFIRMED or bool(po_link.portal_id))
+    final_status = {PoCondition.CANCELLED: "CANCELLED", PoCondition.CLOSED: "CLOSED"}.get(state)
+    if final_status:
+        if not on_portal and po_link is None:
+            return PoDecision(PoAction.NONE, state, content, f"{final_status} before it reached the portal")
+        if status_link and status_link.state == SyncLink.State.CONFIRMED and status_link.content_hash == final_status:
+            return PoDecision(PoAction.NONE, state, content, f"the portal already has it {final_status}")
+        action = PoAction.CANCEL if state is PoCondition.CANCELLED else PoAction.CLOSE
+        return PoDecision(action, state, content, final_status)
+    if po_link is None or not on_portal:
+        return PoDecision(PoAction.CREATE, state, content, "new")
+    if po_link.content_hash != content:
+        reason = "partly cancelled: outstanding quantities" if state is PoCondition.PARTLY_CANCELLED else "changed"
+        return PoDecision(PoAction.UPDATE, state, content, reason)
+    return PoDecision(PoAction.NONE, state, content, "unchanged")
+
+
+def portal_facts(po: SagePo, tenant) -> dict[str, Any]:
+    """Everything of the PO the portal is sent, in plain values: the hash input."""
+    skipped = {code.strip().upper() for code in tenant.skip_location_codes or []}
+    return {
+        "po_number": po.po_number, "vendor_id": po.vendor_id, "date": str(po.date), "expected": str(po.expected),
+        "currency": po.currency, "rate": _num(po.rate), "subtotal": _num(po.subtotal), "total": _num(po.total),
+        "description": po.description, "comment": po.comment, "reference": po.reference,
+        "requisition": po.requisition, "terms": po.terms,
+        "optional_fields": dict(sorted(po.optional_fields.items())), "addresses": dict(sorted(po.addresses.items())),
+        "lines": [
+            {"line": line.line_number, "item": line.item_no, "description": line.description,
+             "location": line.location, "unit": line.unit, "quantity": _num(line.quantity),
+             "outstanding": _num(line.outstanding), "unit_cost": _num(line.unit_cost),
+             "extended": _num(line.extended)}
+            for line in sorted(po.lines, key=lambda line: line.line_number)
+            if line.location.upper() not in skipped
+        ],
+    }
+
+
+def content_hash(po: SagePo, tenant) -> str:
+    text = json.dumps(portal_facts(po, tenant), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _num(value: Decimal | int | None) -> str:
+    """One spelling per number: 5, 5.0 and 5.0000 must hash alike."""
+    if value is None:
+        return "0"
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "0") else text

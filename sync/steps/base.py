@@ -1,0 +1,71 @@
+"""What every step module gets and gives back.
+
+A step is a module in sync/steps/ with `run(ctx: StepContext) -> StepResult`.
+It re-reads the tenant by id (`ctx.tenant`), counts what it did on
+`ctx.result`, writes log lines with `ctx.log(...)`, and, when `ctx.dry_run`
+is set, builds every payload and hands it to `ctx.would_send(...)` instead of
+sending it.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable
+
+from tenants.models import SECRET_FIELDS, Tenant
+
+logger = logging.getLogger("sync.steps")
+
+
+@dataclass
+class StepResult:
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    would_send: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, skipped {self.skipped}, failed {self.failed}"
+        )
+
+
+@dataclass
+class StepContext:
+    tenant_id: int
+    run_id: int
+    step: str
+    dry_run: bool = False
+    result: StepResult = field(default_factory=StepResult)
+    lines: list[str] = field(default_factory=list)
+    heartbeat: Callable[[], None] = lambda: None
+    echo: Callable[[str], None] | None = None
+
+    @cached_property
+    def tenant(self) -> Tenant:
+        return Tenant.objects.get(pk=self.tenant_id)
+
+    def log(self, message: str) -> None:
+        message = redact(message, self.tenant)
+        self.lines.append(message)
+        logger.info("%s %s: %s", self.tenant.code, self.step, message)
+        if self.echo:
+            self.echo(message)
+
+    def would_send(self, target: str, key: str, payload: Any) -> None:
+        """Dry run: record the write that would have been made."""
+        self.result.would_send.append({"target": target, "key": key, "payload": payload})
+        shown = json.dumps(payload, default=str, ensure_ascii=False, sort_keys=True)
+        self.log(f"would send {target} {key}: {shown}")
+
+
+def redact(text: str, tenant: Tenant) -> str:
+    """Blank out the tenant's own secrets, wherever a message picked them up."""
+    for name in SECRET_FIELDS:
+        secret = getattr(tenant, name, "") or ""
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,16 @@
+"""django-q2 tasks. They take ids and re-read; they are safe to run twice
+(at-least-once delivery): the lease and sync.idempotence see to that."""
+from __future__ import annotations
+
+from sync.models import SyncRun
+from sync.pipeline import run_tenant
+
+
+def run_scheduled_cycle(tenant_id: int) -> str:
+    run = run_tenant(tenant_id, trigger=SyncRun.Trigger.SCHEDULE)
+    return f"run {run.pk}: {run.status}" + (f" ({run.note})" if run.note else "")
+
+
+def run_retry_cycle(tenant_id: int, step: str | None = None) -> str:
+    run = run_tenant(tenant_id, trigger=SyncRun.Trigger.RETRY, only_step=step)
+    return f"run {run.pk}: {run.status}"

@@ -1,0 +1,8 @@
+"""A step that finishes but reports one failed record."""
+from sync.steps.base import StepContext
+
+
+def run(ctx: StepContext):
+    ctx.result.created += 2
+    ctx.result.failed += 1
+    return ctx.result
