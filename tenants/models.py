@@ -131,6 +131,12 @@ class Tenant(models.Model):
     ship_to_state = models.CharField(max_length=60, blank=True)
     ship_to_zip = models.CharField(max_length=10, blank=True)
     ship_to_country = models.CharField(max_length=3, default="MEX", blank=True)
+    vendor_number_prefix = models.CharField(
+        max_length=6, default="PP", help_text=_("Prefix of the VENDORIDs SageConnect creates for new providers.")
+    )
+    vendor_group_code = models.CharField(
+        max_length=6, blank=True, help_text=_("APVEN IDGRP for vendors SageConnect creates (Sage 300 requires one).")
+    )
     invoice_distribution_code = models.CharField(max_length=6, blank=True, default="")
     invoice_batch_max = models.PositiveIntegerField(
         default=50, validators=[MinValueValidator(1)], help_text=_("Most invoices in one AP batch.")

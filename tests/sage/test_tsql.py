@@ -5,11 +5,26 @@ import re
 import pytest
 from django.db import connections
 
+import importlib
+import pkgutil
+
+import sync
 from sync.sage.queries import REGISTRY
 from tenants.models import Tenant
 from tenants.sage_db import register_alias
 
 TSQL_ALIAS = "sage_tsql_check"
+
+
+def _import_every_sync_module() -> None:
+    """Queries register where they are defined: load every module that may define one."""
+    for module in pkgutil.walk_packages(sync.__path__, "sync."):
+        if ".migrations" in module.name or ".management" in module.name:
+            continue
+        importlib.import_module(module.name)
+
+
+_import_every_sync_module()
 
 TENANT_SHAPES = {
     "defaults": {},
