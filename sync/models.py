@@ -236,3 +236,21 @@ def _tenant_deleted(sender, instance, **kwargs) -> None:
 # start-up, and the lazy sender avoids importing tenants from sync's models.
 post_save.connect(_tenant_saved, sender="tenants.Tenant", dispatch_uid="sync_schedule_on_tenant_save")
 post_delete.connect(_tenant_deleted, sender="tenants.Tenant", dispatch_uid="sync_schedule_on_tenant_delete")
+
+
+class PoWatermark(models.Model):
+    """How far one PO step has read Sage's POPORH1 for a tenant: the (AUDTDATE,
+    AUDTTIME, PORHSEQ) of the last header it finished with (see sync.po_reads)."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="po_watermarks")
+    step = models.CharField(max_length=40)
+    audit_date = models.DecimalField(max_digits=9, decimal_places=0, default=0)
+    audit_time = models.DecimalField(max_digits=9, decimal_places=0, default=0)
+    porhseq = models.BigIntegerField(default=0)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "step"], name="one_po_watermark_per_step")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.step}: {self.audit_date}/{self.audit_time}/{self.porhseq}"

@@ -119,6 +119,28 @@ def read_pos(alias: str, tenant, *, after: Watermark = START, limit: int = 200) 
     pos = [_po(row) for row in queries.pos_changed_since(alias, tenant, watermark=after, limit=limit)]
     if not pos:
         return [], after
+    _add_details(alias, tenant, pos)
+    return pos, pos[-1].watermark
+
+
+NUMBERS_PER_QUERY = 500
+
+
+def read_pos_by_number(alias: str, tenant, po_numbers: list[str]) -> list[SagePo]:
+    """The named POs, whatever their audit stamp: those a step must look at
+    again (a write left unconfirmed, a PO waiting for its invoices). Five
+    queries per chunk: SQL Server takes at most 2,100 parameters a statement."""
+    pos: list[SagePo] = []
+    for start in range(0, len(po_numbers), NUMBERS_PER_QUERY):
+        chunk = [_po(row) for row in queries.pos_by_numbers(
+            alias, tenant, po_numbers=po_numbers[start:start + NUMBERS_PER_QUERY])]
+        if chunk:
+            _add_details(alias, tenant, chunk)
+        pos.extend(chunk)
+    return pos
+
+
+def _add_details(alias: str, tenant, pos: list[SagePo]) -> None:
     by_seq = {po.porhseq: po for po in pos}
     seqs = list(by_seq)
     for row in queries.po_lines(alias, tenant, porhseqs=seqs):
@@ -131,7 +153,6 @@ def read_pos(alias: str, tenant, *, after: Watermark = START, limit: int = 200) 
         by_seq[int(row.PORHSEQ)].receipts.append(
             SageReceipt(trimmed(row.RCPNUMBER), row.ISINVOICED == 1, row.ISCOMPLETE == 1)
         )
-    return pos, pos[-1].watermark
 
 
 def _po(row) -> SagePo:

@@ -184,6 +184,11 @@ def po_by_number(alias: str, tenant, *, po_number: str) -> QuerySet:
     return POPORH1.objects.using(alias).filter(PONUMBER=po_number)[:1]
 
 
+@sage_query("pos_by_numbers", po_numbers=["PO000001", "PO000002"])
+def pos_by_numbers(alias: str, tenant, *, po_numbers: Iterable[str]) -> QuerySet:
+    return POPORH1.objects.using(alias).filter(PONUMBER__in=list(po_numbers)).order_by("PORHSEQ")
+
+
 @sage_query("invoice_entries_by_document", documents=[("P00001", "FA-1000")])
 def invoice_entries_by_document(alias: str, tenant, *, documents: Iterable[tuple[str, str]]) -> QuerySet:
     """APIBH rows by (IDVEND, IDINVC): where a paid invoice was entered, to find its FOLIOCFD."""

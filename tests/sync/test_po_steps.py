@@ -1,0 +1,312 @@
+"""The four PO steps through the real pipeline, against the sandbox Sage company
+and the portal stand-in over real HTTP (live_server)."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from sandbox.company import write_company
+from sandbox.faults import clear_faults, set_faults
+from sandbox.plan import Plan, PlanPo, build_plan
+from sandbox.portal.models import SandboxBatch, SandboxPortalTenant, SandboxProvider, SandboxPurchaseOrder
+from sandbox.portal.seed import seed_portal
+from sync.idempotence import mark_pending
+from sync.models import PoWatermark, RecordOutcome, SyncLink, SyncRun
+from sync.pipeline import run_tenant
+from sync.po_payload import build_order
+from sync.po_state import content_hash, read_pos
+from sync.portal.client import PortalClient
+from sync.sage.models import POPORH1, POPORL, PORCPH1
+from sync.steps import po_create
+from sync.steps.base import StepContext
+from tenants.sage_db import sage_alias
+from tests.sync.conftest import SAGE_DB
+
+pytestmark = SAGE_DB
+TODAY = dt.date(2026, 11, 20)
+PO_STEPS = {name: f"sync.steps.{name}" for name in ("po_create", "po_update", "po_close", "po_cancel")}
+SKIPPED_LOCATION = "GRAL"
+_audit_clock = itertools.count(1)
+
+
+@dataclass
+class Site:
+    tenant: object
+    plan: Plan
+    portal: SandboxPortalTenant
+
+    @property
+    def alias(self) -> str:
+        return sage_alias(self.tenant)
+
+    def cycle(self, **options):
+        return run_tenant(self.tenant.pk, registry=PO_STEPS, **options)
+
+    def writes(self) -> int:
+        return SandboxPortalTenant.objects.get(pk=self.portal.pk).writes
+
+    def orders(self) -> dict[str, SandboxPurchaseOrder]:
+        return {order.external_id: order for order in SandboxPurchaseOrder.objects.filter(portal_tenant=self.portal)}
+
+    def touch(self, po: PlanPo) -> None:
+        """What Sage does to a PO header whenever the PO is saved: a newer audit stamp."""
+        tick = next(_audit_clock)
+        POPORH1.objects.using(self.alias).filter(PORHSEQ=po.porhseq).update(AUDTDATE=Decimal(20261125),
+                                                                           AUDTTIME=Decimal(tick * 100))
+
+
+def portal_lines(po: PlanPo) -> list:
+    return [line for line in po.lines if line.location != SKIPPED_LOCATION]
+
+
+def eligible(plan: Plan) -> list[PlanPo]:
+    """The plan's POs the tenant's rule admits and that are still open, worked out from the plan itself."""
+    chosen = []
+    for po in plan.pos:
+        lines = portal_lines(po)
+        if dict(po.optional_fields).get("AUTORIZADA") != "SI" or not lines:
+            continue
+        if sum(line.cancelled for line in lines) >= sum(line.ordered for line in lines) or po.state == "complete":
+            continue
+        chosen.append(po)
+    return chosen
+
+
+def known_to_portal(plan: Plan, pos: list[PlanPo]) -> list[PlanPo]:
+    return [po for po in pos if plan.vendor(po.vendor_id).external_id_on_portal]
+
+
+def make_site(tenant, live_server, pos: int) -> Site:
+    tenant.portal_url = f"{live_server.url}/sandbox/portal"
+    tenant.po_required_optfield, tenant.po_required_value = "AUTORIZADA", "SI"
+    tenant.skip_location_codes = [SKIPPED_LOCATION]
+    tenant.save()
+    plan = build_plan(seed=4, vendors=12, pos=pos, cfdis=4, payments=0, today=TODAY)
+    write_company(sage_alias(tenant), plan)
+    return Site(tenant, plan, seed_portal(tenant, plan))
+
+
+@pytest.fixture
+def site(sage_tenant, live_server) -> Site:
+    return make_site(sage_tenant, live_server, pos=30)
+
+
+@pytest.fixture
+def big_site(sage_tenant, live_server) -> Site:
+    """Enough POs for two batches, the first one big enough for the portal to queue it."""
+    return make_site(sage_tenant, live_server, pos=100)
+
+
+@pytest.fixture
+def created(site) -> Site:
+    site.cycle()
+    return site
+
+
+def pick(site: Site, state: str) -> PlanPo:
+    return next(po for po in known_to_portal(site.plan, eligible(site.plan)) if po.state == state)
+
+
+def test_it_creates_every_eligible_po_once_in_batches_of_at_most_50(big_site):
+    site = big_site
+    due = eligible(site.plan)
+    expected = known_to_portal(site.plan, due)
+    assert 50 < len(due) and 0 < len(expected) < len(due)  # the plan exercises two batches and refusals
+
+    run = site.cycle()
+
+    assert sorted(site.orders()) == sorted(po.po_number for po in expected)
+    answers = [batch.response for batch in SandboxBatch.objects.filter(portal_tenant=site.portal)]
+    assert len(answers) == math.ceil(len(due) / 50) and max(len(a["orders_status"]) for a in answers) <= 50
+    assert "ASYNC" in {a["type"] for a in answers}  # queued by the portal: its results were polled for
+    assert SyncLink.objects.filter(kind="po", state="confirmed").count() == len(expected)
+    create = run.steps.get(step="po_create")
+    assert (create.created_count, create.failed_count) == (len(expected), len(due) - len(expected))
+
+
+def test_it_records_each_refused_po_with_the_portals_code_and_goes_on(created):
+    refused = [po for po in eligible(created.plan) if not created.plan.vendor(po.vendor_id).external_id_on_portal]
+    outcomes = RecordOutcome.objects.filter(kind="po", action="create", status="failed")
+    assert sorted(outcomes.values_list("sage_key", flat=True)) == sorted(po.po_number for po in refused)
+    first = outcomes.get(sage_key=refused[0].po_number)
+    assert first.permanent and first.last_error.startswith("PROVIDERS__NOT_FOUND: No provider with external_id")
+    assert first.request_snapshot["external_id"] == refused[0].po_number
+
+
+def test_it_maps_lines_addresses_and_currency_from_sage(created):
+    po = next(po for po in known_to_portal(created.plan, eligible(created.plan))
+              if po.state == "partly_cancelled" and po.lines[0].location != SKIPPED_LOCATION)
+    sent = created.orders()[po.po_number].request
+    lines = portal_lines(po)
+    assert [line["quantity"] for line in sent["lines"]] == [float(line.ordered - line.cancelled) for line in lines]
+    assert sent["currency"] == ("USD" if po.currency == "USD" else "MXN")
+    assert sent["provider_external_id"] == po.vendor_id
+    assert sent["subtotal"] == pytest.approx(sum(float(l["subtotal"]) for l in sent["lines"]))
+    assert {address["type"] for address in sent["addresses"]} == {"BILLING", "SHIPPING"}
+    assert sent["date"].startswith(po.date.isoformat())
+
+
+def test_it_makes_no_portal_write_and_few_sage_queries_when_nothing_changed(created):
+    writes = created.writes()
+    with CaptureQueriesContext(connections[created.alias]) as sage_queries:
+        run = created.cycle()
+    assert created.writes() == writes
+    assert len(sage_queries) == len(PO_STEPS)  # one empty read of changed headers per step
+    assert run.created_count == run.updated_count == 0
+
+
+def test_it_sends_a_changed_line_quantity_as_exactly_one_update(created):
+    po = pick(created, "open")
+    line = portal_lines(po)[0]
+    POPORL.objects.using(created.alias).filter(PORHSEQ=po.porhseq, PORLREV=line.line_number).update(
+        OQORDERED=line.ordered + 7)
+    created.touch(po)
+    writes = created.writes()
+
+    run = created.cycle()
+
+    assert created.writes() == writes + 1
+    assert run.steps.get(step="po_update").updated_count == 1
+    sent = created.orders()[po.po_number].request
+    assert sent["lines"][0]["quantity"] == float(line.ordered + 7)
+    assert sent["status"] == "OPEN"
+
+
+def test_it_sends_a_partial_cancellation_as_what_is_still_on_order(created):
+    po = pick(created, "open")
+    line = portal_lines(po)[0]
+    POPORL.objects.using(created.alias).filter(PORHSEQ=po.porhseq, PORLREV=line.line_number).update(
+        OQCANCELED=line.ordered - 1)
+    created.touch(po)
+    writes = created.writes()
+    created.cycle()
+    assert created.writes() == writes + 1
+    assert created.orders()[po.po_number].request["lines"][0]["quantity"] == 1.0
+
+
+def test_it_cancels_a_fully_cancelled_po_once(created):
+    po = pick(created, "open")
+    for line in po.lines:
+        POPORL.objects.using(created.alias).filter(PORHSEQ=po.porhseq, PORLREV=line.line_number).update(
+            OQCANCELED=line.ordered)
+    created.touch(po)
+    writes = created.writes()
+
+    run = created.cycle()
+
+    assert created.writes() == writes + 1
+    assert created.orders()[po.po_number].status == "CANCELLED"
+    assert run.steps.get(step="po_cancel").updated_count == 1
+    created.touch(po)  # saved again in Sage: still never sent twice
+    created.cycle()
+    assert created.writes() == writes + 1
+
+
+def test_it_closes_a_complete_po_only_once_its_receipts_are_invoiced(created):
+    po = pick(created, "partly_received")
+    POPORH1.objects.using(created.alias).filter(PORHSEQ=po.porhseq).update(ISCOMPLETE=1)
+    created.touch(po)
+    writes = created.writes()
+
+    created.cycle()
+    assert created.writes() == writes
+    waiting = RecordOutcome.objects.get(kind="po_status", sage_key=po.po_number, action="close")
+    assert waiting.status == "waiting" and "waiting for receipts to be invoiced" in waiting.last_error
+
+    # Invoicing touches the receipt, not the PO header: the waiting PO is read again anyway.
+    PORCPH1.objects.using(created.alias).filter(PORHSEQ=po.porhseq).update(ISINVOICED=1, ISCOMPLETE=1)
+    created.cycle()
+    assert created.writes() == writes + 1
+    assert created.orders()[po.po_number].status == "CLOSED"
+    assert RecordOutcome.objects.get(kind="po_status", sage_key=po.po_number, action="close").status == "succeeded"
+    created.cycle()
+    assert created.writes() == writes + 1
+
+
+def test_it_builds_and_records_every_payload_in_a_dry_run_and_sends_nothing(site):
+    run = site.cycle(dry_run=True)
+
+    assert site.writes() == 0 and site.orders() == {}
+    assert not SyncLink.objects.exists() and not PoWatermark.objects.exists()
+    log = run.steps.get(step="po_create").log
+    shown = [line for line in log if line.startswith("would send portal ")]
+    assert len(shown) == len(eligible(site.plan))
+    assert f'"external_id": "{eligible(site.plan)[0].po_number}"' in "".join(shown)
+
+
+def test_it_leaves_pos_pending_through_a_portal_outage_and_completes_them_next_cycle(site):
+    set_faults(f"portal:{site.tenant.portal_tenant_id}", error_rate=1.0, error_statuses=[503])
+    try:
+        run = site.cycle(only_step="po_create")
+    finally:
+        clear_faults()
+    due = eligible(site.plan)
+    assert run.steps.get(step="po_create").failed_count == len(due) and site.orders() == {}
+    assert SyncLink.objects.filter(kind="po", state="pending").count() == len(due)
+    outcome = RecordOutcome.objects.get(kind="po", sage_key=due[0].po_number)
+    assert not outcome.permanent and "kept failing after" in outcome.last_error
+
+    site.cycle(only_step="po_create")
+
+    assert sorted(site.orders()) == sorted(po.po_number for po in known_to_portal(site.plan, due))
+    assert SyncLink.objects.filter(kind="po", state="pending").count() == 0
+
+
+def test_it_tries_a_refused_po_again_once_its_vendor_is_linked_to_the_portal(created):
+    refused = next(po for po in eligible(created.plan) if not created.plan.vendor(po.vendor_id).external_id_on_portal)
+    # What the providers step does: tell the portal the VENDORID, and record the link.
+    SandboxProvider.objects.filter(portal_tenant=created.portal, rfc=created.plan.vendor(refused.vendor_id).rfc).update(
+        external_id=refused.vendor_id)
+    SyncLink.objects.create(tenant=created.tenant, kind="vendor", sage_key=refused.vendor_id, portal_id="b" * 24,
+                            state="confirmed")
+
+    created.cycle()
+
+    assert refused.po_number in created.orders()
+    assert SyncLink.objects.get(kind="po", sage_key=refused.po_number).state == "confirmed"
+
+
+def test_it_adopts_a_po_the_portal_already_has_when_a_create_answers_409(site):
+    po = known_to_portal(site.plan, eligible(site.plan))[0]
+    tenant = site.tenant
+    sage_po = next(p for p in read_pos(site.alias, tenant, limit=500)[0] if p.po_number == po.po_number)
+    order = build_order(sage_po, tenant)
+    stale = {**order.to_json(), "total": 1.0}
+    existing = SandboxPurchaseOrder.objects.create(portal_tenant=site.portal, external_id=po.po_number,
+                                                   status="OPEN", request=stale)
+    run = SyncRun.objects.create(tenant=tenant)
+    ctx = StepContext(tenant_id=tenant.pk, run_id=run.pk, step="po_create")
+    link = mark_pending(ctx, "po", po.po_number, content_hash(sage_po, tenant))
+
+    with PortalClient(tenant) as portal:
+        po_create._create_one(ctx, portal, order, link)
+
+    link.refresh_from_db()
+    assert (link.state, link.portal_id, link.content_hash) == ("confirmed", existing.portal_id, "")
+    site.cycle()  # the adopted order has no known content: po_update makes it what Sage has
+    assert site.orders()[po.po_number].request["total"] == order.to_json()["total"] != stale["total"]
+    assert SandboxPurchaseOrder.objects.filter(portal_tenant=site.portal, external_id=po.po_number).count() == 1
+
+
+def test_it_fails_the_step_on_refused_credentials_and_sends_everything_once_they_are_fixed(site):
+    right = site.tenant.portal_secret
+    site.tenant.portal_secret = "not-the-secret"
+    site.tenant.save()
+
+    run = site.cycle(only_step="po_create")
+
+    step = run.steps.get(step="po_create")
+    assert step.status == "failed" and "check the tenant's portal key and secret" in step.message
+    assert "not-the-secret" not in step.message + "".join(step.log)
+    assert not SyncLink.objects.exclude(state="pending").exists() and not PoWatermark.objects.exists()
+    site.tenant.portal_secret = right
+    site.tenant.save()
+    site.cycle(only_step="po_create")
+    assert sorted(site.orders()) == sorted(po.po_number for po in known_to_portal(site.plan, eligible(site.plan)))
