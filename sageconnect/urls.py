@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from sageconnect import health
@@ -7,6 +8,9 @@ from sageconnect import health
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("sync.urls")),
 ]
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("sandbox.urls")))

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from sync import views
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("overview/table", views.overview_fragment, name="overview-table"),
+    path("runs/", views.run_list, name="run-list"),
+    path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
+    path("cfdis/", views.cfdi_list, name="cfdi-list"),
+    path("cfdis/retry", views.cfdi_bulk_retry, name="cfdi-bulk-retry"),
+    path("cfdis/<int:cfdi_id>/", views.cfdi_detail, name="cfdi-detail"),
+    path("cfdis/<int:cfdi_id>/retry", views.cfdi_retry, name="cfdi-retry"),
+    path("cfdis/<int:cfdi_id>/original.xml", views.cfdi_original, name="cfdi-original"),
+    path("cfdis/<int:cfdi_id>/addenda.xml", views.cfdi_addenda, name="cfdi-addenda"),
+    path("payments/", views.payment_list, name="payment-list"),
+    path("pos/", views.po_list, name="po-list"),
+    path("scheduler/", views.scheduler, name="scheduler"),
+    path("scheduler/pause", views.pause, name="pause"),
+    path("scheduler/resume", views.resume, name="resume"),
+    path("scheduler/run", views.run_now, name="run-now"),
+    path("api/status", views.api_status, name="api-status"),
+    path("api/stats", views.api_stats, name="api-stats"),
+]

@@ -1,0 +1,242 @@
+"""The staff pages: overview, runs, CFDIs, payments, POs, scheduler; JSON status.
+
+Every view is for logged-in staff (sync.dashboard.is_staff_member); anyone
+else logged in gets 403. Every action is a POST behind Django's CSRF check.
+Queries live in sync.dashboard.
+"""
+from __future__ import annotations
+
+import importlib
+from functools import wraps
+from typing import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+from django_q.tasks import async_task
+
+from cfdi import views as cfdi_files
+from cfdi.models import Cfdi, CfdiStatus
+from sync import dashboard
+from sync.models import Payment, SyncLink, SyncRun
+from sync.scheduling import set_paused
+from tenants.models import STEP_NAMES, Tenant
+
+RUN_TASK = "sync.tasks.run_retry_cycle"
+# Where the import's "retry one invoice" task may live, first found wins.
+RETRY_IMPORT_MODULES = ("sync.steps.cfdi_import", "sync.cfdi_import")
+
+
+def staff_required(view: Callable) -> Callable:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not dashboard.is_staff_member(request.user):
+            raise PermissionDenied(_("These pages are for SageConnect staff."))
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _listing(request: HttpRequest, **extra) -> dict:
+    """What every list page needs besides its rows: filter choices and the query to page with."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    return {"tenants": Tenant.objects.order_by("code").values_list("code", flat=True), "steps": STEP_NAMES,
+            "query_without_page": query.urlencode(), **extra}
+
+
+# --- overview ------------------------------------------------------------------
+
+@staff_required
+def overview(request: HttpRequest) -> HttpResponse:
+    return render(request, "sync/overview.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES})
+
+
+@staff_required
+def overview_fragment(request: HttpRequest) -> HttpResponse:
+    # The auto-refresh swaps this table in place: no full reload.
+    return render(request, "sync/_overview_table.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES})
+
+
+# --- runs ----------------------------------------------------------------------
+
+@staff_required
+def run_list(request: HttpRequest) -> HttpResponse:
+    page = dashboard.page_of(dashboard.filtered_runs(request.GET), request.GET.get("page"))
+    return render(request, "sync/run_list.html", _listing(
+        request, page=page, runs=dashboard.with_seconds(page.object_list), statuses=SyncRun.Status.choices))
+
+
+@staff_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    try:
+        run, steps, failed = dashboard.run_detail(run_id)
+    except SyncRun.DoesNotExist:
+        return render(request, "sync/not_found.html", {"what": _("run")}, status=404)
+    return render(request, "sync/run_detail.html", {"run": run, "steps": steps, "failed": failed})
+
+
+# --- CFDIs ---------------------------------------------------------------------
+
+@staff_required
+def cfdi_list(request: HttpRequest) -> HttpResponse:
+    page = dashboard.page_of(dashboard.filtered_cfdis(request.GET), request.GET.get("page"))
+    return render(request, "cfdi/cfdi_list.html", _listing(
+        request, page=page, statuses=CfdiStatus.choices, kinds=("I", "E", "P")))
+
+
+@staff_required
+def cfdi_detail(request: HttpRequest, cfdi_id: int) -> HttpResponse:
+    try:
+        detail = dashboard.cfdi_detail(cfdi_id)
+    except Cfdi.DoesNotExist:
+        return render(request, "sync/not_found.html", {"what": "CFDI"}, status=404)
+    return render(request, "cfdi/cfdi_detail.html", {
+        "cfdi": detail.cfdi, "attempts": detail.attempts, "payments": detail.payments,
+        "invoice": cfdi_files.invoice_for_people(detail.cfdi),
+        "has_addenda_copy": cfdi_files.has_addenda_copy(detail.cfdi),
+        "can_retry": dashboard.can_retry(detail.cfdi),
+    })
+
+
+@staff_required
+def cfdi_original(request: HttpRequest, cfdi_id: int) -> HttpResponse:
+    return cfdi_files.original_download(get_object_or_404(Cfdi, pk=cfdi_id))
+
+
+@staff_required
+def cfdi_addenda(request: HttpRequest, cfdi_id: int) -> HttpResponse:
+    return cfdi_files.addenda_download(get_object_or_404(Cfdi, pk=cfdi_id))
+
+
+def retry_import_task() -> str | None:
+    """The dotted path of the re-import task, or None while it is not built."""
+    for module_path in RETRY_IMPORT_MODULES:
+        try:
+            module = importlib.import_module(module_path)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_path:
+                continue
+            raise
+        if callable(getattr(module, "retry_import", None)):
+            return f"{module_path}.retry_import"
+    return None
+
+
+@require_POST
+@staff_required
+def cfdi_retry(request: HttpRequest, cfdi_id: int) -> HttpResponse:
+    cfdi = get_object_or_404(Cfdi, pk=cfdi_id)
+    task = retry_import_task()
+    if task is None:
+        messages.error(request, _("Re-import is not available in this version yet."))
+    elif not dashboard.can_retry(cfdi):
+        messages.error(request, _("This CFDI cannot be imported again: it is imported already, or its problems "
+                                  "must be fixed at the source."))
+    else:
+        async_task(task, cfdi.tenant_id, cfdi.uuid, task_name=f"retry import {cfdi.uuid}")
+        messages.success(request, _("Re-import of %(uuid)s queued.") % {"uuid": cfdi.uuid})
+    return redirect("cfdi-detail", cfdi_id=cfdi.pk)
+
+
+@require_POST
+@staff_required
+def cfdi_bulk_retry(request: HttpRequest) -> HttpResponse:
+    task = retry_import_task()
+    query = request.POST.get("query", "")
+    if task is None:
+        messages.error(request, _("Re-import is not available in this version yet."))
+    else:
+        chosen = dashboard.retryable(dashboard.filtered_cfdis(QueryDict(query)))
+        for tenant_id, uuid in chosen:
+            async_task(task, tenant_id, uuid, task_name=f"retry import {uuid}")
+        messages.success(request, _("%(n)s re-import(s) queued.") % {"n": len(chosen)})
+    return redirect(reverse("cfdi-list") + (f"?{query}" if query else ""))
+
+
+# --- payments and purchase orders ------------------------------------------------
+
+@staff_required
+def payment_list(request: HttpRequest) -> HttpResponse:
+    page = dashboard.page_of(dashboard.filtered_payments(request.GET), request.GET.get("page"))
+    return render(request, "sync/payment_list.html", _listing(
+        request, page=page, rows=dashboard.payment_rows(page.object_list), states=Payment.State.choices))
+
+
+@staff_required
+def po_list(request: HttpRequest) -> HttpResponse:
+    page = dashboard.page_of(dashboard.filtered_po_links(request.GET), request.GET.get("page"))
+    return render(request, "sync/po_list.html", _listing(
+        request, page=page, rows=dashboard.po_rows(page.object_list), states=SyncLink.State.choices))
+
+
+# --- scheduler -----------------------------------------------------------------
+
+@staff_required
+def scheduler(request: HttpRequest) -> HttpResponse:
+    return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES})
+
+
+@require_POST
+@staff_required
+def pause(request: HttpRequest) -> HttpResponse:
+    return _set_paused(request, True)
+
+
+@require_POST
+@staff_required
+def resume(request: HttpRequest) -> HttpResponse:
+    return _set_paused(request, False)
+
+
+def _set_paused(request: HttpRequest, paused: bool) -> HttpResponse:
+    code = request.POST.get("tenant") or None
+    if code and not Tenant.objects.filter(code=code).exists():
+        messages.error(request, _("There is no tenant %(code)s.") % {"code": code})
+        return redirect("scheduler")
+    changed = set_paused(paused, code)
+    what = code or _("all tenants")
+    text = _("Paused %(what)s (%(n)s changed).") if paused else _("Resumed %(what)s (%(n)s changed).")
+    messages.success(request, text % {"what": what, "n": changed})
+    return _back(request)
+
+
+@require_POST
+@staff_required
+def run_now(request: HttpRequest) -> HttpResponse:
+    tenant = get_object_or_404(Tenant, code=request.POST.get("tenant", ""))
+    step = request.POST.get("step") or None
+    if step and step not in STEP_NAMES:
+        messages.error(request, _("There is no step %(step)s.") % {"step": step})
+        return redirect("scheduler")
+    async_task(RUN_TASK, tenant.pk, step, task_name=f"run now {tenant.code} {step or 'all'}")
+    messages.success(request, _("A run of %(tenant)s (%(step)s) is queued.")
+                     % {"tenant": tenant.code, "step": step or _("all steps")})
+    return _back(request)
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return redirect(target)
+    return redirect("scheduler")
+
+
+# --- JSON ----------------------------------------------------------------------
+
+@staff_required
+def api_status(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"tenants": dashboard.tenant_status(dashboard.overview_rows())})
+
+
+@staff_required
+def api_stats(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(dashboard.stats())
+

@@ -1,0 +1,20 @@
+"""Every staff page and action, with the ids of a world built by the `world` fixture."""
+from __future__ import annotations
+
+from cfdi.models import Cfdi
+from sync.models import SyncRun
+
+
+def get_urls() -> list[str]:
+    run = SyncRun.objects.order_by("id").first()
+    cfdi = Cfdi.objects.order_by("id").first()
+    return [
+        "/", "/overview/table", "/runs/", f"/runs/{run.pk}/", "/runs/?status=partial&step=cfdi_import",
+        "/cfdis/", "/cfdis/?status=failed&kind=I", f"/cfdis/{cfdi.pk}/", f"/cfdis/{cfdi.pk}/original.xml",
+        "/payments/", "/pos/", "/scheduler/", "/api/status", "/api/stats",
+    ]
+
+
+def post_urls() -> list[str]:
+    cfdi = Cfdi.objects.order_by("id").first()
+    return ["/scheduler/pause", "/scheduler/resume", "/scheduler/run", f"/cfdis/{cfdi.pk}/retry", "/cfdis/retry"]

@@ -1,0 +1,128 @@
+"""The CFDI list and an invoice's page: filters, the invoice for people, downloads, Retry."""
+from __future__ import annotations
+
+import pytest
+from django_q.models import OrmQ
+
+from cfdi import storage
+from cfdi.addenda import AddendaData, add_addenda
+from cfdi.models import Cfdi, CfdiStatus
+from sync.views import retry_import_task
+from tests.cfdi.samples import sample
+from tests.ui.conftest import INVOICE, INVOICE_UUID
+
+pytestmark = pytest.mark.django_db
+
+
+def _queued() -> list[tuple]:
+    return [(q.task["func"], q.task["args"]) for q in OrmQ.objects.order_by("id")]
+
+
+def test_it_filters_cfdis_by_tenant_status_issuer_and_uuid(staff_client, world):
+    first, second = world(2)
+    Cfdi.objects.filter(tenant=second).update(status=CfdiStatus.IMPORTED)
+
+    def listed(query: str) -> set[str]:
+        page = staff_client.get(f"/cfdis/?{query}").context["page"]
+        return {cfdi.tenant.code for cfdi in page}
+
+    assert listed("status=failed") == {first.code}
+    assert listed(f"tenant={second.code}") == {second.code}
+    assert listed("issuer=h%26e951128469") == {first.code, second.code}
+    assert listed("issuer=XAXX010101000") == set()
+    assert listed("uuid=6d7434a6") == {first.code, second.code}
+    assert listed("kind=P") == set()
+    assert listed("from=2020-01-01&to=2020-01-02") == {first.code, second.code}
+    assert listed("from=2020-01-03") == set()
+
+
+def test_it_renders_the_invoice_lines_taxes_and_stamp_from_the_original(staff_client, world):
+    world(1)
+    cfdi = Cfdi.objects.get()
+    html = staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
+    assert "RENTA DEL MES DE ENERO 2020" in html
+    assert "transferred IVA Tasa 0.160000: 2,462.45 MXN" in html
+    assert "SAT970701NN3" in html  # the PAC of the stamp
+    assert "17,852.75 MXN" in html
+    assert "Vendor H&amp;E951128469 does not exist in Sage." in html
+    assert "PY00000" in html  # the payment that pays it
+
+
+def test_it_says_so_when_the_original_is_missing(staff_client, world, cfdi_storage_dir):
+    world(1)
+    cfdi = Cfdi.objects.get()
+    storage.original_path(cfdi.sha256).unlink()
+    response = staff_client.get(f"/cfdis/{cfdi.pk}/")
+    assert response.status_code == 200
+    assert "The original file is missing from the CFDI storage." in response.content.decode()
+    assert staff_client.get(f"/cfdis/{cfdi.pk}/original.xml").status_code == 404
+
+
+def test_it_serves_the_original_bytes_unaltered_as_a_download(staff_client, world):
+    world(1)
+    cfdi = Cfdi.objects.get()
+    response = staff_client.get(f"/cfdis/{cfdi.pk}/original.xml")
+    assert b"".join(response.streaming_content) == sample(INVOICE)
+    assert response["Content-Disposition"] == f'attachment; filename="{INVOICE_UUID}.xml"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_it_offers_the_addenda_copy_only_when_there_is_one(staff_client, world):
+    world(1)
+    cfdi = Cfdi.objects.get()
+    assert "addenda.xml" not in staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
+    assert staff_client.get(f"/cfdis/{cfdi.pk}/addenda.xml").status_code == 404
+    path = add_addenda(cfdi.sha256, AddendaData(po_number="PO-77"))
+    assert f"/cfdis/{cfdi.pk}/addenda.xml" in staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
+    response = staff_client.get(f"/cfdis/{cfdi.pk}/addenda.xml")
+    assert b"".join(response.streaming_content) == path.read_bytes()
+
+
+def test_it_queues_a_re_import_of_one_invoice_or_says_it_cannot(staff_client, world):
+    world(1)
+    cfdi = Cfdi.objects.get()
+    response = staff_client.post(f"/cfdis/{cfdi.pk}/retry", follow=True)
+    if retry_import_task() is None:
+        assert "Re-import is not available in this version yet." in response.content.decode()
+        assert _queued() == []
+    else:
+        assert f"Re-import of {INVOICE_UUID} queued." in response.content.decode()
+        assert _queued() == [(retry_import_task(), (cfdi.tenant_id, INVOICE_UUID))]
+
+
+def test_it_queues_re_imports_for_the_filtered_selection_only(staff_client, world):
+    first, imported, unfixable, vendorless, other = world(5)
+    Cfdi.objects.filter(tenant=imported).update(status=CfdiStatus.IMPORTED)
+    Cfdi.objects.filter(tenant=unfixable).update(status=CfdiStatus.INVALID, problems=[
+        {"code": "totals_inconsistent", "message": "Total does not add up."}])
+    Cfdi.objects.filter(tenant=vendorless).update(status=CfdiStatus.INVALID, problems=[
+        {"code": "vendor_unknown", "message": "No Sage vendor has this RFC."}])
+    Cfdi.objects.filter(tenant=other).update(issuer_rfc="XAXX010101000")
+
+    response = staff_client.post("/cfdis/retry", {"query": "issuer=H%26E951128469"}, follow=True)
+
+    if retry_import_task() is None:
+        assert _queued() == []
+        return
+    assert "2 re-import(s) queued." in response.content.decode()
+    assert sorted(_queued()) == [(retry_import_task(), (first.pk, INVOICE_UUID)),
+                                 (retry_import_task(), (vendorless.pk, INVOICE_UUID))]
+    assert response.redirect_chain[-1][0] == "/cfdis/?issuer=H%26E951128469"
+
+
+def test_it_hides_retry_for_an_imported_invoice(staff_client, world):
+    world(1)
+    Cfdi.objects.update(status=CfdiStatus.IMPORTED, sage_batch=12, sage_entry=3)
+    html = staff_client.get(f"/cfdis/{Cfdi.objects.get().pk}/").content.decode()
+    assert 'id="retry"' not in html
+    assert '<dd id="sage-batch">12</dd>' in html and '<dd id="sage-entry">3</dd>' in html
+
+
+def test_it_refuses_to_retry_an_invoice_whose_problems_a_re_import_cannot_cure(staff_client, world):
+    world(1)
+    Cfdi.objects.update(status=CfdiStatus.INVALID, problems=[{"code": "totals_inconsistent", "message": "No."}])
+    cfdi = Cfdi.objects.get()
+    assert 'id="retry"' not in staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
+    response = staff_client.post(f"/cfdis/{cfdi.pk}/retry", follow=True)
+    assert "This CFDI cannot be imported again" in response.content.decode()
+    assert _queued() == []

@@ -1,0 +1,57 @@
+"""Pause, resume and run now: what the old shutdown button became."""
+from __future__ import annotations
+
+import pytest
+from django_q.models import OrmQ
+
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def _queued() -> list[tuple]:
+    return [(task["func"], task["args"]) for task in (q.task for q in OrmQ.objects.order_by("id"))]
+
+
+def test_it_pauses_and_resumes_one_tenant(staff_client, world):
+    first, second = world(2)
+    staff_client.post("/scheduler/pause", {"tenant": first.code})
+    assert dict(Tenant.objects.values_list("code", "paused")) == {first.code: True, second.code: False}
+    staff_client.post("/scheduler/resume", {"tenant": first.code})
+    assert not Tenant.objects.filter(paused=True).exists()
+
+
+def test_it_pauses_and_resumes_all_tenants(staff_client, world):
+    world(3)
+    staff_client.post("/scheduler/pause")
+    assert Tenant.objects.filter(paused=True).count() == 3
+    staff_client.post("/scheduler/resume")
+    assert Tenant.objects.filter(paused=True).count() == 0
+
+
+def test_it_says_so_when_the_tenant_does_not_exist(staff_client, world):
+    world(1)
+    response = staff_client.post("/scheduler/pause", {"tenant": "nope"}, follow=True)
+    assert "There is no tenant nope." in response.content.decode()
+    assert not Tenant.objects.filter(paused=True).exists()
+
+
+def test_it_queues_a_run_of_a_tenant_or_of_one_step(staff_client, world):
+    tenant = world(1)[0]
+    staff_client.post("/scheduler/run", {"tenant": tenant.code})
+    staff_client.post("/scheduler/run", {"tenant": tenant.code, "step": "payment_check"})
+    assert _queued() == [("sync.tasks.run_retry_cycle", (tenant.pk, None)),
+                         ("sync.tasks.run_retry_cycle", (tenant.pk, "payment_check"))]
+
+
+def test_it_refuses_an_unknown_step(staff_client, world):
+    tenant = world(1)[0]
+    response = staff_client.post("/scheduler/run", {"tenant": tenant.code, "step": "rm -rf"}, follow=True)
+    assert "There is no step rm -rf." in response.content.decode()
+    assert _queued() == []
+
+
+def test_it_never_redirects_off_site_after_an_action(staff_client, world):
+    tenant = world(1)[0]
+    response = staff_client.post("/scheduler/pause", {"tenant": tenant.code, "next": "https://evil.example/"})
+    assert response["Location"] == "/scheduler/"
