@@ -20,8 +20,13 @@ $M serve --mode all --port "$PORT" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null' INT TERM
 for _ in $(seq 1 60); do
-  .venv/bin/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
-    "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
+  # Any HTTP answer means the server is up (healthz is 503 until a cycle ran).
+  .venv/bin/python -c "
+import sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1], timeout=2)
+except urllib.error.HTTPError:
+    pass" "http://127.0.0.1:$PORT/healthz" 2>/dev/null && break
   kill -0 $server 2>/dev/null || { echo "the web server did not start"; exit 1; }
   sleep 0.5
 done

@@ -1,6 +1,18 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _create_access_groups(sender, **kwargs) -> None:
+    from sync.dashboard import ensure_access_groups
+
+    ensure_access_groups()
 
 
 class SyncConfig(AppConfig):
     name = "sync"
     verbose_name = "Sync"
+
+    def ready(self) -> None:
+        # The "SageConnect admins" and "SageConnect staff" groups exist as soon
+        # as the database does, so an admin can put people in them at once.
+        post_migrate.connect(_create_access_groups, sender=self)
