@@ -100,3 +100,19 @@ class ImportAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cfdi.uuid} {self.outcome} {self.attempted_at:%Y-%m-%d %H:%M}"
+
+
+class CfdiDownloadWindow(models.Model):
+    """The portal date window the CFDI download last finished, per tenant.
+
+    The next cycle asks the portal from a few days before `last_to`, so a
+    CFDI that reached the portal late, dated at the edge, is not lost.
+    """
+
+    tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="cfdi_download_window")
+    last_from = models.DateField()
+    last_to = models.DateField(help_text=_("Last day of the last window whose CFDIs were all listed and stored."))
+    updated = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.last_from} – {self.last_to}"

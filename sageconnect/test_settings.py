@@ -10,3 +10,11 @@ from sageconnect.settings import *  # noqa: E402,F401,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "en"
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not :memory:: live_server's request threads and the CFDI
+    # download threads then get connections of their own instead of sharing
+    # the test's one in-memory connection.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(os.environ["SAGECONNECT_VAR_DIR"], "test-default.sqlite3")
+    }

@@ -131,6 +131,7 @@ class SyncLink(models.Model):
         PO_STATUS = "po_status", _("purchase order status")
         PAYMENT = "payment", _("payment")
         CFDI_STATUS = "cfdi_status", _("CFDI status")
+        CFDI_IMPORT = "cfdi_import", _("CFDI import")
         COMPLEMENT = "complement", _("payment complement")
 
     class State(models.TextChoices):

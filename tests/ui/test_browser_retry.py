@@ -11,7 +11,6 @@ import os
 import re
 
 import pytest
-from django.db import connections
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
@@ -36,11 +35,6 @@ pytestmark = pytest.mark.django_db(transaction=True, databases=["default", SAGE_
 @pytest.fixture
 def sandbox_tenant(sage_test_alias, sage_tenant, live_server, cfdi_storage_dir, settings):
     """A tenant whose Sage company, Web API and portal are the stand-ins, filled from one plan."""
-    database = connections["default"]
-    if database.vendor == "sqlite" and database.is_in_memory_db():
-        # live_server's threads and this one share the in-memory SQLite database
-        # through separate connections: parallel downloads would lock its tables.
-        settings.CFDI_DOWNLOAD_WORKERS = 1
     plan = make_plan()
     tenant = sage_tenant
     tenant.portal_url = f"{live_server.url}/sandbox/portal"

@@ -1,0 +1,192 @@
+"""Step 2, CFDI download: every portal CFDI of the tenant stored once, unaltered.
+
+Select: the portal's INVOICE, CREDIT_NOTE and PAYMENT_CFDI documents issued
+in the window from a few days before the last finished window up to today
+(the overlap catches documents that reached the portal late, dated at the
+edge), plus every CFDI whose earlier download failed.
+Fetch: only UUIDs we do not hold yet (a stored original never changes, so a
+held UUID costs no download), through each CFDI's pre-signed files URL, a
+few at a time. Each worker thread has its own PortalClient: a client's
+session and counters are not shared between threads.
+Record: cfdi.services.store_cfdi — the original once, by sha256, with the
+portal's metadata. A download that fails leaves a row whose problem says why,
+retried next cycle; nothing else stops.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
+from cfdi.services import store_cfdi
+from cfdi.storage import sha256_hex
+from sync.portal.client import PortalClient
+from sync.portal.errors import PortalError
+from sync.portal.schemas import CfdiExternResponse
+from sync.steps.base import StepContext, StepResult
+
+CFDI_TYPES = ("INVOICE", "CREDIT_NOTE", "PAYMENT_CFDI")
+OVERLAP_DAYS = 3
+FIRST_WINDOW_DAYS = 90
+DOWNLOAD_WORKERS = 4  # settings.CFDI_DOWNLOAD_WORKERS overrides
+DOWNLOAD_FAILED = "download_failed"
+
+
+@dataclass
+class PortalCfdi:
+    cfdi_uuid: str
+    portal_id: str
+    metadata: dict
+
+
+def run(ctx: StepContext) -> StepResult:
+    tenant = ctx.tenant
+    date_from, date_to = window(tenant)
+    with PortalClient(tenant) as portal:
+        listed = {item.cfdi_uuid: item for item in list_portal_cfdis(portal, date_from, date_to)}
+    held = {row.uuid: row for row in Cfdi.objects.filter(tenant=tenant, uuid__in=list(listed))}
+    to_fetch = [item for uuid, item in listed.items() if uuid not in held or needs_download(held[uuid])]
+    to_fetch += retries_outside(tenant, listed)
+    for uuid, item in listed.items():
+        if uuid in held and not needs_download(held[uuid]):
+            refresh_metadata(ctx, held[uuid], item.metadata)
+    if ctx.dry_run:
+        ctx.log(f"would download {len(to_fetch)} CFDI(s) listed {date_from} – {date_to}")
+        return ctx.result
+    for item, xml_bytes, error in fetch_all(tenant, to_fetch, ctx):
+        keep(ctx, item, xml_bytes, error)
+    remember_window(tenant, date_from, date_to)
+    ctx.log(f"{len(listed)} CFDI(s) on the portal {date_from} – {date_to}; {len(to_fetch)} downloaded or retried")
+    return ctx.result
+
+
+def window(tenant) -> tuple[dt.date, dt.date]:
+    today = timezone.localdate()
+    last = CfdiDownloadWindow.objects.filter(tenant=tenant).first()
+    if last is not None:
+        return min(last.last_to, today) - dt.timedelta(days=OVERLAP_DAYS), today
+    return tenant.start_date or today - dt.timedelta(days=FIRST_WINDOW_DAYS), today
+
+
+def remember_window(tenant, date_from: dt.date, date_to: dt.date) -> None:
+    CfdiDownloadWindow.objects.update_or_create(tenant=tenant, defaults={"last_from": date_from, "last_to": date_to})
+
+
+def list_portal_cfdis(portal: PortalClient, date_from: dt.date, date_to: dt.date) -> Iterator[PortalCfdi]:
+    for cfdi_type in CFDI_TYPES:
+        for item in portal.iter_cfdis(date_from=date_from, date_to=date_to, cfdi_type=cfdi_type):
+            if item.cfdi_uuid and item.id:
+                yield PortalCfdi(item.cfdi_uuid, item.id, portal_metadata(item))
+
+
+def portal_metadata(item: CfdiExternResponse) -> dict:
+    metadata = item.metadata.model_dump(mode="json", exclude_none=True) if item.metadata else {}
+    return {**metadata, "uuid": item.cfdi_uuid, "portal_cfdi_id": item.id}
+
+
+def needs_download(row: Cfdi) -> bool:
+    """No original yet (its download failed), or one that never parsed (maybe cut short)."""
+    return not row.sha256 or (not row.kind and row.status == CfdiStatus.INVALID)
+
+
+def retries_outside(tenant, listed: dict[str, PortalCfdi]) -> list[PortalCfdi]:
+    """Failed and unreadable downloads dated outside this cycle's window are retried too."""
+    failed = Q(sha256="") | Q(kind="", status=CfdiStatus.INVALID)
+    rows = Cfdi.objects.filter(failed, tenant=tenant).exclude(uuid__in=list(listed))
+    return [PortalCfdi(row.uuid, row.portal_metadata.get("portal_cfdi_id", ""), row.portal_metadata)
+            for row in rows if row.portal_metadata.get("portal_cfdi_id")]
+
+
+def refresh_metadata(ctx: StepContext, row: Cfdi, metadata: dict) -> None:
+    merged = {**row.portal_metadata, **metadata}
+    if merged == row.portal_metadata or ctx.dry_run:
+        ctx.result.skipped += 1
+        return
+    row.portal_metadata = merged
+    row.save(update_fields=["portal_metadata", "updated"])
+    ctx.result.updated += 1
+
+
+def fetch_all(tenant, items: list[PortalCfdi], ctx: StepContext) -> Iterator[tuple[PortalCfdi, bytes | None, str]]:
+    """(item, bytes, "") or (item, None, reason), in order; at most download_workers() at once."""
+    local = threading.local()
+    clients: list[PortalClient] = []
+    lock = threading.Lock()
+
+    def fetch(item: PortalCfdi) -> tuple[PortalCfdi, bytes | None, str]:
+        if not hasattr(local, "portal"):
+            local.portal = PortalClient(tenant)
+            with lock:
+                clients.append(local.portal)
+        try:
+            return item, local.portal.download_cfdi_xml(item.portal_id), ""
+        except PortalError as error:
+            return item, None, str(error)
+
+    workers = download_workers()
+    try:
+        if workers == 0:
+            for item in items:
+                ctx.heartbeat()
+                yield fetch(item)
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cfdi-download") as pool:
+            for done in pool.map(fetch, items):
+                ctx.heartbeat()
+                yield done
+    finally:
+        for client in clients:
+            client.close()
+
+
+def download_workers() -> int:
+    """Threads fetching at once; 0 fetches in the step's own thread, one at a time."""
+    return max(0, int(getattr(settings, "CFDI_DOWNLOAD_WORKERS", DOWNLOAD_WORKERS)))
+
+
+def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str) -> None:
+    tenant = ctx.tenant
+    if xml_bytes is None:
+        record_download_failure(tenant, item, error)
+        ctx.log(f"CFDI {item.cfdi_uuid}: {error}")
+        ctx.result.failed += 1
+        return
+    with transaction.atomic():
+        earlier = Cfdi.objects.select_for_update().filter(tenant=tenant, uuid=item.cfdi_uuid).first()
+        if earlier is not None and earlier.sha256 == sha256_hex(xml_bytes):
+            ctx.result.failed += 1 if earlier.problems else 0
+            return
+        if earlier is not None:
+            # A failed or unreadable download is no original: the new bytes replace
+            # its row (the unreadable bytes themselves stay in storage).
+            earlier.delete()
+        cfdi = store_cfdi(tenant, xml_bytes, item.metadata)
+    if cfdi.status == CfdiStatus.INVALID:
+        ctx.result.failed += 1
+        ctx.log(f"CFDI {cfdi.uuid}: " + "; ".join(p.get("message", "") for p in cfdi.problems))
+    elif earlier is not None:
+        ctx.result.updated += 1
+    else:
+        ctx.result.created += 1
+
+
+def record_download_failure(tenant, item: PortalCfdi, error: str) -> None:
+    problem = {"code": DOWNLOAD_FAILED, "message": _(
+        "The XML could not be downloaded from the portal (%(error)s); it is tried again next cycle.")
+        % {"error": error[:300]}}
+    if Cfdi.objects.filter(tenant=tenant, uuid=item.cfdi_uuid).exclude(sha256="").exists():
+        return  # an unreadable original is already there, with its own reason
+    Cfdi.objects.update_or_create(
+        tenant=tenant, uuid=item.cfdi_uuid,
+        defaults={"sha256": "", "status": CfdiStatus.DOWNLOADED, "problems": [problem],
+                  "portal_metadata": item.metadata},
+    )

@@ -1,0 +1,203 @@
+"""Step 3, CFDI import: valid invoices (I) and credit notes (E) into Sage AP batches.
+
+Select: stored CFDIs of type I/E that passed validation and are not imported
+(and those held back only because no Sage vendor had the issuer's RFC: the
+providers step may have created it since).
+Build: the issuer RFC → VENDORID (sync.sage.queries.vendors_by_rfc), one AP
+invoice each (sync.cfdi_import.build_invoice), batches of at most
+tenant.invoice_batch_max.
+Send and record: sync.cfdi_import.send_batch — Sage asked before every POST,
+one bad invoice isolated, batch + entry per invoice.
+Report back: each imported CFDI's ERP status goes to the portal once
+(SyncLink kind "cfdi_status"), as DELIVERED_ERP — the portal's own word
+(CfdiStage / cfdi_status_group) for "delivered to the ERP".
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.utils.translation import gettext as _
+
+from cfdi.models import Cfdi, CfdiStatus
+from cfdi.validation import Problem
+from sync import idempotence
+from sync.cfdi_import import VENDOR_UNKNOWN, BatchRefused, Candidate, build_invoice, not_in_sage, send_batch
+from sync.models import SyncLink
+from sync.portal.client import PortalClient
+from sync.portal.errors import PortalError
+from sync.portal.schemas import CfdiProgressRequest
+from sync.sage import queries
+from sync.sage.values import trimmed
+from sync.sage.webapi import SageWebApi
+from sync.steps.base import StepContext, StepResult
+from tenants.sage_db import sage_alias
+
+IMPORTED_KINDS = ("I", "E")
+ERP_STATUS = "DELIVERED_ERP"
+STATUS_BATCH = 50
+RFCS_PER_QUERY = 1000
+
+
+def run(ctx: StepContext) -> StepResult:
+    tenant = ctx.tenant
+    check_settings(tenant)
+    cfdis = list(selected(tenant))
+    if cfdis:
+        alias = sage_alias(tenant)
+        candidates = with_vendors(ctx, alias, not_in_sage(ctx, alias, cfdis))
+        if ctx.dry_run:
+            for candidate in candidates:
+                ctx.would_send("sage", candidate.cfdi_uuid, candidate.payload())
+            return ctx.result
+        import_all(ctx, alias, candidates)
+    if not ctx.dry_run:
+        report_back(ctx)
+    return ctx.result
+
+
+def check_settings(tenant) -> None:
+    if not tenant.invoice_distribution_code:
+        raise BatchRefused(_(
+            "Tenant %(tenant)s has no invoice distribution code: set 'invoice distribution code' on the tenant "
+            "to the Sage AP distribution code imported invoices are charged to.") % {"tenant": tenant.code})
+
+
+def selected(tenant) -> Iterator[Cfdi]:
+    # JSON containment is not portable (SQLite has none): the few INVALID
+    # rows are sorted out in Python by importable().
+    rows = Cfdi.objects.filter(tenant=tenant, kind__in=IMPORTED_KINDS,
+                               status__in=(CfdiStatus.VALID, CfdiStatus.INVALID))
+    return (row for row in rows.order_by("issued", "uuid") if importable(row))
+
+
+def importable(cfdi: Cfdi) -> bool:
+    # An INVALID row qualifies only when a missing vendor is its one problem.
+    if cfdi.status == CfdiStatus.VALID:
+        return True
+    return bool(cfdi.problems) and all(p.get("code") == VENDOR_UNKNOWN for p in cfdi.problems)
+
+
+def with_vendors(ctx: StepContext, alias: str, cfdis: list[Cfdi]) -> list[Candidate]:
+    vendors = vendor_ids(alias, ctx.tenant, {cfdi.issuer_rfc for cfdi in cfdis})
+    candidates = []
+    for cfdi in cfdis:
+        vendor_id = vendors.get(cfdi.issuer_rfc.upper())
+        set_vendor_problem(ctx, cfdi, known=vendor_id is not None)
+        if vendor_id is not None:
+            candidates.append(Candidate(cfdi, build_invoice(cfdi, ctx.tenant, vendor_id)))
+        else:
+            ctx.result.failed += 1
+    return candidates
+
+
+def vendor_ids(alias: str, tenant, rfcs: set[str]) -> dict[str, str]:
+    """Issuer RFC → VENDORID; an active vendor wins over an inactive one with the same RFC."""
+    wanted = sorted(rfc.upper() for rfc in rfcs if rfc)
+    found: dict[str, tuple[bool, str]] = {}
+    for start in range(0, len(wanted), RFCS_PER_QUERY):
+        vendors = list(queries.vendors_by_rfc(alias, tenant, rfcs=wanted[start:start + RFCS_PER_QUERY]))
+        rfc_of = vendor_rfcs(alias, tenant, vendors)
+        for vendor in vendors:
+            rfc, vendor_id = rfc_of.get(trimmed(vendor.VENDORID), ""), trimmed(vendor.VENDORID)
+            better = (vendor.SWACTV == 1, vendor_id)
+            if rfc and (rfc not in found or better[0] and not found[rfc][0]):
+                found[rfc] = better
+    return {rfc: vendor_id for rfc, (_, vendor_id) in found.items()}
+
+
+def vendor_rfcs(alias: str, tenant, vendors: list) -> dict[str, str]:
+    if tenant.vendor_rfc_source != "OPTFIELD":
+        return {trimmed(v.VENDORID): trimmed(getattr(v, tenant.vendor_rfc_source)).upper() for v in vendors}
+    rows = queries.vendor_optional_fields(alias, tenant, vendor_ids=[trimmed(v.VENDORID) for v in vendors])
+    return {trimmed(row.VENDORID): trimmed(row.VALUE).upper() for row in rows
+            if trimmed(row.OPTFIELD).upper() == tenant.vendor_rfc_optfield.strip().upper()}
+
+
+def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> None:
+    others = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
+    if known:
+        problems, status = others, (CfdiStatus.VALID if not others else cfdi.status)
+    else:
+        problem = Problem(VENDOR_UNKNOWN, _(
+            "No Sage vendor has the issuer's RFC %(rfc)s (%(name)s); create or fix the vendor first. "
+            "The invoice is imported on the first cycle after that.") % {"rfc": cfdi.issuer_rfc, "name": cfdi.issuer_name})
+        problems, status = others + [problem.as_dict()], CfdiStatus.INVALID
+    if (problems, status) != (cfdi.problems, cfdi.status) and not ctx.dry_run:
+        cfdi.problems, cfdi.status = problems, status
+        cfdi.save(update_fields=["problems", "status", "updated"])
+
+
+def import_all(ctx: StepContext, alias: str, candidates: list[Candidate]) -> None:
+    size = max(1, ctx.tenant.invoice_batch_max)
+    webapi = SageWebApi(ctx.tenant)
+    try:
+        for start in range(0, len(candidates), size):
+            ctx.heartbeat()
+            send_batch(ctx, webapi, alias, candidates[start:start + size])
+    finally:
+        webapi.close()
+
+
+# ---------------------------------------------------------------------------
+# Report back to the portal
+
+def report_back(ctx: StepContext) -> None:
+    tenant = ctx.tenant
+    # FAILED links were refused by the portal: shown in the run log, not resent every cycle.
+    told = set(SyncLink.objects.filter(
+        tenant=tenant, kind=SyncLink.Kind.CFDI_STATUS, state__in=(SyncLink.State.CONFIRMED, SyncLink.State.FAILED),
+    ).values_list("sage_key", flat=True))
+    updates = [
+        CfdiProgressRequest(cfdi_id=cfdi.portal_metadata["portal_cfdi_id"], new_status=ERP_STATUS, uuid=cfdi.uuid)
+        for cfdi in Cfdi.objects.filter(tenant=tenant, status=CfdiStatus.IMPORTED).exclude(uuid__in=told)
+        if cfdi.portal_metadata.get("portal_cfdi_id")
+    ]
+    if not updates:
+        return
+    with PortalClient(tenant) as portal:
+        for start in range(0, len(updates), STATUS_BATCH):
+            send_statuses(ctx, portal, updates[start:start + STATUS_BATCH])
+
+
+def send_statuses(ctx: StepContext, portal: PortalClient, updates: list[CfdiProgressRequest]) -> None:
+    # Setting a status the portal already has changes nothing there, so a link
+    # left PENDING by a crash is simply sent again: no lookup is needed.
+    links = {u.uuid: idempotence.mark_pending(ctx, SyncLink.Kind.CFDI_STATUS, u.uuid, ERP_STATUS) for u in updates}
+    try:
+        answer = portal.update_cfdi_erp_status(updates)
+    except PortalError as error:
+        ctx.log(_("The ERP status of %(n)s CFDI(s) could not reach the portal (%(error)s); sent again next cycle.")
+                % {"n": len(updates), "error": error})
+        return
+    results = {(r.id or "").upper(): r for r in answer.results}
+    for update in updates:
+        result = results.get(update.uuid)
+        if result is not None and not result.error_code:
+            idempotence.confirm(ctx, links[update.uuid], portal_id=update.cfdi_id, action="erp_status",
+                                snapshot=update.model_dump(mode="json"))
+        else:
+            error = f"{result.error_code}: {result.error_message}" if result else _("no answer for this CFDI")
+            idempotence.record_failure(ctx, links[update.uuid], action="erp_status", error=error, permanent=True,
+                                       snapshot=update.model_dump(mode="json"))
+            ctx.log(_("The portal refused the ERP status of CFDI %(uuid)s: %(error)s")
+                    % {"uuid": update.uuid, "error": error})
+
+
+def retry_import(tenant_id: int, cfdi_uuid: str):
+    """The Retry of the staff pages: put one CFDI back in line and run the import step.
+
+    Returns the SyncRun. A CFDI with problems other than a missing vendor is
+    not importable and is refused with the reason.
+    """
+    from sync.models import SyncRun
+    from sync.pipeline import run_tenant
+
+    cfdi = Cfdi.objects.get(tenant_id=tenant_id, uuid=cfdi_uuid.strip().upper())
+    blocking = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
+    if cfdi.kind not in IMPORTED_KINDS or blocking:
+        reasons = "; ".join(p.get("message", p.get("code", "")) for p in blocking) or _("not an invoice or credit note")
+        raise ValueError(_("CFDI %(uuid)s cannot be imported: %(reasons)s") % {"uuid": cfdi.uuid, "reasons": reasons})
+    if cfdi.status != CfdiStatus.IMPORTED:
+        cfdi.status = CfdiStatus.VALID if not cfdi.problems else CfdiStatus.INVALID
+        cfdi.save(update_fields=["status", "updated"])
+    return run_tenant(tenant_id, trigger=SyncRun.Trigger.RETRY, only_step="cfdi_import")
