@@ -27,6 +27,8 @@ SANDBOX_PORTAL_KEY = "sandbox-portal-key"
 SANDBOX_PORTAL_SECRET = "sandbox-portal-secret"
 SANDBOX_WEBAPI_USER = "ADMIN"
 SANDBOX_WEBAPI_PASSWORD = "sandbox-admin"
+# The AP distribution code imported invoices are charged to in the sandbox.
+SANDBOX_DISTRIBUTION_CODE = "INV"
 SANDBOX_PG = {"sage_db_host": "127.0.0.1", "sage_db_port": 5432, "sage_db_user": "postgres"}
 
 
@@ -140,6 +142,8 @@ def wire_sandbox_tenant(code: str, plan: Plan, *, engine: str) -> Tenant:
     )
     for name, value in values.items():
         setattr(tenant, name, value)
+    # A site rule: set it the first time, keep what an admin chose after.
+    tenant.invoice_distribution_code = tenant.invoice_distribution_code or SANDBOX_DISTRIBUTION_CODE
     try:
         tenant.full_clean()
     except ValidationError as exc:
