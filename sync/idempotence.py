@@ -34,7 +34,7 @@ from typing import Any, Callable
 from django.db import transaction
 
 from sync.models import RecordOutcome, SyncLink
-from sync.steps.base import StepContext, redact
+from sync.steps.base import StepContext
 
 ERROR_MAX = 500
 
@@ -148,7 +148,7 @@ def _outcome(
     outcome.portal_id = link.portal_id
     outcome.attempts += 1
     outcome.permanent = permanent
-    outcome.last_error = redact(error, ctx.tenant)[:ERROR_MAX]
+    outcome.last_error = ctx.tenant.redact(error)[:ERROR_MAX]
     outcome.request_snapshot = strip_secrets(snapshot or {})
     outcome.save()
 

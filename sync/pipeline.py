@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from sync import lease as leases
 from sync.models import STEP_LOG_MAX_LINES, StepRun, SyncRun
-from sync.steps.base import StepContext, StepResult, redact
+from sync.steps.base import StepContext, StepResult
 from tenants.models import STEP_NAMES, Tenant
 
 logger = logging.getLogger("sync.pipeline")
@@ -121,7 +121,7 @@ def _run_one(run, tenant, name, module_path, heartbeat, echo) -> StepRun:
     except StepNotAvailable:
         return _close(step_run, StepRun.Status.SKIPPED, _("not available yet"), ctx.result, ctx.lines, 0.0)
     except Exception as exc:  # one failing step must not stop the next
-        message = redact(short_error(exc), tenant)
+        message = tenant.redact(short_error(exc))
         # The frames, not the exception text: that may carry a secret (an
         # outside system echoing a credential) and logs are not redacted.
         logger.error("Tenant %s step %s failed: %s\n%s", tenant.code, name, message,

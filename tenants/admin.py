@@ -5,7 +5,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tenants.forms import TenantAdminForm, clear_field_name
-from tenants.models import SECRET_FIELDS, STEP_NAMES, Tenant
+from tenants.models import STEP_NAMES, Tenant
 
 
 def _secret(name: str) -> tuple[str, str]:
@@ -89,7 +89,7 @@ def check_sage_database(tenant: Tenant) -> tuple[str, bool]:
         return gettext("%(code)s — Sage database: %(why)s") % {"code": tenant.code, "why": unavailable}, False
     except Exception as exc:  # one bad tenant must not hide the others' lines
         return (gettext("%(code)s — Sage database: %(why)s")
-                % {"code": tenant.code, "why": redact(str(exc) or exc.__class__.__name__, tenant)}), False
+                % {"code": tenant.code, "why": tenant.redact(str(exc) or exc.__class__.__name__)}), False
     return gettext("%(code)s — Sage database: connected.") % {"code": tenant.code}, True
 
 
@@ -105,10 +105,10 @@ def check_webapi(tenant: Tenant) -> tuple[str, bool]:
             client.close()
     except WebApiError as error:
         return gettext("%(code)s — Sage Web API: %(why)s") % {
-            "code": tenant.code, "why": redact(error.message, tenant)}, False
+            "code": tenant.code, "why": tenant.redact(error.message)}, False
     except Exception as exc:
         return gettext("%(code)s — Sage Web API: %(why)s") % {
-            "code": tenant.code, "why": redact(str(exc) or exc.__class__.__name__, tenant)}, False
+            "code": tenant.code, "why": tenant.redact(str(exc) or exc.__class__.__name__)}, False
     return gettext("%(code)s — Sage Web API: answered and accepted the credentials.") % {"code": tenant.code}, True
 
 
@@ -122,18 +122,11 @@ def check_portal(tenant: Tenant) -> tuple[str, bool]:
                           retry=RetryPolicy(max_attempts=1)) as client:
             result = client.check()
     except PortalError as error:
-        return gettext("%(code)s — portal: %(why)s") % {"code": tenant.code, "why": redact(str(error), tenant)}, False
+        return gettext("%(code)s — portal: %(why)s") % {"code": tenant.code, "why": tenant.redact(str(error))}, False
     if result.credentials_accepted:
         return gettext("%(code)s — portal: answered and accepted the credentials.") % {"code": tenant.code}, True
-    return gettext("%(code)s — portal: %(why)s") % {"code": tenant.code, "why": redact(result.detail, tenant)}, False
+    return gettext("%(code)s — portal: %(why)s") % {"code": tenant.code, "why": tenant.redact(result.detail)}, False
 
-
-def redact(text: str, tenant: Tenant) -> str:
-    for name in SECRET_FIELDS:
-        secret = getattr(tenant, name, "") or ""
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def is_admin(user) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
-from tenants.models import SECRET_FIELDS, Tenant
+from tenants.models import Tenant
 
 logger = logging.getLogger("sync.steps")
 
@@ -49,7 +49,7 @@ class StepContext:
         return Tenant.objects.get(pk=self.tenant_id)
 
     def log(self, message: str) -> None:
-        message = redact(message, self.tenant)
+        message = self.tenant.redact(message)
         self.lines.append(message)
         logger.info("%s %s: %s", self.tenant.code, self.step, message)
         if self.echo:
@@ -61,11 +61,3 @@ class StepContext:
         shown = json.dumps(payload, default=str, ensure_ascii=False, sort_keys=True)
         self.log(f"would send {target} {key}: {shown}")
 
-
-def redact(text: str, tenant: Tenant) -> str:
-    """Blank out the tenant's own secrets, wherever a message picked them up."""
-    for name in SECRET_FIELDS:
-        secret = getattr(tenant, name, "") or ""
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text

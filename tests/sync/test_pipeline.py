@@ -1,4 +1,3 @@
-import datetime as dt
 
 import pytest
 from django.core import mail
