@@ -62,7 +62,7 @@ def test_it_shows_the_overview_after_login(page, live_server, world, staff_user)
     rows = page.locator("table.overview tbody tr")
     expect(rows).to_have_count(3)
     expect(rows.first.locator("td.cell-problem")).to_have_count(1)  # cfdi_import failed
-    expect(page.locator("table.overview thead th")).to_contain_text(["Tenant", "Schedule", "providers", "cfdi_import"])
+    expect(page.locator("table.overview thead th")).to_contain_text(["Tenant", "Schedule", "providers", "CFDI import"])
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
 
