@@ -36,6 +36,7 @@ KEYWORD = re.compile(r"^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?) (\".*\")
 class Entry:
     msgid: str
     msgid_plural: str = ""
+    msgctxt: str = ""
     msgstr: list[str] = field(default_factory=list)
     flags: set[str] = field(default_factory=set)
     obsolete: bool = False
@@ -73,7 +74,7 @@ def read_po(path: Path) -> tuple[dict[str, str], list[Entry]]:
                 header[name.strip()] = value.strip()
             continue
         msgstr = [text[key] for key in sorted(text) if key.startswith("msgstr")]
-        entries.append(Entry(text["msgid"], text.get("msgid_plural", ""), msgstr, flags))
+        entries.append(Entry(text["msgid"], text.get("msgid_plural", ""), text.get("msgctxt", ""), msgstr, flags))
     return header, entries
 
 
@@ -132,6 +133,8 @@ def test_it_ships_a_compiled_catalog_matching_the_po(catalog):
     for entry in entries:
         if entry.msgid_plural:
             got = [compiled.ngettext(entry.msgid, entry.msgid_plural, n) for n in (1, 2)]
+        elif entry.msgctxt:
+            got = [compiled.pgettext(entry.msgctxt, entry.msgid)]
         else:
             got = [compiled.gettext(entry.msgid)]
         if got != entry.msgstr:
