@@ -90,6 +90,20 @@ def run_cfdi(command, options) -> int:
 
 
 # name -> (help, add_arguments, run). run returns the number of failures.
+def _sync_benchmarks() -> dict:
+    # The sync benchmarks live with the engine, which depends on cfdi: imported here, not at the top.
+    from sync.bench.cycle import add_cycle_arguments, run_cycle
+    from sync.bench.tenants import add_tenants_arguments, run_tenants
+
+    return {
+        "cycle": (_("a tenant's full cycle at size against the stand-ins, and the seed-style baseline"),
+                  add_cycle_arguments, run_cycle),
+        "tenants": (_("many small tenants through a django-q2 cluster with 1, then 2 workers"),
+                    add_tenants_arguments, run_tenants),
+    }
+
+
 SUBCOMMANDS = {
     "cfdi": (_("CFDI parse + validate + store throughput"), add_cfdi_arguments, run_cfdi),
+    **_sync_benchmarks(),
 }

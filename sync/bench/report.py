@@ -1,0 +1,62 @@
+"""The benchmark's figures: a table on the terminal and a JSON file under var/bench/."""
+from __future__ import annotations
+
+import json
+import platform
+import os
+from pathlib import Path
+
+from sync.bench.measure import Phase
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(), "python": platform.python_version(),
+            "system": f"{platform.system()} {platform.release()}"}
+
+
+def portal_calls(phase: Phase, portal_tenant: str) -> dict[str, int]:
+    http = phase.http
+    return {"reads": http.get(f"portal:{portal_tenant}:reads", 0), "writes": http.get(f"portal:{portal_tenant}:writes", 0),
+            "downloads": http.get("portal:*:downloads", 0), "failed": http.get(f"portal:{portal_tenant}:failed", 0)}
+
+
+def sage_calls(phase: Phase, company: str) -> dict[str, int]:
+    http = phase.http
+    return {"reads": http.get(f"sage:{company}:reads", 0), "writes": http.get(f"sage:{company}:writes", 0)}
+
+
+def total(phases: list[Phase]) -> Phase:
+    whole = Phase(name="total")
+    for phase in phases:
+        whole.seconds += phase.seconds
+        for target, source in ((whole.sql, phase.sql), (whole.http, phase.http), (whole.minimum, phase.minimum)):
+            for key, value in source.items():
+                target[key] = target.get(key, 0) + value
+    return whole
+
+
+def table(title: str, phases: list[Phase], portal_tenant: str, company: str) -> list[str]:
+    lines = [title, f"  {'step':<22}{'s':>8}{'portal r/w/dl':>18}{'minimum r/w/dl':>18}{'sage api r/w':>14}"
+                    f"{'SQL':>8}  counts"]
+    for phase in phases + [total(phases)]:
+        calls, least, sage = portal_calls(phase, portal_tenant), phase.minimum, sage_calls(phase, company)
+        counts = " ".join(f"{k}={v}" for k, v in phase.counts.items() if v)
+        lines.append(
+            f"  {phase.name:<22}{phase.seconds:>8.2f}"
+            f"{calls['reads']:>8}/{calls['writes']}/{calls['downloads']:<5}"
+            f"{least.get('reads', 0):>8}/{least.get('writes', 0)}/{least.get('downloads', 0):<5}"
+            f"{sage['reads']:>8}/{sage['writes']:<5}{sum(phase.sql.values()):>8}  {counts} {phase.status}")
+    return lines
+
+
+def write_json(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, default=str))

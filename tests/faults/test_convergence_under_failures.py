@@ -1,0 +1,40 @@
+"""The portal stand-in failing 30 % of requests (5xx and 429) with latency, and
+the Sage Web API stand-in failing 20 %: repeated cycles of a real `manage.py
+sync` reach the same state of the portal and Sage as a fault-free run, each
+cycle ending in bounded time with bounded retries."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sandbox.faults import set_faults
+from tests.faults.support import cycle, differences, new_site, outside_state, portal_requests, three_cycles
+from tests.sync.conftest import SAGE_DB
+
+pytestmark = [SAGE_DB, pytest.mark.slow]
+
+MORE_CYCLES = 6
+# Retry-After: 0 keeps the 429s from costing the test wall time; the 5xx cost the clients' real backoff.
+PORTAL_FAULTS = {"error_rate": 0.3, "error_statuses": [500, 502, 503, 429], "retry_after_seconds": 0, "latency_ms": 15}
+SAGE_FAULTS = {"error_rate": 0.2, "error_statuses": [503, 429], "retry_after_seconds": 0, "latency_ms": 15}
+
+
+def test_it_converges_to_the_fault_free_state(world, plan, fault_free_state, fault_free_requests, tmp_path):
+    set_faults(f"portal:{world.portal_tenant_id}", **PORTAL_FAULTS)
+    set_faults(f"sage:{world.webapi_company.upper()}", **SAGE_FAULTS)
+    site = new_site(world, tmp_path)
+    started = time.monotonic()
+
+    three_cycles(site, world, plan)
+    cycles = 3
+    while differences(fault_free_state, outside_state(world)) and cycles < 3 + MORE_CYCLES:
+        cycles += 1
+        cycle(site, cycles)
+
+    assert differences(fault_free_state, outside_state(world)) == {}, f"not converged after {cycles} cycles"
+    # The faults did bite: failed requests were tried again.
+    assert portal_requests(world) > fault_free_requests
+    # Bounded retries: at most 4 tries a call, so never more than 4 × the fault-free requests per cycle.
+    assert portal_requests(world) <= 4 * fault_free_requests * cycles / 3
+    assert time.monotonic() - started < 50 * cycles
