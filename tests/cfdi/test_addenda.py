@@ -2,6 +2,7 @@
 import hashlib
 import multiprocessing
 import random
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -104,10 +105,13 @@ def _assert_all_intact(originals: dict[str, bytes]) -> None:
     assert leftovers == []
 
 
-def _read_while_written(originals: dict[str, bytes], rounds: int) -> int:
-    """Parse every copy that exists, over and over: none may ever be partial."""
+def _read_while_written(originals: dict[str, bytes], writing: threading.Event) -> int:
+    """Parse every copy that exists, over and over until the writers are done
+    (and once more after): none may ever be partial."""
     seen = 0
-    for _ in range(rounds):
+    last_pass = False
+    while not last_pass:
+        last_pass = not writing.is_set()
         for digest in originals:
             path = original_path(digest).parent / f"{digest}.addenda.xml"
             if path.exists():
@@ -119,9 +123,12 @@ def _read_while_written(originals: dict[str, bytes], rounds: int) -> int:
 def test_it_survives_50_threads_adding_addenda_to_20_files(cfdi_storage_dir):
     originals = _stored_originals(20)
     jobs = _writer_plan(list(originals), 50, seed=1)
+    writing = threading.Event()
+    writing.set()
     with ThreadPoolExecutor(max_workers=52) as pool:
-        readers = [pool.submit(_read_while_written, originals, 30) for _ in range(2)]
+        readers = [pool.submit(_read_while_written, originals, writing) for _ in range(2)]
         list(pool.map(lambda i: _write_many(jobs[i::50]), range(50)))
+        writing.clear()
         assert sum(reader.result() for reader in readers) > 0
     _assert_all_intact(originals)
 

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_check(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
     # A database URL that cannot work proves the command never opens one.
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sageconnect.settings", "SAGECONNECT_VAR_DIR": str(tmp_path),
+           "DJANGO_LANGUAGE_CODE": "en",  # the assertions read English
            "DATABASE_URL": "postgres://nobody:nothing@127.0.0.1:9/none"}
     return subprocess.run([sys.executable, "manage.py", "cfdi", "check", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
