@@ -28,8 +28,10 @@ def alias_for(code: str) -> str:
 def database_settings(tenant) -> dict[str, Any]:
     engine = tenant.sage_db_engine
     if engine == "sqlite":
+        # IMMEDIATE: a transaction that reads then writes waits for the lock
+        # instead of failing at once when another writer holds it.
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": tenant.sage_db_name,
-                "OPTIONS": {"timeout": 30}}
+                "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"}}
     if engine == "postgresql":
         return {
             "ENGINE": "django.db.backends.postgresql",
