@@ -170,10 +170,10 @@ def bisect(ctx, webapi, alias, pending: list[Candidate], error: WebApiPermanentE
 
 
 def post(ctx: StepContext, webapi: SageWebApi, pending: list[Candidate]) -> APInvoiceBatch:
-    for candidate in pending:
-        idempotence.mark_pending(ctx, LINK_KIND, candidate.cfdi_uuid, candidate.content_hash())
+    idempotence.mark_pending_many(ctx, LINK_KIND, {c.cfdi_uuid: c.content_hash() for c in pending})
     batch = APInvoiceBatch(BatchDate=timezone.localdate(), Description=batch_description(pending),
                            Invoices=[c.invoice for c in pending])
+    crashpoint("cfdi_import:before_post")
     return webapi.create_invoice_batch(batch)
 
 
@@ -195,7 +195,7 @@ def recover_from_sage(ctx: StepContext, alias: str, candidates: list[Candidate])
     if not candidates:
         return []
     found = imported_entries(alias, ctx.tenant, [c.cfdi_uuid for c in candidates])
-    rest = []
+    rest, recovered = [], []
     for candidate in candidates:
         if candidate.cfdi_uuid not in found:
             rest.append(candidate)
@@ -205,9 +205,9 @@ def recover_from_sage(ctx: StepContext, alias: str, candidates: list[Candidate])
         if ctx.dry_run:
             ctx.log(f"CFDI {candidate.cfdi_uuid} is already in Sage (batch {batch}, entry {entry})")
             continue
-        record_imported(ctx, candidate, batch, entry, ImportOutcome.SKIPPED,
-                        _("Already in Sage (batch %(batch)s, entry %(entry)s); not sent again.")
-                        % {"batch": batch, "entry": entry})
+        recovered.append(Imported(candidate, batch, entry, _(
+            "Already in Sage (batch %(batch)s, entry %(entry)s); not sent again.") % {"batch": batch, "entry": entry}))
+    record_imported(ctx, recovered, ImportOutcome.SKIPPED)
     return rest
 
 
@@ -219,35 +219,54 @@ def not_in_sage(ctx: StepContext, alias: str, cfdis: list[Cfdi]) -> list[Cfdi]:
 # ---------------------------------------------------------------------------
 # Recording outcomes
 
+@dataclass
+class Imported:
+    candidate: Candidate
+    batch: int | None
+    entry: int | None
+    message: str = ""
+
+
 def record_batch(ctx: StepContext, pending: list[Candidate], answer: APInvoiceBatch) -> None:
     by_uuid = {(invoice.optional_field(ctx.tenant.folio_optfield) or "").strip().upper(): invoice
                for invoice in answer.Invoices}
-    with transaction.atomic():
-        for position, candidate in enumerate(pending):
-            invoice = by_uuid.get(candidate.cfdi_uuid)
-            if invoice is None and position < len(answer.Invoices):
-                invoice = answer.Invoices[position]
-            entry = invoice.EntryNumber if invoice is not None else None
-            record_imported(ctx, candidate, answer.BatchNumber, entry, ImportOutcome.IMPORTED, "")
-            ctx.result.created += 1
+    imported = []
+    for position, candidate in enumerate(pending):
+        invoice = by_uuid.get(candidate.cfdi_uuid)
+        if invoice is None and position < len(answer.Invoices):
+            invoice = answer.Invoices[position]
+        imported.append(Imported(candidate, answer.BatchNumber, invoice.EntryNumber if invoice is not None else None))
+    record_imported(ctx, imported, ImportOutcome.IMPORTED)
+    ctx.result.created += len(imported)
     ctx.log(_("Sage batch %(batch)s: %(n)s invoice(s) imported") % {"batch": answer.BatchNumber, "n": len(pending)})
 
 
-def record_imported(ctx, candidate: Candidate, batch: int | None, entry: int | None, outcome: str,
-                    message: str) -> None:
-    cfdi = candidate.cfdi
+def record_imported(ctx: StepContext, imported: list[Imported], outcome: str) -> None:
+    """The CFDIs Sage holds, each with its batch and entry, their attempts and links: a few queries in all."""
+    if not imported:
+        return
+    now = timezone.now()
     with transaction.atomic():
-        cfdi.status, cfdi.sage_batch, cfdi.sage_entry = CfdiStatus.IMPORTED, batch, entry
-        cfdi.imported_at = timezone.now()
-        # Sage holds it, so a vendor it once lacked is no longer a problem.
-        cfdi.problems = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
-        cfdi.save(update_fields=["status", "sage_batch", "sage_entry", "imported_at", "problems", "updated"])
-        ImportAttempt.objects.create(cfdi=cfdi, sage_batch=batch, sage_entry=entry, outcome=outcome,
-                                     message=message, request_snapshot=strip_secrets(candidate.payload()))
-        link = idempotence.get_link(ctx, LINK_KIND, cfdi.uuid) or idempotence.mark_pending(
-            ctx, LINK_KIND, cfdi.uuid, candidate.content_hash())
-        idempotence.confirm(ctx, link, portal_id=f"{batch}-{entry}", action="import",
-                            snapshot=candidate.payload())
+        for row in imported:
+            cfdi = row.candidate.cfdi
+            cfdi.status, cfdi.sage_batch, cfdi.sage_entry = CfdiStatus.IMPORTED, row.batch, row.entry
+            cfdi.imported_at = cfdi.updated = now
+            # Sage holds it, so a vendor it once lacked is no longer a problem.
+            cfdi.problems = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
+        Cfdi.objects.bulk_update([row.candidate.cfdi for row in imported],
+                                 ["status", "sage_batch", "sage_entry", "imported_at", "problems", "updated"])
+        ImportAttempt.objects.bulk_create(
+            ImportAttempt(cfdi=row.candidate.cfdi, sage_batch=row.batch, sage_entry=row.entry, outcome=outcome,
+                          message=row.message, request_snapshot=strip_secrets(row.candidate.payload()))
+            for row in imported)
+        uuids = [row.candidate.cfdi_uuid for row in imported]
+        links = idempotence.get_links(ctx, LINK_KIND, uuids)
+        missing = {row.candidate.cfdi_uuid: row.candidate.content_hash() for row in imported
+                   if row.candidate.cfdi_uuid not in links}
+        if missing:
+            links.update(idempotence.mark_pending_many(ctx, LINK_KIND, missing))
+        idempotence.confirm_many(ctx, [(links[row.candidate.cfdi_uuid], f"{row.batch}-{row.entry}",
+                                        row.candidate.payload()) for row in imported], action="import")
 
 
 def record_refusal(ctx: StepContext, candidate: Candidate, error: WebApiPermanentError) -> None:

@@ -32,6 +32,7 @@ import enum
 from typing import Any, Callable
 
 from django.db import transaction
+from django.utils import timezone
 
 from sync.models import RecordOutcome, SyncLink
 from sync.steps.base import StepContext
@@ -166,3 +167,75 @@ def strip_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [strip_secrets(v) for v in value]
     return value
+
+
+# -- the same moves for many records at once ----------------------------------
+# A batch endpoint sends many records in one call; these keep the contract
+# above (PENDING committed before the call, CONFIRMED with its outcome after)
+# in a few queries for the whole batch instead of a few per record.
+
+def get_links(ctx: StepContext, kind: str, sage_keys: list[str]) -> dict[str, SyncLink]:
+    links = SyncLink.objects.filter(tenant_id=ctx.tenant_id, kind=kind, sage_key__in=sage_keys)
+    return {link.sage_key: link for link in links}
+
+
+def mark_pending_many(ctx: StepContext, kind: str, hashes: dict[str, str]) -> dict[str, SyncLink]:
+    """mark_pending for every sage_key → content_hash of `hashes`, committed together."""
+    now = timezone.now()
+    with transaction.atomic():
+        links = {link.sage_key: link for link in SyncLink.objects.select_for_update().filter(
+            tenant_id=ctx.tenant_id, kind=kind, sage_key__in=list(hashes))}
+        changed = []
+        for sage_key, link in links.items():
+            if link.state != SyncLink.State.PENDING or link.sent_hash != hashes[sage_key]:
+                link.state, link.sent_hash, link.updated = SyncLink.State.PENDING, hashes[sage_key], now
+                changed.append(link)
+        SyncLink.objects.bulk_update(changed, ["state", "sent_hash", "updated"])
+        new = [SyncLink(tenant_id=ctx.tenant_id, kind=kind, sage_key=sage_key, state=SyncLink.State.PENDING,
+                        sent_hash=content_hash) for sage_key, content_hash in hashes.items() if sage_key not in links]
+        SyncLink.objects.bulk_create(new)
+    if new and any(link.pk is None for link in new):
+        # Backends that do not return ids from bulk_create: read them back.
+        links.update(get_links(ctx, kind, [link.sage_key for link in new]))
+    else:
+        links.update({link.sage_key: link for link in new})
+    return links
+
+
+def confirm_many(
+    ctx: StepContext, confirmed: list[tuple[SyncLink, str, dict[str, Any] | None]], *, action: str
+) -> None:
+    """confirm for every (link, portal_id, snapshot), in one transaction."""
+    if not confirmed:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        for link, portal_id, _snapshot in confirmed:
+            link.state = SyncLink.State.CONFIRMED
+            link.portal_id = portal_id or link.portal_id
+            link.content_hash = link.sent_hash or link.content_hash
+            link.updated = now
+        SyncLink.objects.bulk_update([link for link, _p, _s in confirmed],
+                                     ["state", "portal_id", "content_hash", "updated"])
+        _outcomes(ctx, [(link, snapshot) for link, _p, snapshot in confirmed], action, now)
+
+
+def _outcomes(ctx: StepContext, succeeded: list[tuple[SyncLink, dict[str, Any] | None]], action: str, now) -> None:
+    kinds = {link.kind for link, _snapshot in succeeded}
+    existing = {(o.kind, o.sage_key): o for o in RecordOutcome.objects.filter(
+        tenant_id=ctx.tenant_id, kind__in=kinds, action=action,
+        sage_key__in=[link.sage_key for link, _snapshot in succeeded])}
+    changed, new = [], []
+    for link, snapshot in succeeded:
+        outcome = existing.get((link.kind, link.sage_key))
+        if outcome is None:
+            outcome = RecordOutcome(tenant_id=ctx.tenant_id, kind=link.kind, sage_key=link.sage_key, action=action)
+            new.append(outcome)
+        else:
+            changed.append(outcome)
+        outcome.run_id, outcome.step, outcome.status = ctx.run_id, ctx.step, RecordOutcome.Status.SUCCEEDED
+        outcome.portal_id, outcome.attempts, outcome.permanent = link.portal_id, outcome.attempts + 1, False
+        outcome.last_error, outcome.request_snapshot, outcome.updated = "", strip_secrets(snapshot or {}), now
+    RecordOutcome.objects.bulk_update(changed, ["run_id", "step", "status", "portal_id", "attempts", "permanent",
+                                                "last_error", "request_snapshot", "updated"])
+    RecordOutcome.objects.bulk_create(new)

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cfdi.models import Cfdi, CfdiStatus
 from cfdi.validation import Problem
 from sync import idempotence
 from sync.cfdi_import import VENDOR_UNKNOWN, BatchRefused, Candidate, build_invoice, not_in_sage, send_batch
+from sync.crashpoints import crashpoint
 from sync.models import SyncLink
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
@@ -79,14 +81,16 @@ def importable(cfdi: Cfdi) -> bool:
 
 def with_vendors(ctx: StepContext, alias: str, cfdis: list[Cfdi]) -> list[Candidate]:
     vendors = vendor_ids(alias, ctx.tenant, {cfdi.issuer_rfc for cfdi in cfdis})
-    candidates = []
+    candidates, changed = [], []
     for cfdi in cfdis:
         vendor_id = vendors.get(cfdi.issuer_rfc.upper())
-        set_vendor_problem(ctx, cfdi, known=vendor_id is not None)
+        if set_vendor_problem(ctx, cfdi, known=vendor_id is not None):
+            changed.append(cfdi)
         if vendor_id is not None:
             candidates.append(Candidate(cfdi, build_invoice(cfdi, ctx.tenant, vendor_id)))
         else:
             ctx.result.failed += 1
+    Cfdi.objects.bulk_update(changed, ["problems", "status", "updated"])
     return candidates
 
 
@@ -113,7 +117,8 @@ def vendor_rfcs(alias: str, tenant, vendors: list) -> dict[str, str]:
             if trimmed(row.OPTFIELD).upper() == tenant.vendor_rfc_optfield.strip().upper()}
 
 
-def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> None:
+def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> bool:
+    """Sets (or clears) the missing-vendor problem on `cfdi`; True when it is to be saved."""
     others = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
     if known:
         problems, status = others, (CfdiStatus.VALID if not others else cfdi.status)
@@ -122,9 +127,10 @@ def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> None:
             "No Sage vendor has the issuer's RFC %(rfc)s (%(name)s); create or fix the vendor first. "
             "The invoice is imported on the first cycle after that.") % {"rfc": cfdi.issuer_rfc, "name": cfdi.issuer_name})
         problems, status = others + [problem.as_dict()], CfdiStatus.INVALID
-    if (problems, status) != (cfdi.problems, cfdi.status) and not ctx.dry_run:
-        cfdi.problems, cfdi.status = problems, status
-        cfdi.save(update_fields=["problems", "status", "updated"])
+    if (problems, status) == (cfdi.problems, cfdi.status) or ctx.dry_run:
+        return False
+    cfdi.problems, cfdi.status, cfdi.updated = problems, status, timezone.now()
+    return True
 
 
 def import_all(ctx: StepContext, alias: str, candidates: list[Candidate]) -> None:
@@ -162,25 +168,27 @@ def report_back(ctx: StepContext) -> None:
 def send_statuses(ctx: StepContext, portal: PortalClient, updates: list[CfdiProgressRequest]) -> None:
     # Setting a status the portal already has changes nothing there, so a link
     # left PENDING by a crash is simply sent again: no lookup is needed.
-    links = {u.uuid: idempotence.mark_pending(ctx, SyncLink.Kind.CFDI_STATUS, u.uuid, ERP_STATUS) for u in updates}
+    links = idempotence.mark_pending_many(ctx, SyncLink.Kind.CFDI_STATUS, {u.uuid: ERP_STATUS for u in updates})
     try:
         answer = portal.update_cfdi_erp_status(updates)
+        crashpoint("cfdi_import:status_sent")
     except PortalError as error:
         ctx.log(_("The ERP status of %(n)s CFDI(s) could not reach the portal (%(error)s); sent again next cycle.")
                 % {"n": len(updates), "error": error})
         return
     results = {(r.id or "").upper(): r for r in answer.results}
+    told = []
     for update in updates:
         result = results.get(update.uuid)
         if result is not None and not result.error_code:
-            idempotence.confirm(ctx, links[update.uuid], portal_id=update.cfdi_id, action="erp_status",
-                                snapshot=update.model_dump(mode="json"))
+            told.append((links[update.uuid], update.cfdi_id, update.model_dump(mode="json")))
         else:
             error = f"{result.error_code}: {result.error_message}" if result else _("no answer for this CFDI")
             idempotence.record_failure(ctx, links[update.uuid], action="erp_status", error=error, permanent=True,
                                        snapshot=update.model_dump(mode="json"))
             ctx.log(_("The portal refused the ERP status of CFDI %(uuid)s: %(error)s")
                     % {"uuid": update.uuid, "error": error})
+    idempotence.confirm_many(ctx, told, action="erp_status")
 
 
 def retry_import(tenant_id: int, cfdi_uuid: str):

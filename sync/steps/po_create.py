@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from sync import po_reads
 from sync.crashpoints import crashpoint
-from sync.idempotence import confirm, mark_pending, mark_sent, needs_lookup, record_failure
+from sync.idempotence import confirm, confirm_many, mark_pending, mark_pending_many, mark_sent, needs_lookup, record_failure
 from sync.models import SyncLink
 from sync.po_payload import PoPayloadError, build_order
 from sync.po_reads import PoCandidate
@@ -27,7 +27,8 @@ from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
 
 ACTION = "create"
-POLL_SECONDS, POLL_TRIES = 1.0, 30
+# An ASYNC batch is usually processed within a moment: ask soon, then back off.
+POLL_FIRST_SECONDS, POLL_MAX_SECONDS, POLL_TRIES = 0.1, 2.0, 30
 Order = tuple[PoCandidate, s.ExternPurchaseOrderRequest]
 
 
@@ -88,7 +89,7 @@ def _build(ctx: StepContext, due: list[PoCandidate]) -> list[Order]:
 
 
 def _send_batch(ctx: StepContext, portal: PortalClient, orders: list[Order]) -> None:
-    links = {c.po_number: mark_pending(ctx, SyncLink.Kind.PO, c.po_number, c.decision.content_hash) for c, _ in orders}
+    links = mark_pending_many(ctx, SyncLink.Kind.PO, {c.po_number: c.decision.content_hash for c, _ in orders})
     crashpoint("po_create:before_send")
     try:
         answer = portal.upsert_purchase_orders([order for _, order in orders])
@@ -108,21 +109,24 @@ def _send_batch(ctx: StepContext, portal: PortalClient, orders: list[Order]) -> 
     if answer.type == "ASYNC":
         for link in links.values():
             mark_sent(link)
-        answer = _poll(ctx, portal, answer)
+        answer = poll_batch(ctx, portal, answer)
     _record(ctx, orders, links, {result.external_id: result for result in answer.orders_status})
 
 
-def _poll(ctx: StepContext, portal: PortalClient, answer: s.BatchUpsertPurchaseOrdersResponse):
+def poll_batch(ctx: StepContext, portal: PortalClient, answer: s.BatchUpsertPurchaseOrdersResponse):
+    wait = POLL_FIRST_SECONDS
     for _try in range(POLL_TRIES):
         if answer.status == "PROCESSED" or not answer.id:
             return answer
-        time.sleep(POLL_SECONDS)
+        time.sleep(wait)
+        wait = min(wait * 2, POLL_MAX_SECONDS)
         ctx.heartbeat()
         answer = portal.purchase_order_batch_status(answer.id)
     return answer
 
 
 def _record(ctx: StepContext, orders: list[Order], links: dict[str, SyncLink], results: dict) -> None:
+    created = []
     for candidate, order in orders:
         link, result = links[candidate.po_number], results.get(candidate.po_number)
         if result is None:
@@ -130,11 +134,12 @@ def _record(ctx: StepContext, orders: list[Order], links: dict[str, SyncLink], r
             ctx.result.failed += 1
             ctx.log(_("The portal has not reported on PO %(po)s yet; it is checked again next cycle.") % {"po": candidate.po_number})
         elif result.status in ("CREATED", "UPDATED"):
-            confirm(ctx, link, portal_id=result.internal_id or "", action=ACTION, snapshot=order.to_json())
-            ctx.result.created += 1
+            created.append((link, result.internal_id or "", order.to_json()))
         else:
             error = "; ".join(f"{e.error_code}: {e.error_message}" for e in result.errors) or str(result.status)
             _failed(ctx, link, order, error, permanent=True)
+    confirm_many(ctx, created, action=ACTION)
+    ctx.result.created += len(created)
 
 
 def _create_one(ctx: StepContext, portal: PortalClient, order: s.ExternPurchaseOrderRequest, link: SyncLink) -> None:
