@@ -3,8 +3,9 @@
 A tenant's lease is one TenantLease row. It is taken with a conditional
 UPDATE — "expired, or already mine" — so two workers racing for it cannot
 both win: the database answers "1 row" to exactly one of them. A holder
-renews it while its run goes on (between steps, and steps may call
-`StepContext.heartbeat()`), and releases it at the end. A crashed holder
+renews it while its run goes on (a LeaseKeeper thread, every third of the
+lease; `StepContext.heartbeat()` renews only when that is overdue), and
+releases it at the end. A crashed holder
 never releases: its lease simply expires (settings.SYNC_LEASE_SECONDS) and
 the next run takes it over.
 """
@@ -14,6 +15,7 @@ import datetime as dt
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sync.crashpoints import crashpoint
 from sync.models import TenantLease
 
 
@@ -56,17 +59,28 @@ def lease_seconds() -> int:
 def take_lease(tenant_id: int, holder: str, seconds: int | None = None) -> Lease:
     """Take (or extend) the tenant's lease for `holder`, or raise LeaseHeld."""
     now = timezone.now()
-    _ensure_row(tenant_id, now)
     expires = now + dt.timedelta(seconds=seconds or lease_seconds())
-    taken = (
+    # The row exists after a tenant's first run: try the update first, make the row only when it found none.
+    taken = _conditional_take(tenant_id, holder, now, expires) or (
+        _ensure_row(tenant_id, now) and _conditional_take(tenant_id, holder, now, expires))
+    if taken:
+        crashpoint("lease:taken")
+        return Lease(tenant_id, holder, expires)
+    current = TenantLease.objects.get(tenant_id=tenant_id)
+    raise LeaseHeld(tenant_id, current.holder, current.expires)
+
+
+def _conditional_take(tenant_id: int, holder: str, now: dt.datetime, expires: dt.datetime) -> bool:
+    return bool(
         TenantLease.objects.filter(tenant_id=tenant_id)
         .filter(Q(expires__lt=now) | Q(holder=holder))
         .update(holder=holder, expires=expires)
     )
-    if taken:
-        return Lease(tenant_id, holder, expires)
-    current = TenantLease.objects.get(tenant_id=tenant_id)
-    raise LeaseHeld(tenant_id, current.holder, current.expires)
+
+
+def renew_interval() -> float:
+    """Seconds between renewals: a third of the lease, so two renewals can fail before it runs out."""
+    return lease_seconds() / 3
 
 
 def renew_lease(tenant_id: int, holder: str, seconds: int | None = None) -> bool:
@@ -85,15 +99,17 @@ def current_lease(tenant_id: int) -> TenantLease | None:
     return TenantLease.objects.filter(tenant_id=tenant_id, expires__gte=timezone.now()).exclude(holder="").first()
 
 
-def _ensure_row(tenant_id: int, now: dt.datetime) -> None:
+def _ensure_row(tenant_id: int, now: dt.datetime) -> bool:
+    """True when the tenant's lease row had to be made (or another process just made it)."""
     if TenantLease.objects.filter(tenant_id=tenant_id).exists():
-        return
+        return False
     try:
         # Born expired, so whoever updates it first owns it.
         with transaction.atomic():
             TenantLease.objects.create(tenant_id=tenant_id, holder="", expires=now - dt.timedelta(seconds=1))
     except IntegrityError:
         pass  # another process created it between our check and our insert
+    return True
 
 
 class LeaseKeeper:
@@ -108,6 +124,7 @@ class LeaseKeeper:
         self.tenant_id, self.holder = tenant_id, holder
         self.seconds = seconds or lease_seconds()
         self.lost = False
+        self.renewed = time.monotonic()  # last successful renewal (taking counts as one)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew_until_stopped, name=f"lease-{tenant_id}", daemon=True)
 
@@ -125,5 +142,6 @@ class LeaseKeeper:
                 if not renew_lease(self.tenant_id, self.holder, self.seconds):
                     self.lost = True
                     return
+                self.renewed = time.monotonic()
         finally:
             connections.close_all()

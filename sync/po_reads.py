@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sync.crashpoints import crashpoint
 from sync.models import PoWatermark, RecordOutcome, SyncLink
 from sync.po_state import START, PoDecision, SagePo, Watermark, classify, read_pos, read_pos_by_number
 from sync.steps.base import StepContext
@@ -57,6 +58,7 @@ def candidates(ctx: StepContext, alias: str, *, again: list[str]) -> Iterator[li
         if fresh:
             yield _classified(ctx, fresh)
         if not ctx.dry_run:
+            crashpoint("po_reads:before_watermark")
             save_watermark(ctx, next_mark)
         mark = next_mark
         ctx.heartbeat()
@@ -75,8 +77,19 @@ def _classified(ctx: StepContext, pos: list[SagePo]) -> list[PoCandidate]:
 
 
 def load_watermark(ctx: StepContext) -> Watermark:
-    row = PoWatermark.objects.filter(tenant_id=ctx.tenant_id, step=ctx.step).first()
-    return (row.audit_date, row.audit_time, row.porhseq) if row else START
+    # Within a pipeline run the first PO step reads every PO step's watermark in
+    # one query and leaves them on the run's heartbeat (one object per run, see
+    # sync.pipeline.Heartbeat.shared) for the later ones. A step only moves its
+    # own watermark, after reading it, so what a later step finds there is what
+    # the database holds.
+    shared = getattr(ctx.heartbeat, "shared", None)
+    marks = shared.get("po_watermarks") if shared is not None else None
+    if marks is None:
+        marks = {row.step: (row.audit_date, row.audit_time, row.porhseq)
+                 for row in PoWatermark.objects.filter(tenant_id=ctx.tenant_id)}
+        if shared is not None:
+            shared["po_watermarks"] = marks
+    return marks.get(ctx.step, START)
 
 
 def save_watermark(ctx: StepContext, mark: Watermark) -> None:
@@ -85,6 +98,9 @@ def save_watermark(ctx: StepContext, mark: Watermark) -> None:
         tenant_id=ctx.tenant_id, step=ctx.step,
         defaults={"audit_date": Decimal(date), "audit_time": Decimal(time), "porhseq": int(porhseq)},
     )
+    marks = (getattr(ctx.heartbeat, "shared", None) or {}).get("po_watermarks")
+    if marks is not None:
+        marks[ctx.step] = mark  # the run's copy follows the row
 
 
 def unconfirmed(ctx: StepContext, kind: str, *, on_portal: bool | None = None) -> list[str]:

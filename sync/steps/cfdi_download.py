@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
 from cfdi.services import store_cfdi
 from cfdi.storage import sha256_hex
+from sync.crashpoints import crashpoint
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiExternResponse
@@ -39,6 +40,8 @@ OVERLAP_DAYS = 3
 FIRST_WINDOW_DAYS = 90
 DOWNLOAD_WORKERS = 4  # settings.CFDI_DOWNLOAD_WORKERS overrides
 DOWNLOAD_FAILED = "download_failed"
+# No original yet, or one that never parsed: the rows `needs_download` is true of.
+FAILED_DOWNLOAD = Q(sha256="") | Q(kind="", status=CfdiStatus.INVALID)
 
 
 @dataclass
@@ -50,35 +53,41 @@ class PortalCfdi:
 
 def run(ctx: StepContext) -> StepResult:
     tenant = ctx.tenant
-    date_from, date_to = window(tenant)
+    last = CfdiDownloadWindow.objects.filter(tenant=tenant).first()
+    date_from, date_to = window(tenant, last)
     with PortalClient(tenant) as portal:
         listed = {item.cfdi_uuid: item for item in list_portal_cfdis(portal, date_from, date_to)}
-    held = {row.uuid: row for row in Cfdi.objects.filter(tenant=tenant, uuid__in=list(listed))}
+    # One read: the listed CFDIs we hold, and the failed downloads dated outside the window.
+    rows = list(Cfdi.objects.filter(Q(uuid__in=list(listed)) | FAILED_DOWNLOAD, tenant=tenant))
+    held = {row.uuid: row for row in rows if row.uuid in listed}
+    outside = [row for row in rows if row.uuid not in listed]
     to_fetch = [item for uuid, item in listed.items() if uuid not in held or needs_download(held[uuid])]
-    to_fetch += retries_outside(tenant, listed)
-    for uuid, item in listed.items():
-        if uuid in held and not needs_download(held[uuid]):
-            refresh_metadata(ctx, held[uuid], item.metadata)
+    to_fetch += retries_outside(outside)
+    refresh_metadata(ctx, [(held[uuid], item.metadata) for uuid, item in listed.items()
+                           if uuid in held and not needs_download(held[uuid])])
     if ctx.dry_run:
         ctx.log(f"would download {len(to_fetch)} CFDI(s) listed {date_from} – {date_to}")
         return ctx.result
     for item, xml_bytes, error in fetch_all(tenant, to_fetch, ctx):
         keep(ctx, item, xml_bytes, error)
-    remember_window(tenant, date_from, date_to)
+    remember_window(tenant, last, date_from, date_to)
     ctx.log(f"{len(listed)} CFDI(s) on the portal {date_from} – {date_to}; {len(to_fetch)} downloaded or retried")
     return ctx.result
 
 
-def window(tenant) -> tuple[dt.date, dt.date]:
+def window(tenant, last: CfdiDownloadWindow | None) -> tuple[dt.date, dt.date]:
     today = timezone.localdate()
-    last = CfdiDownloadWindow.objects.filter(tenant=tenant).first()
     if last is not None:
         return min(last.last_to, today) - dt.timedelta(days=OVERLAP_DAYS), today
     return tenant.start_date or today - dt.timedelta(days=FIRST_WINDOW_DAYS), today
 
 
-def remember_window(tenant, date_from: dt.date, date_to: dt.date) -> None:
-    CfdiDownloadWindow.objects.update_or_create(tenant=tenant, defaults={"last_from": date_from, "last_to": date_to})
+def remember_window(tenant, last: CfdiDownloadWindow | None, date_from: dt.date, date_to: dt.date) -> None:
+    if last is None:
+        CfdiDownloadWindow.objects.create(tenant=tenant, last_from=date_from, last_to=date_to)
+    elif (last.last_from, last.last_to) != (date_from, date_to):  # the same window again: nothing to write
+        last.last_from, last.last_to = date_from, date_to
+        last.save(update_fields=["last_from", "last_to", "updated"])
 
 
 def list_portal_cfdis(portal: PortalClient, date_from: dt.date, date_to: dt.date) -> Iterator[PortalCfdi]:
@@ -98,22 +107,24 @@ def needs_download(row: Cfdi) -> bool:
     return not row.sha256 or (not row.kind and row.status == CfdiStatus.INVALID)
 
 
-def retries_outside(tenant, listed: dict[str, PortalCfdi]) -> list[PortalCfdi]:
+def retries_outside(rows: list[Cfdi]) -> list[PortalCfdi]:
     """Failed and unreadable downloads dated outside this cycle's window are retried too."""
-    failed = Q(sha256="") | Q(kind="", status=CfdiStatus.INVALID)
-    rows = Cfdi.objects.filter(failed, tenant=tenant).exclude(uuid__in=list(listed))
     return [PortalCfdi(row.uuid, row.portal_metadata.get("portal_cfdi_id", ""), row.portal_metadata)
             for row in rows if row.portal_metadata.get("portal_cfdi_id")]
 
 
-def refresh_metadata(ctx: StepContext, row: Cfdi, metadata: dict) -> None:
-    merged = {**row.portal_metadata, **metadata}
-    if merged == row.portal_metadata or ctx.dry_run:
-        ctx.result.skipped += 1
-        return
-    row.portal_metadata = merged
-    row.save(update_fields=["portal_metadata", "updated"])
-    ctx.result.updated += 1
+def refresh_metadata(ctx: StepContext, held: list[tuple[Cfdi, dict]]) -> None:
+    """The portal's metadata merged into the held rows; only rows it changes are written, in one UPDATE."""
+    changed = []
+    for row, metadata in held:
+        merged = {**row.portal_metadata, **metadata}
+        if merged == row.portal_metadata or ctx.dry_run:
+            ctx.result.skipped += 1
+            continue
+        row.portal_metadata, row.updated = merged, timezone.now()
+        changed.append(row)
+    Cfdi.objects.bulk_update(changed, ["portal_metadata", "updated"], batch_size=500)
+    ctx.result.updated += len(changed)
 
 
 def fetch_all(tenant, items: list[PortalCfdi], ctx: StepContext) -> Iterator[tuple[PortalCfdi, bytes | None, str]]:
@@ -169,6 +180,7 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
             # A failed or unreadable download is no original: the new bytes replace
             # its row (the unreadable bytes themselves stay in storage).
             earlier.delete()
+        crashpoint("cfdi_download:downloaded")
         cfdi = store_cfdi(tenant, xml_bytes, item.metadata)
     if cfdi.status == CfdiStatus.INVALID:
         ctx.result.failed += 1

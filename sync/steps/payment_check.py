@@ -25,13 +25,17 @@ from typing import TypeVar
 
 from django.db import transaction
 
+from sync.crashpoints import crashpoint
 from sync.models import Payment, PaymentLine
 from sync.sage import queries
 from sync.sage.values import currency, sage_date, trimmed, uuid_key
 from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
 
-PAGE = 500
+# Every posted payment is read each cycle to find the new ones: pages large
+# enough that a big company's no-change cycle is one or two queries, small
+# enough to stay a few MB.
+PAGE = 5000
 # SQL Server takes at most 2100 parameters a statement; a key pair costs two.
 PAIRS_PER_QUERY = 400
 T = TypeVar("T")
@@ -151,6 +155,7 @@ def save_new(ctx: StepContext, payments: list[SagePayment]) -> None:
                         cfdi_uuid=line.cfdi_uuid, amount=line.amount)
             for row, payment in zip(rows, payments) for line in payment.lines
         ])
+    crashpoint("payment_check:page_saved")
     ctx.result.created += len(payments)
 
 
@@ -184,6 +189,8 @@ def refresh_pending(ctx: StepContext, alias: str, fresh: set[str]) -> None:
     if ctx.dry_run:
         ctx.log(f"would mark {len(now_reversed)} payment(s) reversed and fill {len(found)} CFDI UUID(s)")
         return
+    if not found and not now_reversed:
+        return  # nothing changed in Sage: no transaction to open
     with transaction.atomic():
         for line in found:
             line.cfdi_uuid = uuids[(line.payment.vendor, line.invoice_number)]

@@ -64,14 +64,16 @@ class Complement:
 
 
 def run(ctx: StepContext) -> StepResult:
-    done = set(SyncLink.objects.filter(tenant_id=ctx.tenant_id, kind=KIND, state=SyncLink.State.CONFIRMED)
-               .values_list("sage_key", flat=True))
+    # Every complement link in one read: which payments are done, which UUIDs are
+    # recorded, and each payment's link, instead of a query per payment.
+    links = {link.sage_key: link for link in SyncLink.objects.filter(tenant_id=ctx.tenant_id, kind=KIND)}
+    done = {key for key, link in links.items() if link.state == SyncLink.State.CONFIRMED}
     payments = [p for p in Payment.objects.filter(tenant_id=ctx.tenant_id).exclude(state=Payment.State.REVERSED)
                 .prefetch_related("lines") if p.docnbr not in done]
     if not payments:
         ctx.log("every Sage payment already has its payment complement, or there is none")
         return ctx.result
-    recorded = Recorder(ctx, payments)
+    recorded = Recorder(ctx, payments, links)
     for complement in complements(ctx, payments, recorded.matcher):
         ctx.heartbeat()
         recorded.record(complement)
@@ -82,8 +84,8 @@ def run(ctx: StepContext) -> StepResult:
 # -- where the complements come from ------------------------------------------
 
 def complements(ctx: StepContext, payments: list[Payment], matcher: Matcher) -> Iterator[Complement]:
-    stored = Cfdi.objects.filter(tenant_id=ctx.tenant_id, kind="P").prefetch_related("paid_documents")
-    if stored.exists():
+    stored = list(Cfdi.objects.filter(tenant_id=ctx.tenant_id, kind="P").prefetch_related("paid_documents"))
+    if stored:
         for cfdi in stored:
             yield Complement(uuid_key(cfdi.uuid), cfdi.stamped.date() if cfdi.stamped else None,
                              _hint(cfdi.portal_metadata),
@@ -136,15 +138,14 @@ def _date(value: str | None) -> dt.date | None:
 # -- which Sage payment it settles ---------------------------------------------
 
 class Matcher:
-    def __init__(self, ctx: StepContext, payments: list[Payment]) -> None:
+    def __init__(self, payments: list[Payment], links: dict[str, SyncLink]) -> None:
         self.by_docnbr = {p.docnbr: p for p in payments}
         self.by_invoice: dict[str, list[tuple[Payment, PaymentLine]]] = {}
         for payment in payments:
             for line in payment.lines.all():
                 if line.cfdi_uuid:
                     self.by_invoice.setdefault(uuid_key(line.cfdi_uuid), []).append((payment, line))
-        self.recorded_uuids = set(SyncLink.objects.filter(tenant_id=ctx.tenant_id, kind=KIND)
-                                  .exclude(state=SyncLink.State.PENDING).values_list("portal_id", flat=True))
+        self.recorded_uuids = {link.portal_id for link in links.values() if link.state != SyncLink.State.PENDING}
 
     def payment_for(self, complement: Complement) -> Payment | None:
         if complement.docnbr_hint in self.by_docnbr:
@@ -167,11 +168,14 @@ class Matcher:
 # -- writing it on the Sage payment ---------------------------------------------
 
 class Recorder:
-    def __init__(self, ctx: StepContext, payments: list[Payment]) -> None:
+    def __init__(self, ctx: StepContext, payments: list[Payment], links: dict[str, SyncLink]) -> None:
         self.ctx = ctx
         self.tenant = ctx.tenant
         self.alias = sage_alias(self.tenant)
-        self.matcher = Matcher(ctx, payments)
+        # As read at the start of the step: each payment is recorded at most once per
+        # step, so its link cannot have changed since (see Matcher.payment_for).
+        self.links = links
+        self.matcher = Matcher(payments, links)
         self.fields = [self.tenant.folio_optfield, self.tenant.payment_stamp_date_optfield]
         self.count = 0
 
@@ -181,7 +185,7 @@ class Recorder:
             self.ctx.result.skipped += 1
             return
         content_hash = hashlib.sha256(f"{complement.uuid}|{complement.stamped}".encode()).hexdigest()
-        link = idempotence.get_link(self.ctx, KIND, payment.docnbr)
+        link = self.links.get(payment.docnbr)
         if link and link.state == SyncLink.State.FAILED and link.sent_hash == content_hash:
             self.ctx.result.skipped += 1
             return

@@ -1,0 +1,114 @@
+"""A cycle with nothing to do writes nothing anywhere and costs a bounded number
+of SQL queries — on our database and the Sage company together — that does not
+grow with the size of the company (issue 7: ≤ 50 queries whatever the size)."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import pytest
+from django.db import connections
+
+from cfdi.models import Cfdi
+from sandbox.plan import build_plan
+from sandbox.portal.models import SandboxPortalTenant
+from sync.models import StepRun, SyncRun
+from sync.pipeline import run_tenant, step_names
+from sync.sage.models import APIBC, APIBH, APTCRO, APVEN, APVENO
+from tenants.models import Tenant
+from tenants.sage_db import sage_alias
+from tests.faults.support import COMPANY_RFC, TODAY, no_download_threads, wire
+from tests.sync.conftest import SAGE_DB
+
+pytestmark = SAGE_DB
+
+MAX_QUERIES = 50
+FIXED_COST_OF_FAILURES = 6
+
+
+def plan_of(scale: int):
+    # The fault suite's small plan (every kind of record every step writes), times `scale`.
+    return build_plan(seed=11, vendors=12 * scale, pos=14 * scale, lines_per_po=2, cfdis=30 * scale,
+                      payments=12 * scale, company_rfc=COMPANY_RFC, today=TODAY)
+
+
+@contextmanager
+def counted_queries(aliases: list[str]) -> Iterator[Counter]:
+    """Queries per alias sent from this thread: live_server's request threads share
+    the in-memory test database's connection, and the stand-ins' own queries are not ours."""
+    counts: Counter[str] = Counter()
+    ours = threading.get_ident()
+
+    def wrapper(alias: str):
+        def count(execute, sql, params, many, context):
+            if threading.get_ident() == ours:
+                counts[alias] += 1
+            return execute(sql, params, many, context)
+        return count
+
+    with ExitStack() as stack:
+        for alias in aliases:
+            stack.enter_context(connections[alias].execute_wrapper(wrapper(alias)))
+        yield counts
+
+
+def sage_rows(alias: str) -> dict[str, int]:
+    return {model.__name__: model.objects.using(alias).count() for model in (APIBC, APIBH, APVEN, APVENO, APTCRO)}
+
+
+def portal_writes(tenant) -> int:
+    return SandboxPortalTenant.objects.get(tenant_id=tenant.portal_tenant_id).writes
+
+
+def no_change_cycle(tenant) -> tuple[Counter, SyncRun]:
+    """Two cycles that do the work, then a third with nothing left to do, counted."""
+    for _ in range(2):
+        run_tenant(tenant.pk)
+    alias = sage_alias(tenant)
+    writes, rows = portal_writes(tenant), sage_rows(alias)
+    with counted_queries(["default", alias]) as counts:
+        run = run_tenant(tenant.pk)
+    assert portal_writes(tenant) == writes, "the no-change cycle wrote to the portal"
+    assert sage_rows(alias) == rows, "the no-change cycle wrote to Sage"
+    return counts, run
+
+
+@pytest.fixture
+def company(sage_tenant, live_server, settings, tmp_path):
+    no_download_threads(settings)
+    settings.STORAGES = {**settings.STORAGES, "cfdi": {
+        "BACKEND": "cfdi.storage.AtomicFileSystemStorage", "OPTIONS": {"location": str(tmp_path / "cfdi")}}}
+
+    current = [sage_tenant]
+
+    def build(scale: int):
+        current[0] = wire(fresh(current[0]), live_server, plan_of(scale), tmp_path)
+        return current[0]
+    return build
+
+
+def fresh(tenant: Tenant) -> Tenant:
+    """The same tenant settings with none of its history: deleting it takes its records along."""
+    values = {f.attname: getattr(tenant, f.attname) for f in Tenant._meta.concrete_fields if not f.primary_key}
+    Cfdi.objects.filter(tenant=tenant).delete()  # kept from a tenant's deletion on purpose (PROTECT)
+    Tenant.objects.filter(pk=tenant.pk).delete()
+    return Tenant.objects.create(**values)
+
+
+def test_it_writes_nothing_and_stays_under_the_query_budget_whatever_the_size(company):
+    figures = {}
+    for scale in (1, 3):
+        tenant = company(scale)
+        counts, run = no_change_cycle(tenant)
+        # A cycle cut short would be cheap for the wrong reason: every step must have run.
+        statuses = {s.step: s.status for s in run.steps.all()}
+        assert list(statuses) == step_names(), run.note
+        assert StepRun.Status.SKIPPED not in statuses.values(), statuses
+        figures[scale] = sum(counts.values())
+        assert figures[scale] <= MAX_QUERIES, (scale, dict(counts))
+    # The larger plan also holds records that fail every cycle (an invoice Sage refuses, so an
+    # import retried and a failure alert read): a fixed cost, where a query per record would
+    # add dozens (three times the vendors, POs, CFDIs and payments).
+    assert figures[3] <= figures[1] + FIXED_COST_OF_FAILURES, f"queries grow with the company: {figures}"
