@@ -18,6 +18,7 @@ from cfdi import storage
 from cfdi.models import Cfdi, CfdiStatus, PaidDocument
 from cfdi.parsing import CfdiFacts, max_bytes
 from cfdi.validation import CheckResult, Problem, VendorLookup, check_cfdi
+from sageconnect.crashpoints import crashpoint
 
 FACT_FIELDS = (
     "version", "kind", "series", "folio", "issued", "issuer_rfc", "issuer_name", "receptor_rfc", "receptor_name",
@@ -70,6 +71,7 @@ def store_cfdi(
     result = check_cfdi(xml_bytes, tenant_rfc=tenant.rfc, is_vendor=is_vendor, imported_uuids=imported_uuids)
     if len(xml_bytes) <= max_bytes():
         storage.store_original(xml_bytes, file_storage)
+        crashpoint("cfdi_store:file_written")
     uuid = _uuid_for(result, digest, metadata)
     defaults = {
         "sha256": digest, "size": len(xml_bytes), "portal_metadata": metadata,
@@ -80,6 +82,7 @@ def store_cfdi(
     try:
         with transaction.atomic():
             cfdi = Cfdi.objects.create(tenant=tenant, uuid=uuid, **defaults)
+            crashpoint("cfdi_store:row_created")
             _record_paid_documents(cfdi, result.facts)
             return cfdi
     except IntegrityError:

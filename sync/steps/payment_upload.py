@@ -120,6 +120,7 @@ def send_batch(ctx: StepContext, portal: PortalClient, uploads: list[Upload]) ->
         return
     for upload in uploads:
         upload.link = idempotence.mark_pending(ctx, KIND, upload.payment.docnbr, upload.content_hash)
+    crashpoint("payment_upload:before_send")
     try:
         answer = portal.create_payments([upload.request for upload in uploads])
     except PortalError as error:

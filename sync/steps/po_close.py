@@ -67,6 +67,7 @@ def _change_status(ctx: StepContext, portal: PortalClient, candidate: PoCandidat
 
 
 def _send_status(portal: PortalClient, candidate: PoCandidate, status: str) -> str:
+    crashpoint("po_status:before_send")
     answer = portal.change_purchase_order_status(candidate.po_number, status)
     crashpoint("po_status:after_send")
     return answer.internal_id or candidate.po_link.portal_id
