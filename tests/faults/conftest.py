@@ -5,7 +5,7 @@ import pytest
 
 # The Sage alias placeholder the sync tests register once per session (autouse there, here too).
 from tests.sync.conftest import sage_test_alias  # noqa: F401
-from tests.faults.support import new_site, portal_requests, no_download_threads, outside_state, reset_outside, small_plan, three_cycles, wire
+from tests.faults.support import new_site, portal_requests, outside_state, reset_outside, small_plan, three_cycles, wire
 
 _REFERENCE: dict[str, dict] = {}
 _REQUESTS: dict[str, int] = {}
@@ -18,7 +18,6 @@ def plan():
 
 @pytest.fixture
 def world(sage_tenant, live_server, plan, settings, tmp_path):
-    no_download_threads(settings)
     settings.STORAGES = {**settings.STORAGES, "cfdi": {
         "BACKEND": "cfdi.storage.AtomicFileSystemStorage", "OPTIONS": {"location": str(tmp_path / "cfdi")}}}
     return wire(sage_tenant, live_server, plan, tmp_path.parent)

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connections
 
 from sandbox.company import create_sage_tables, write_company
 from sandbox.faults import clear_faults
@@ -78,13 +77,6 @@ def reset_outside(tenant, plan: Plan) -> None:
     APTCRO.objects.using(alias).all().delete()
     seed_portal(tenant, plan)
     clear_faults()
-
-
-def no_download_threads(settings_fixture) -> None:
-    if connections["default"].is_in_memory_db():
-        # live_server shares the test's in-memory SQLite connection with its
-        # request threads (see tests/sync/cfdi/world.py): fetch one at a time.
-        settings_fixture.CFDI_DOWNLOAD_WORKERS = 0
 
 
 # --- what the outside systems hold ---------------------------------------------

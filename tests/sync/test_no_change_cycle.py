@@ -19,7 +19,7 @@ from sync.pipeline import run_tenant, step_names
 from sync.sage.models import APIBC, APIBH, APTCRO, APVEN, APVENO
 from tenants.models import Tenant
 from tenants.sage_db import sage_alias
-from tests.faults.support import COMPANY_RFC, TODAY, no_download_threads, wire
+from tests.faults.support import COMPANY_RFC, TODAY, wire
 from tests.sync.conftest import SAGE_DB
 
 pytestmark = SAGE_DB
@@ -77,7 +77,6 @@ def no_change_cycle(tenant) -> tuple[Counter, SyncRun]:
 
 @pytest.fixture
 def company(sage_tenant, live_server, settings, tmp_path):
-    no_download_threads(settings)
     settings.STORAGES = {**settings.STORAGES, "cfdi": {
         "BACKEND": "cfdi.storage.AtomicFileSystemStorage", "OPTIONS": {"location": str(tmp_path / "cfdi")}}}
 
