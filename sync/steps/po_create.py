@@ -37,7 +37,7 @@ def run(ctx: StepContext) -> StepResult:
     with PortalClient(ctx.tenant) as portal:
         for page in po_reads.candidates(ctx, sage_alias(ctx.tenant), again=again):
             due = [c for c in page if _due(ctx, portal, c)]
-            orders = _build(ctx, due)
+            orders = build_orders(ctx, due)
             if ctx.dry_run:
                 for candidate, order in orders:
                     ctx.would_send("portal", candidate.po_number, order.to_json())
@@ -74,7 +74,8 @@ def _find(portal: PortalClient, po_number: str) -> s.PurchaseOrderCoreResponse |
         return None
 
 
-def _build(ctx: StepContext, due: list[PoCandidate]) -> list[Order]:
+def build_orders(ctx: StepContext, due: list[PoCandidate], action: str = ACTION) -> list[Order]:
+    """The portal payload of each PO; one that cannot be built is a recorded, permanent failure."""
     orders = []
     for candidate in due:
         try:
@@ -84,7 +85,7 @@ def _build(ctx: StepContext, due: list[PoCandidate]) -> list[Order]:
             ctx.log(str(exc))
             if not ctx.dry_run:
                 link = mark_pending(ctx, SyncLink.Kind.PO, candidate.po_number, candidate.decision.content_hash)
-                record_failure(ctx, link, action=ACTION, error=str(exc), permanent=True)
+                record_failure(ctx, link, action=action, error=str(exc), permanent=True)
     return orders
 
 

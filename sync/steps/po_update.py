@@ -12,16 +12,15 @@ from django.utils.translation import gettext as _
 
 from sync import po_reads
 from sync.crashpoints import crashpoint
-from sync.idempotence import confirm, confirm_many, mark_pending, mark_pending_many, mark_sent, record_failure
+from sync.idempotence import confirm, confirm_many, mark_pending_many, mark_sent, record_failure
 from sync.models import SyncLink
-from sync.po_payload import PoPayloadError, build_order
 from sync.po_reads import PoCandidate
 from sync.po_state import PoAction
 from sync.portal import schemas as s
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalAuthError, PortalError, PortalPermanentError
 from sync.steps.base import StepContext, StepResult
-from sync.steps.po_create import poll_batch
+from sync.steps.po_create import build_orders, poll_batch
 from tenants.sage_db import sage_alias
 
 ACTION = "update"
@@ -32,7 +31,7 @@ def run(ctx: StepContext) -> StepResult:
     again = po_reads.unconfirmed(ctx, SyncLink.Kind.PO, on_portal=True)
     with PortalClient(ctx.tenant) as portal:
         for page in po_reads.candidates(ctx, sage_alias(ctx.tenant), again=again):
-            orders = _build(ctx, [c for c in page if c.decision.action is PoAction.UPDATE])
+            orders = build_orders(ctx, [c for c in page if c.decision.action is PoAction.UPDATE], ACTION)
             if ctx.dry_run:
                 for candidate, order in orders:
                     ctx.would_send("portal", candidate.po_number, order.to_json())
@@ -40,20 +39,6 @@ def run(ctx: StepContext) -> StepResult:
             for start in range(0, len(orders), s.BATCH_PURCHASE_ORDERS_MAX):
                 _send_batch(ctx, portal, orders[start:start + s.BATCH_PURCHASE_ORDERS_MAX])
     return ctx.result
-
-
-def _build(ctx: StepContext, due: list[PoCandidate]) -> list[Order]:
-    orders = []
-    for candidate in due:
-        try:
-            orders.append((candidate, build_order(candidate.po, ctx.tenant)))
-        except PoPayloadError as exc:
-            ctx.result.failed += 1
-            ctx.log(str(exc))
-            if not ctx.dry_run:
-                link = mark_pending(ctx, SyncLink.Kind.PO, candidate.po_number, candidate.decision.content_hash)
-                record_failure(ctx, link, action=ACTION, error=str(exc), permanent=True)
-    return orders
 
 
 def _send_batch(ctx: StepContext, portal: PortalClient, orders: list[Order]) -> None:
