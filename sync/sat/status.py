@@ -67,6 +67,7 @@ class SatSession:
         self.cache: dict[str, SatStatus] = {}
 
     def close(self) -> None:
+        # Frees the connections; the session stays usable for the step's next use of it.
         self.client.close()
 
     def load(self, uuids: Iterable[str]) -> None:
@@ -120,6 +121,14 @@ class SatSession:
         return row
 
 
+def session_for(ctx: StepContext) -> SatSession:
+    """The step run's one SatSession: what SAT said (or that it is down) is remembered across both uses."""
+    session = ctx.__dict__.get("_sat_session")
+    if session is None:
+        session = ctx.__dict__["_sat_session"] = SatSession(ctx)
+    return session
+
+
 def expression_of(cfdi: Cfdi) -> str:
     return expression(uuid=cfdi.uuid, issuer_rfc=cfdi.issuer_rfc, receptor_rfc=cfdi.receptor_rfc,
                       total=cfdi.total, seal=seal_of(cfdi))
@@ -140,7 +149,7 @@ def cleared_for_import(ctx: StepContext, items: list[Item]) -> list[Item]:
     """The items (anything with a `.cfdi`) whose CFDI SAT's status lets us import now."""
     if not items:
         return items
-    session = SatSession(ctx)
+    session = session_for(ctx)
     session.load(item.cfdi.uuid for item in items)
     cleared, waiting = [], []
     try:
@@ -253,7 +262,7 @@ def recheck_imported_unpaid(ctx: StepContext) -> None:
     due = list(due_for_recheck(ctx.tenant))
     if not due:
         return
-    session = SatSession(ctx)
+    session = session_for(ctx)
     session.load(cfdi.uuid for cfdi in due)
     checked = 0
     try:

@@ -111,3 +111,16 @@ def test_it_refuses_to_cancel_what_the_sandbox_never_stamped(db):
         mark_cancelled_at_sat("00000000-0000-4000-8000-000000000000")
     with pytest.raises(ValueError, match="En proceso"):
         mark_cancelled_at_sat("00000000-0000-4000-8000-000000000000", cancellation_status="En proceso")
+
+
+def test_the_sandbox_command_marks_a_cfdi_cancelled_at_sat(live_server, stamped, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    call_command("sandbox", "sat-cancel", "--uuid", stamped.uuid.lower(), "--cancellation-status", "Plazo vencido")
+
+    assert f"SAT now reports CFDI {stamped.uuid} as Cancelado (Plazo vencido)" in capsys.readouterr().out
+    assert (ask(live_server, stamped).state, ask(live_server, stamped).cancellation_status) == (
+        "Cancelado", "Plazo vencido")
+    with pytest.raises(CommandError, match="no stamped CFDI with UUID 00000000-0000-4000-8000-000000000000"):
+        call_command("sandbox", "sat-cancel", "--uuid", "00000000-0000-4000-8000-000000000000")
