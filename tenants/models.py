@@ -167,7 +167,7 @@ class Tenant(models.Model):
     )
     sat_wait_hours = models.PositiveIntegerField(
         _("hours to wait for SAT"), default=24, validators=[MinValueValidator(1)],
-        help_text=_("With 'wait': a CFDI SAT has not answered for during this long is imported, "
+        help_text=_("With 'wait': once SAT has not answered about a CFDI for this many hours, the CFDI is imported "
                     "and checked with SAT again later, so an unreachable SAT never blocks imports for good."),
     )
 
