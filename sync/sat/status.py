@@ -45,6 +45,8 @@ FRESH_FOR = dt.timedelta(hours=24)
 # SAT may not hold a CFDI yet (the PAC has up to 72 h to deliver it): "No Encontrado" is asked again after this.
 NOT_FOUND_AGAIN_AFTER = dt.timedelta(hours=1)
 IN_CHUNK = 500
+STORED_FIELDS = ("code", "state", "cancelable", "cancellation_status", "efos", "checked_at", "unreachable_since",
+                 "last_error")
 RECHECKED_KINDS = ("I", "E")
 
 
@@ -116,7 +118,9 @@ class SatSession:
 
     def _store(self, row: SatStatus) -> SatStatus:
         if self.save:
-            row.save()
+            # By UUID, not by the row read: another tenant's run may have written the same CFDI's answer since.
+            values = {name: getattr(row, name) for name in STORED_FIELDS}
+            row, _created = SatStatus.objects.update_or_create(uuid=row.uuid, defaults=values)
         self.cache[row.uuid] = row
         return row
 
