@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 
@@ -62,6 +63,11 @@ class Cfdi(models.Model):
     def document_number(self) -> str:
         return f"{self.series}-{self.folio}" if self.series else self.folio
 
+    @cached_property
+    def sat_status(self) -> SatStatus | None:
+        """What SAT last said about this CFDI (sync.sat), for the CFDI page."""
+        return SatStatus.objects.filter(uuid=self.uuid.upper()).first()
+
 
 class PaidDocument(models.Model):
     """A pago20:DoctoRelacionado of a payment (P) CFDI: the invoice it settles."""
@@ -116,3 +122,41 @@ class CfdiDownloadWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.last_from} – {self.last_to}"
+
+
+class SatStatus(models.Model):
+    """SAT's last answer about one CFDI, with its date: the cache of sync.sat.
+
+    The values are SAT's own words, kept as SAT sent them (Acuse in SAT's
+    WSDL: CodigoEstatus, Estado, EsCancelable, EstatusCancelacion,
+    ValidacionEFOS). A row whose SAT never answered has no `checked_at` and
+    says since when SAT has not answered.
+    """
+
+    uuid = models.CharField(_("UUID"), max_length=36, unique=True)
+    code = models.CharField(_("SAT status code"), max_length=200, blank=True, help_text=_("CodigoEstatus."))
+    state = models.CharField(_("SAT state"), max_length=40, blank=True, help_text=_("Estado: Vigente, Cancelado, No Encontrado."))
+    cancelable = models.CharField(_("cancelable"), max_length=60, blank=True, help_text=_("EsCancelable."))
+    cancellation_status = models.CharField(_("cancellation status"), max_length=60, blank=True,
+                                           help_text=_("EstatusCancelacion."))
+    efos = models.CharField(_("EFOS validation"), max_length=60, blank=True, help_text=_("ValidacionEFOS."))
+    checked_at = models.DateTimeField(_("checked at"), null=True, blank=True, help_text=_("When SAT last answered."))
+    unreachable_since = models.DateTimeField(null=True, blank=True,
+                                             help_text=_("SAT has not answered about this CFDI since then."))
+    last_error = models.CharField(max_length=500, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("SAT status")
+        verbose_name_plural = _("SAT statuses")
+
+    def __str__(self) -> str:
+        return f"{self.uuid}: {self.state or '?'}"
+
+    @property
+    def cancelled(self) -> bool:
+        return self.state == "Cancelado"
+
+    @property
+    def active(self) -> bool:
+        return self.state == "Vigente"

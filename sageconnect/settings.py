@@ -156,3 +156,14 @@ LOGGING = {
 # How long a tenant's lease lasts without renewal before another worker may
 # take over (a crashed holder).
 SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=900)
+
+# SAT's CFDI status service (sync.sat) is public and publishes no limit of its
+# own: each process asks it at most this often (a burst of this many, then one
+# every 60/N seconds); what does not fit waits for the next cycle.
+SAT_CALLS_PER_MINUTE = env.int("SAGECONNECT_SAT_CALLS_PER_MINUTE", default=120)
+if SAT_CALLS_PER_MINUTE < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"SAGECONNECT_SAT_CALLS_PER_MINUTE must be a whole number of at least 1, not {SAT_CALLS_PER_MINUTE}."
+    )

@@ -1,4 +1,4 @@
-"""Fault injection for the stand-ins, per target ("portal:<tenantId>", "sage:<COMPANY>").
+"""Fault injection for the stand-ins, per target ("portal:<tenantId>", "sage:<COMPANY>", "sat").
 
 Tests and the admin set a FaultRule; every stand-in view calls `inject()`
 first and returns its answer when it gives one.

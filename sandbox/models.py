@@ -29,3 +29,4 @@ from sandbox.portal.models import (  # noqa: E402,F401
     SandboxProvider,
     SandboxPurchaseOrder,
 )
+from sandbox.sat.models import SandboxSatCfdi, SandboxSatQuery  # noqa: E402,F401

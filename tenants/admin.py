@@ -38,6 +38,7 @@ class TenantAdmin(admin.ModelAdmin):
             "invoice_distribution_code", "invoice_batch_max",
             "addenda_required",
         )}),
+        (_("SAT CFDI status"), {"fields": ("sat_status_url", "sat_unreachable", "sat_wait_hours")}),
         (_("Steps"), {"fields": tuple(f"step_{name}" for name in STEP_NAMES)}),
         (_("Schedule"), {"fields": ("paused", "sync_every_minutes", "start_date")}),
     )

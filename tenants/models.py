@@ -37,6 +37,18 @@ class VendorRfcSource(models.TextChoices):
     OPTFIELD = "OPTFIELD", _("an APVENO optional field")
 
 
+# SAT's public CFDI status service ("Servicio de Consulta de CFDI"). Source: the
+# WSDL's soap:address (a copy in eclipxe13/CfdiUtils,
+# src/CfdiUtils/ConsultaCfdiSat/ConsultaCFDIServiceSAT.svc.xml) and satcfdi
+# 26.10.1, satcfdi/pacs/sat.py SAT.status().
+SAT_STATUS_SERVICE_URL = "https://consultaqr.facturaelectronica.sat.gob.mx/ConsultaCFDIService.svc"
+
+
+class SatUnreachable(models.TextChoices):
+    WAIT = "wait", _("wait: hold the CFDI until SAT answers (at most the hours below)")
+    IMPORT = "import", _("import it, and check it with SAT again later")
+
+
 class Tenant(models.Model):
     """A company kept in step: its Sage 300 company, Web API and portal tenant."""
 
@@ -143,6 +155,20 @@ class Tenant(models.Model):
     )
     addenda_required = models.BooleanField(
         default=False, help_text=_("Add the AddendaEmisor (PO, provider, bank) to a copy of each CFDI.")
+    )
+
+    # SAT's CFDI status, checked before an invoice is imported (sync.sat)
+    sat_status_url = models.URLField(
+        _("SAT status service URL"), default=SAT_STATUS_SERVICE_URL,
+        help_text=_("SAT's CFDI status service (ConsultaCFDIService.svc); the sandbox points it at its stand-in."),
+    )
+    sat_unreachable = models.CharField(
+        _("when SAT does not answer"), max_length=10, choices=SatUnreachable.choices, default=SatUnreachable.WAIT,
+    )
+    sat_wait_hours = models.PositiveIntegerField(
+        _("hours to wait for SAT"), default=24, validators=[MinValueValidator(1)],
+        help_text=_("With 'wait': once SAT has not answered about a CFDI for this many hours, the CFDI is imported "
+                    "and checked with SAT again later, so an unreachable SAT never blocks imports for good."),
     )
 
     # Steps

@@ -45,6 +45,7 @@ def make_tenant(code: str, *, base_url: str, sage_file: str, webapi_company: str
         webapi_url=f"{base_url}/sandbox/sage", webapi_company=webapi_company, webapi_user="ADMIN",
         webapi_password="bench-password", portal_url=f"{base_url}/sandbox/portal", portal_tenant_id=code,
         portal_key=f"{code}-key", portal_secret=f"{code}-secret", active=True, paused=False,
+        sat_status_url=f"{base_url}/sandbox/sat/ConsultaCFDIService.svc",
         invoice_distribution_code="INV"))
     return tenant
 

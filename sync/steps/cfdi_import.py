@@ -6,6 +6,8 @@ providers step may have created it since).
 Build: the issuer RFC → VENDORID (sync.sage.queries.vendors_by_rfc), one AP
 invoice each (sync.cfdi_import.build_invoice), batches of at most
 tenant.invoice_batch_max.
+SAT first: sync.sat.status — a CFDI SAT reports cancelled is not imported;
+imported invoices not paid yet are asked again daily.
 Send and record: sync.cfdi_import.send_batch — Sage asked before every POST,
 one bad invoice isolated, batch + entry per invoice.
 Report back: each imported CFDI's ERP status goes to the portal once
@@ -28,6 +30,7 @@ from sync.models import SyncLink
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiProgressRequest
+from sync.sat import status as sat_status
 from sync.sage import queries
 from sync.sage.values import trimmed
 from sync.sage.webapi import SageWebApi
@@ -47,6 +50,7 @@ def run(ctx: StepContext) -> StepResult:
     if cfdis:
         alias = sage_alias(tenant)
         candidates = with_vendors(ctx, alias, not_in_sage(ctx, alias, cfdis))
+        candidates = sat_status.cleared_for_import(ctx, candidates)
         if ctx.dry_run:
             for candidate in candidates:
                 ctx.would_send("sage", candidate.cfdi_uuid, candidate.payload())
@@ -54,6 +58,7 @@ def run(ctx: StepContext) -> StepResult:
         import_all(ctx, alias, candidates)
     if not ctx.dry_run:
         report_back(ctx)
+        sat_status.recheck_imported_unpaid(ctx)
     return ctx.result
 
 

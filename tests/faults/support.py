@@ -38,7 +38,7 @@ COMPANY_RFC = "AIN8001011A1"
 TENANT_FIELDS = (
     "rfc", "sage_db_engine", "sage_db_host", "sage_db_port", "sage_db_name", "sage_db_user", "webapi_url",
     "webapi_company", "webapi_user", "webapi_password", "portal_url", "portal_tenant_id", "portal_key",
-    "portal_secret", "invoice_distribution_code", "start_date",
+    "portal_secret", "invoice_distribution_code", "start_date", "sat_status_url",
 )
 SITE_CODE = "faults"
 
@@ -61,6 +61,7 @@ def wire(tenant, live_server, plan: Plan, session_dir: Path):
     tenant.rfc = plan.company_rfc
     tenant.portal_url = f"{live_server.url}/sandbox/portal"
     tenant.webapi_url = f"{live_server.url}/sandbox/sage"
+    tenant.sat_status_url = f"{live_server.url}/sandbox/sat/ConsultaCFDIService.svc"
     tenant.invoice_distribution_code = "INV"
     tenant.start_date = TODAY - dt.timedelta(days=120)
     tenant.save()

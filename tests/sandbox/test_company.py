@@ -69,6 +69,7 @@ def test_it_wires_the_tenant_to_the_stand_ins(sage_db_allowed, var_dir, settings
     assert tenant.sage_db_name == str(var_dir / "sandbox" / "demo.sqlite3")
     assert tenant.portal_url == "http://127.0.0.1:3030/sandbox/portal"
     assert tenant.webapi_url == "http://127.0.0.1:3030/sandbox/sage"
+    assert tenant.sat_status_url == "http://127.0.0.1:3030/sandbox/sat/ConsultaCFDIService.svc"
     assert (tenant.portal_tenant_id, tenant.webapi_company) == ("demo", "DEMO")
     assert tenant.portal_key and tenant.portal_secret and tenant.webapi_password
     assert (tenant.rfc, tenant.name) == ("DEM8801152E9", "Demostración Industrial SA de CV")

@@ -39,6 +39,7 @@ def sandbox_tenant(sage_test_alias, sage_tenant, live_server, cfdi_storage_dir, 
     tenant = sage_tenant
     tenant.portal_url = f"{live_server.url}/sandbox/portal"
     tenant.webapi_url = f"{live_server.url}/sandbox/sage"
+    tenant.sat_status_url = f"{live_server.url}/sandbox/sat/ConsultaCFDIService.svc"
     tenant.invoice_distribution_code = "INV"
     tenant.save()
     write_company(sage_alias(tenant), plan)

@@ -1,8 +1,9 @@
-"""`manage.py sandbox company|portal`: build the sandbox company from a seed.
+"""`manage.py sandbox company|portal|sat-cancel`: build the sandbox company from a seed.
 
 `company` wires the tenant to the stand-ins, recreates its Sage tables, writes
 the plan into them and then seeds the portal stand-in; `portal` re-seeds only
-the portal. Both build the same plan from the same arguments.
+the portal. Both build the same plan from the same arguments. `sat-cancel`
+tells the SAT status stand-in that SAT cancelled a CFDI.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from sandbox.company import create_sage_tables, write_company
 from sandbox.plan import Plan, build_plan
+from sandbox.sat.register import CANCELLATION_STATUSES, NotStamped, mark_cancelled_at_sat
 from tenants.models import Tenant
 from tenants.sage_db import SageDatabaseUnavailable, sage_alias
 
@@ -42,8 +44,14 @@ class Command(BaseCommand):
             ("portal", _("Re-seed only the portal stand-in for the tenant.")),
         ):
             _plan_arguments(actions.add_parser(name, help=text))
+        sat_cancel = actions.add_parser("sat-cancel", help=_("Mark a CFDI cancelled at SAT (the SAT status stand-in)."))
+        sat_cancel.add_argument("--uuid", required=True, help=_("The CFDI's UUID."))
+        sat_cancel.add_argument("--cancellation-status", default=CANCELLATION_STATUSES[0],
+                                choices=CANCELLATION_STATUSES, help=_("SAT's EstatusCancelacion to answer."))
 
     def handle(self, *args, action: str, **options) -> None:
+        if action == "sat-cancel":
+            return self.sat_cancel(options)
         plan = build_plan(
             seed=options["seed"], vendors=options["vendors"], pos=options["pos"],
             lines_per_po=options["lines_per_po"], cfdis=options["cfdis"], payments=options["payments"],
@@ -65,6 +73,15 @@ class Command(BaseCommand):
         for table, count in counts.items():
             self.stdout.write(f"  {table:<8} {count:>8}")
         self._seed_portal(tenant, plan, required=False)
+
+    def sat_cancel(self, options: dict) -> None:
+        try:
+            entry = mark_cancelled_at_sat(options["uuid"], cancellation_status=options["cancellation_status"])
+        except NotStamped as exc:
+            raise CommandError(_("The sandbox holds no stamped CFDI with UUID %(uuid)s: SAT cannot cancel what it "
+                                 "never stamped.") % {"uuid": options["uuid"].strip().upper()}) from exc
+        self.stdout.write(_("SAT now reports CFDI %(uuid)s as %(state)s (%(how)s).")
+                          % {"uuid": entry.uuid, "state": entry.state, "how": entry.cancellation_status})
 
     def portal(self, plan: Plan, options: dict) -> None:
         tenant = Tenant.objects.filter(code=options["tenant"]).first()
@@ -138,6 +155,7 @@ def wire_sandbox_tenant(code: str, plan: Plan, *, engine: str) -> Tenant:
         portal_key=SANDBOX_PORTAL_KEY, portal_secret=SANDBOX_PORTAL_SECRET,
         webapi_url=f"{base}/sandbox/sage", webapi_company=code.upper().replace("-", "").replace("_", ""),
         webapi_user=SANDBOX_WEBAPI_USER, webapi_password=SANDBOX_WEBAPI_PASSWORD,
+        sat_status_url=f"{base}/sandbox/sat/ConsultaCFDIService.svc",
         **_sandbox_database(code, engine),
     )
     for name, value in values.items():

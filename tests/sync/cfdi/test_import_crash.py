@@ -22,7 +22,7 @@ LEASE_SECONDS = 3
 TENANT_FIELDS = (
     "rfc", "sage_db_engine", "sage_db_host", "sage_db_port", "sage_db_name", "sage_db_user", "webapi_url",
     "webapi_company", "webapi_user", "webapi_password", "portal_url", "portal_tenant_id", "portal_key",
-    "portal_secret", "invoice_distribution_code",
+    "portal_secret", "invoice_distribution_code", "sat_status_url",
 )
 # What the subprocess runs to hold the portal's CFDIs: the real store_cfdi, fed the stand-in's bytes.
 STORE_SCRIPT = """

@@ -37,6 +37,7 @@ def world(sage_tenant, live_server, plan, cfdi_dir, settings):
     tenant = sage_tenant
     tenant.portal_url = f"{live_server.url}/sandbox/portal"
     tenant.webapi_url = f"{live_server.url}/sandbox/sage"
+    tenant.sat_status_url = f"{live_server.url}/sandbox/sat/ConsultaCFDIService.svc"
     tenant.invoice_distribution_code = "INV"
     tenant.save()
     write_company(sage_alias(tenant), plan)

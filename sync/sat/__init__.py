@@ -1,0 +1,1 @@
+"""SAT's CFDI status service: the client (`client`) and what the import does with its answers (`status`)."""
