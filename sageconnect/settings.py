@@ -154,5 +154,6 @@ LOGGING = {
 }
 
 # How long a tenant's lease lasts without renewal before another worker may
-# take over (a crashed holder).
-SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=900)
+# take over. Its holder renews it every third of that; a dead holder on this
+# host is taken over at once, one on another host blocks for at most this.
+SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=120)
