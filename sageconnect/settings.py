@@ -140,6 +140,9 @@ Q_CLUSTER = {
     "ack_failures": True,
     "orm": "default",
 }
+# `serve` gives the cycle in progress this long to finish when stopping (then its
+# workers hand their leases back): by default the longest a cycle may run.
+SERVE_STOP_GRACE_SECONDS = env.int("SAGECONNECT_STOP_GRACE_SECONDS", default=Q_CLUSTER["timeout"])
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL

@@ -16,3 +16,7 @@ class SyncConfig(AppConfig):
         # The "SageConnect admins" and "SageConnect staff" groups exist as soon
         # as the database does, so an admin can put people in them at once.
         post_migrate.connect(_create_access_groups, sender=self)
+        # Processes `serve` started fork workers after Django is set up: each fork dies with its parent too.
+        from sageconnect.processes import follow_parent_from_environment
+
+        follow_parent_from_environment()

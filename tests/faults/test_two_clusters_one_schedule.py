@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from tests.faults.support import ROOT
-from tests.sync.processes import Installation
+from tests.sync.processes import Installation, start
 
 pytestmark = pytest.mark.slow
 
@@ -74,9 +73,8 @@ def test_it_runs_each_tenant_once_per_slot(tmp_path):
     for code in TENANTS:
         site.add_tenant(code)
     clusters = [site.start("qcluster") for _ in range(2)]
-    tickers = [subprocess.Popen([sys.executable, "manage.py", "shell", "-c",
-                                 TICKER.format(folder=str(tmp_path), slots=SLOTS, name=name)],
-                                cwd=ROOT, env=site.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tickers = [start([sys.executable, "manage.py", "shell", "-c",
+                      TICKER.format(folder=str(tmp_path), slots=SLOTS, name=name)], env=site.env)
                for name in ("one", "two")]
     try:
         wait_for_files(tmp_path, ["ready-one", "ready-two"], tickers)

@@ -1,7 +1,6 @@
 import datetime as dt
 import os
 import socket
-import subprocess
 import sys
 
 import psutil
@@ -11,6 +10,7 @@ from django.utils import timezone
 from sync.lease import (HolderState, LeaseHeld, current_lease, lease_seconds, release_gone_holder, release_lease,
                         renew_lease, take_lease)
 from sync.models import SyncRun, TenantLease
+from tests.sync.processes import start
 
 
 @pytest.fixture
@@ -71,12 +71,10 @@ def test_it_keeps_the_lease_alive_through_a_step_longer_than_the_lease(make_tena
 
 def ended_process() -> tuple[int, float]:
     """The pid and start time of a real process of this host that has ended."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        started = psutil.Process(child.pid).create_time()
-    finally:
-        child.kill()
-        child.wait(timeout=10)
+    child = start([sys.executable, "-c", "import time; time.sleep(60)"], env=dict(os.environ))
+    started = psutil.Process(child.pid).create_time()
+    child.kill()
+    child.wait(timeout=10)
     return child.pid, started
 
 
