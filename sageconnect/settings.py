@@ -147,16 +147,30 @@ if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL
 
+# Logs go to standard error (the service manager keeps and rotates them), or,
+# with SAGECONNECT_LOG_FILE, to that file, rotated at SAGECONNECT_LOG_MAX_MB
+# with SAGECONNECT_LOG_BACKUPS old copies kept (sageconnect.logfiles).
+LOG_FILE = env.str("SAGECONNECT_LOG_FILE", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
+    "formatters": {"plain": {"format": "{asctime} {process} {levelname} {name}: {message}", "style": "{"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["file" if LOG_FILE else "console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+if LOG_FILE:
+    LOGGING["handlers"]["file"] = {
+        "class": "sageconnect.logfiles.SharedRotatingFileHandler", "formatter": "plain", "filename": LOG_FILE,
+        "maxBytes": env.int("SAGECONNECT_LOG_MAX_MB", default=20) * 1024 * 1024,
+        "backupCount": env.int("SAGECONNECT_LOG_BACKUPS", default=10),
+    }
 
 # How long a tenant's lease lasts without renewal before another worker may
 # take over. Its holder renews it every third of that; a dead holder on this
 # host is taken over at once, one on another host blocks for at most this.
 SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=120)
+
+# Runs, steps, succeeded outcomes and django-q2 task results older than this
+# are pruned daily (sync.housekeeping); what needs a person is kept.
+SYNC_HISTORY_DAYS = env.int("SAGECONNECT_HISTORY_DAYS", default=90)

@@ -46,7 +46,7 @@ def wait_for_files(folder, names: list[str], tickers: list, timeout: float = 120
 def open_slot(site: Installation, slot: int) -> None:
     # Due a second ago: django-q2 (catch_up off) then sets the next run one period on.
     due = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    site.query("UPDATE django_q_schedule SET next_run = ?", due)
+    site.query("UPDATE django_q_schedule SET next_run = ? WHERE func = 'sync.tasks.run_scheduled_cycle'", due)
     (site.var_dir / f"slot-{slot}").touch()
 
 
