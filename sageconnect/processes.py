@@ -71,3 +71,12 @@ def _follow(signum: int) -> None:
     set_parent_death_signal(signum)
     if _parent_at_fork is not None and os.getppid() != _parent_at_fork:
         os._exit(1)
+
+
+def kill_group(process) -> None:
+    """SIGKILL what is left of a child started with process_group=0: it and everything it forked."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()

@@ -36,7 +36,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent
+from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent, kill_group
 
 # After the grace: how long workers get to hand their leases back, and gunicorn to finish its requests.
 HAND_BACK_SECONDS = 15
@@ -195,8 +195,7 @@ class Supervisor:
         if child.poll() is None:
             self.say(_("%(name)s did not stop in time; killing it") % {"name": name})
         # The process group holds whatever the child forked: nothing of it may outlive serve.
-        _kill_group(child.pid)
-        child.wait()
+        kill_group(child)
 
 
 def _wait(child: subprocess.Popen, seconds: float) -> bool:
@@ -219,9 +218,3 @@ def _signal_tree(pid: int, signum: int, *, include_root: bool) -> None:
         except psutil.NoSuchProcess:
             pass
 
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
