@@ -82,6 +82,8 @@ def run_tenant(
                 step_runs = _run_steps(run, tenant, Heartbeat(tenant.pk, holder, keeper), registry, only_step,
                                        progress, echo)
                 stop.hold()
+            # Recorded while the lease is still ours: a free lease then always means a finished run.
+            return _finish(run, step_runs)
         except Interrupted as interrupted:
             stop.hold()
             if run is not None:
@@ -90,7 +92,6 @@ def run_tenant(
         finally:
             stop.hold()
             _written_despite_interrupt(lambda: leases.release_lease(tenant.pk, holder))
-        return _finish(run, step_runs)
 
 
 class Interrupted(SystemExit):

@@ -148,6 +148,7 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     message = "processes the test suite started were still running at its end (now killed):\n  " + "\n  ".join(described)
     if reporter:
+        reporter.ensure_newline()
         reporter.write_line(message, red=True)
     else:
         print(message, file=sys.stderr)
