@@ -18,6 +18,7 @@ from sync.lease import lease_seconds
 from tests.faults.support import SITE_CODE, buyer_changes, cycle, differences, new_site, outside_state
 from tests.sync.conftest import SAGE_DB
 from tests.sync.processes import Installation, descendants, start, wait_until_gone
+from tests.sync.test_serve import free_port
 
 pytestmark = [SAGE_DB, pytest.mark.slow]
 
@@ -59,12 +60,13 @@ def test_it_runs_the_next_cycle_at_once_and_loses_nothing(world, plan, fault_fre
 def test_it_leaves_no_process_when_serve_is_killed_and_the_next_serve_runs_the_tenant(tmp_path):
     site = Installation(tmp_path, steps={"providers": "tests.sync.steps.slow"}, SYNC_TEST_SLOW_SECONDS="300")
     site.add_tenant("alpha")
-    serve = site.start("serve", "--mode", "worker", "--grace", "30")
+    serve = site.start("serve", "--mode", "all", "--port", str(free_port()), "--grace", "30")
     site.manage("shell", "-c", "from django_q.tasks import async_task; "
                 "async_task('sync.tasks.run_scheduled_cycle', 1)", check=True)
     site.wait_for("SELECT id FROM sync_syncrun WHERE status = 'running'", timeout=60)
     family = descendants(serve.pid)
-    assert len(family) >= 4  # the cluster's main process, its sentinel, workers, monitor, pusher
+    # gunicorn's master and workers; the cluster's main process, its sentinel, workers, monitor, pusher
+    assert len(family) >= 8, family
 
     serve.kill()
     serve.wait(timeout=10)

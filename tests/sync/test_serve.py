@@ -59,11 +59,13 @@ def site(tmp_path_factory):
     return Installation(tmp_path_factory.mktemp("serve"))
 
 
-def test_it_serves_web_and_worker_and_stops_both_on_sigterm(site):
+def test_it_serves_web_and_worker_and_stops_both_on_sigterm(site, tmp_path):
     port = free_port()
+    site.env["HOME"] = str(tmp_path)  # where gunicorn 27 would open its control socket (~/.gunicorn/gunicorn.ctl)
     serve = site.start("serve", "--mode", "all", "--port", str(port))
     pids = child_pids(serve, 2)
     assert wait_for_http(f"http://127.0.0.1:{port}/admin/login/") == 200
+    assert not (tmp_path / ".gunicorn").exists()
     serve.send_signal(signal.SIGTERM)
     assert serve.wait(timeout=30) == 0
     time.sleep(0.5)
