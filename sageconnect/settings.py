@@ -140,22 +140,36 @@ Q_CLUSTER = {
     "ack_failures": True,
     "orm": "default",
 }
+# `serve` gives the cycle in progress this long to finish when stopping (then its
+# workers hand their leases back): by default the longest a cycle may run.
+SERVE_STOP_GRACE_SECONDS = env.int("SAGECONNECT_STOP_GRACE_SECONDS", default=Q_CLUSTER["timeout"])
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL
 
+# Logs go to standard error (the service manager keeps and rotates them), or,
+# with SAGECONNECT_LOG_FILE, to that file, rotated at SAGECONNECT_LOG_MAX_MB
+# with SAGECONNECT_LOG_BACKUPS old copies kept (sageconnect.logfiles).
+LOG_FILE = env.str("SAGECONNECT_LOG_FILE", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
+    "formatters": {"plain": {"format": "{asctime} {process} {levelname} {name}: {message}", "style": "{"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["file" if LOG_FILE else "console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+if LOG_FILE:
+    LOGGING["handlers"]["file"] = {
+        "class": "sageconnect.logfiles.SharedRotatingFileHandler", "formatter": "plain", "filename": LOG_FILE,
+        "maxBytes": env.int("SAGECONNECT_LOG_MAX_MB", default=20) * 1024 * 1024,
+        "backupCount": env.int("SAGECONNECT_LOG_BACKUPS", default=10),
+    }
 
 # How long a tenant's lease lasts without renewal before another worker may
-# take over (a crashed holder).
-SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=900)
+# take over. Its holder renews it every third of that; a dead holder on this
+# host is taken over at once, one on another host blocks for at most this.
+SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=120)
 
 # SAT's CFDI status service (sync.sat) is public and publishes no limit of its
 # own: each process asks it at most this often (a burst of this many, then one
@@ -167,3 +181,7 @@ if SAT_CALLS_PER_MINUTE < 1:
     raise ImproperlyConfigured(
         f"SAGECONNECT_SAT_CALLS_PER_MINUTE must be a whole number of at least 1, not {SAT_CALLS_PER_MINUTE}."
     )
+
+# Runs, steps, succeeded outcomes and django-q2 task results older than this
+# are pruned daily (sync.housekeeping); what needs a person is kept.
+SYNC_HISTORY_DAYS = env.int("SAGECONNECT_HISTORY_DAYS", default=90)

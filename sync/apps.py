@@ -4,8 +4,10 @@ from django.db.models.signals import post_migrate
 
 def _create_access_groups(sender, **kwargs) -> None:
     from sync.dashboard import ensure_access_groups
+    from sync.housekeeping import ensure_prune_schedule
 
     ensure_access_groups()
+    ensure_prune_schedule()
 
 
 class SyncConfig(AppConfig):
@@ -14,5 +16,10 @@ class SyncConfig(AppConfig):
 
     def ready(self) -> None:
         # The "SageConnect admins" and "SageConnect staff" groups exist as soon
-        # as the database does, so an admin can put people in them at once.
+        # as the database does, so an admin can put people in them at once;
+        # so does the daily prune of old history (sync.housekeeping).
         post_migrate.connect(_create_access_groups, sender=self)
+        # Processes `serve` started fork workers after Django is set up: each fork dies with its parent too.
+        from sageconnect.processes import follow_parent_from_environment
+
+        follow_parent_from_environment()

@@ -12,11 +12,12 @@ from typing import Any, Iterable, Mapping
 
 from django.contrib.auth.models import Group
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 from django_q.models import Schedule
 
 from cfdi.models import Cfdi, CfdiStatus
+from sageconnect.health import TenantHealth, judge_tenants, latest_runs
 from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
 from sync.scheduling import schedule_name
 from tenants.models import STEP_NAMES, Tenant
@@ -77,12 +78,14 @@ class TenantRow:
     next_run: dt.datetime | None
     last_run: SyncRun | None
     cells: list[StepCell] = field(default_factory=list)
+    health: TenantHealth | None = None
 
     @property
     def problem(self) -> bool:
-        failed_run = self.last_run is not None and self.last_run.status in (SyncRun.Status.FAILED,
-                                                                              SyncRun.Status.PARTIAL)
-        return failed_run or any(cell.problem for cell in self.cells)
+        failed_run = self.last_run is not None and self.last_run.status in (
+            SyncRun.Status.FAILED, SyncRun.Status.PARTIAL, SyncRun.Status.INTERRUPTED)
+        behind = self.health is not None and self.health.behind
+        return behind or failed_run or any(cell.problem for cell in self.cells)
 
 
 def _latest_step_runs(tenant_ids: list[int]) -> dict[tuple[int, str], StepRun]:
@@ -92,12 +95,6 @@ def _latest_step_runs(tenant_ids: list[int]) -> dict[tuple[int, str], StepRun]:
     return {(s.run.tenant_id, s.step): s for s in step_runs}
 
 
-def _latest_runs(tenant_ids: list[int]) -> dict[int, SyncRun]:
-    latest_ids = (SyncRun.objects.filter(tenant_id__in=tenant_ids, dry_run=False)
-                  .values("tenant_id").annotate(last_id=Max("id")).values_list("last_id", flat=True))
-    return {run.tenant_id: run for run in SyncRun.objects.filter(id__in=list(latest_ids))}
-
-
 def _next_runs(tenants: Iterable[Tenant]) -> dict[int, dt.datetime | None]:
     names = {schedule_name(t): t.pk for t in tenants}
     schedules = Schedule.objects.filter(name__in=list(names)).values_list("name", "next_run")
@@ -105,13 +102,14 @@ def _next_runs(tenants: Iterable[Tenant]) -> dict[int, dt.datetime | None]:
 
 
 def overview_rows() -> list[TenantRow]:
-    """One row per tenant, problems first; four queries whatever the count."""
+    """One row per tenant, problems first; six queries whatever the count."""
     tenants = list(Tenant.objects.all())
     ids = [t.pk for t in tenants]
-    step_runs, runs, next_runs = _latest_step_runs(ids), _latest_runs(ids), _next_runs(tenants)
+    step_runs, runs, next_runs = _latest_step_runs(ids), latest_runs(ids), _next_runs(tenants)
+    health = judge_tenants(tenants, runs)
     rows = [
         TenantRow(tenant=t, next_run=next_runs.get(t.pk), last_run=runs.get(t.pk),
-                  cells=[StepCell(step, step_runs.get((t.pk, step))) for step in STEP_NAMES])
+                  cells=[StepCell(step, step_runs.get((t.pk, step))) for step in STEP_NAMES], health=health[t.pk])
         for t in tenants
     ]
     rows.sort(key=lambda row: (not row.problem, row.tenant.code))
@@ -125,6 +123,7 @@ def tenant_status(rows: list[TenantRow]) -> list[dict[str, Any]]:
         "active": row.tenant.active,
         "paused": row.tenant.paused,
         "problem": row.problem,
+        **row.health.as_json(),
         "next_run": _iso(row.next_run),
         "last_run": None if row.last_run is None else {
             "id": row.last_run.pk, "status": row.last_run.status, "started": _iso(row.last_run.started),
@@ -145,7 +144,10 @@ def stats(now: dt.datetime | None = None) -> dict[str, Any]:
     payments = dict(Payment.objects.values_list("state").annotate(n=Count("id")).order_by())
     runs = dict(SyncRun.objects.filter(started__gte=now - dt.timedelta(hours=24))
                 .values_list("status").annotate(n=Count("id")).order_by())
-    return {"cfdis_by_status": cfdis, "payments_by_state": payments, "runs_last_24h_by_status": runs}
+    originals = Cfdi.objects.aggregate(count=Count("id"), size=Sum("size"))
+    return {"cfdis_by_status": cfdis, "payments_by_state": payments, "runs_last_24h_by_status": runs,
+            # Kept five years (SAT's rule, see README "Operations"); never pruned with the run history.
+            "cfdi_originals": {"count": originals["count"], "bytes": originals["size"] or 0}}
 
 
 def _iso(moment: dt.datetime | None) -> str | None:

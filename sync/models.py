@@ -26,6 +26,8 @@ class SyncRun(models.Model):
         FAILED = "failed", _("failed")
         PARTIAL = "partial", _("partial")
         SKIPPED = "skipped", _("skipped")
+        # Its process stopped before the end (a signal, a kill, a crash); see the note for when and who found it.
+        INTERRUPTED = "interrupted", _("interrupted")
 
     class SkipReason(models.TextChoices):
         NONE = "", "—"
@@ -37,7 +39,7 @@ class SyncRun(models.Model):
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
     started = models.DateTimeField(default=timezone.now, db_index=True)
     finished = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
     skip_reason = models.CharField(max_length=12, choices=SkipReason.choices, blank=True, default="")
     note = models.TextField(blank=True, help_text=_("Why the run was skipped or stopped."))
     dry_run = models.BooleanField(default=False)
@@ -166,6 +168,12 @@ class TenantLease(models.Model):
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, primary_key=True, related_name="lease")
     holder = models.CharField(max_length=200, blank=True)
     expires = models.DateTimeField()
+    # Who the holder is, so a taker on the same host can tell a dead holder from a live one.
+    host = models.CharField(max_length=200, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    process_started = models.FloatField(null=True, blank=True, help_text=_("The holder process's start time "
+                                                                          "(epoch seconds): a reused pid differs."))
+    taken = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.tenant_id}: {self.holder or '—'} until {self.expires:%Y-%m-%d %H:%M:%S}"

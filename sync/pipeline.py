@@ -2,21 +2,27 @@
 order, each isolated from the others, and record everything.
 
 A step that raises is recorded as failed with a short, secret-free message
-and the next step still runs. A step whose module does not exist yet is
+and the next step still runs. SIGTERM or SIGINT during the steps stops the
+cycle where it is: the run is closed as interrupted and the lease handed back
+before the process goes on to stop. A step whose module does not exist yet is
 recorded as skipped, "not available yet" — never silently left out.
 The writes steps make to outside systems follow sync.idempotence.
 """
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import importlib
 import logging
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from types import ModuleType
 
 from django.conf import settings
+from django.db import DatabaseError, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -61,20 +67,116 @@ def run_tenant(
     if refusal:
         return _finish_skipped(SyncRun.objects.create(**fields), *refusal)
     holder = leases.new_holder_name()
+    with StopSignals() as stop:
+        try:
+            leases.take_lease(tenant.pk, holder)
+        except leases.LeaseHeld as held:
+            run = SyncRun.objects.create(**fields, lease_holder=held.holder)
+            return _finish_skipped(run, SyncRun.SkipReason.LEASE_HELD, str(held))
+        run = None
+        try:
+            # Created once the lease is ours, holder included: one INSERT instead of an INSERT and an UPDATE.
+            run = SyncRun.objects.create(**fields, lease_holder=holder)
+            with leases.LeaseKeeper(tenant.pk, holder) as keeper:
+                stop.arm()
+                step_runs = _run_steps(run, tenant, Heartbeat(tenant.pk, holder, keeper), registry, only_step,
+                                       progress, echo)
+                stop.hold()
+            # Recorded while the lease is still ours: a free lease then always means a finished run.
+            return _finish(run, step_runs)
+        except Interrupted as interrupted:
+            stop.hold()
+            if run is not None:
+                _written_despite_interrupt(lambda: _close_interrupted(run, interrupted.signum, holder))
+            raise
+        finally:
+            stop.hold()
+            _written_despite_interrupt(lambda: leases.release_lease(tenant.pk, holder))
+
+
+class Interrupted(SystemExit):
+    """SIGTERM or SIGINT arrived during a run's steps.
+
+    A SystemExit, so no step's `except Exception` swallows it, and a process
+    that does not catch it exits quietly with 128 + the signal number.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+class StopSignals:
+    """SIGTERM and SIGINT around one run.
+
+    While armed (during the steps) a signal raises Interrupted where the run is;
+    otherwise (taking the lease, writing the run's end) it is held back and
+    delivered, to the handler that was there before, once the run is written.
+    A signal the process ignores stays ignored (django-q2's workers ignore
+    SIGINT: Ctrl-C in a terminal must not cut their cycle short). Signals reach
+    the main thread only, so elsewhere this does nothing.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self.armed = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                previous = signal.getsignal(signum)
+                if previous in (signal.SIG_IGN, None):
+                    continue
+                self._previous[signum] = previous
+                signal.signal(signum, self._on_signal)
+        return self
+
+    def _on_signal(self, signum: int, frame) -> None:
+        self.pending = signum
+        if self.armed:
+            self.armed = False
+            raise Interrupted(signum)
+
+    def arm(self) -> None:
+        self.armed = True
+        if self.pending is not None:
+            self.armed = False
+            raise Interrupted(self.pending)
+
+    def hold(self) -> None:
+        self.armed = False
+
+    def __exit__(self, exc_type, exc, traceback_) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        if self.pending is not None and exc_type is None:
+            signal.raise_signal(self.pending)  # held back until the run was written; now as if it came now
+
+
+def _close_interrupted(run: SyncRun, signum: int, holder: str) -> None:
+    now = timezone.now()
+    run.status, run.finished = SyncRun.Status.INTERRUPTED, now
+    run.note = _("Interrupted by %(signal)s at %(when)s UTC in %(holder)s; the lease was handed back.") % {
+        "signal": signal.Signals(signum).name, "when": now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+        "holder": holder}
+    run.save(update_fields=["status", "finished", "note"])
+
+
+def _written_despite_interrupt(write: Callable[[], object]) -> None:
+    """A write that must be tried even after an interruption, which may have cut a query short and left the
+    connection unusable: once more on a new connection, then given up (logged)."""
     try:
-        leases.take_lease(tenant.pk, holder)
-    except leases.LeaseHeld as held:
-        run = SyncRun.objects.create(**fields, lease_holder=held.holder)
-        return _finish_skipped(run, SyncRun.SkipReason.LEASE_HELD, str(held))
-    try:
-        # Created once the lease is ours, holder included: one INSERT instead of an INSERT and an UPDATE.
-        run = SyncRun.objects.create(**fields, lease_holder=holder)
-        with leases.LeaseKeeper(tenant.pk, holder) as keeper:
-            step_runs = _run_steps(run, tenant, Heartbeat(tenant.pk, holder, keeper), registry, only_step,
-                                   progress, echo)
-    finally:
-        leases.release_lease(tenant.pk, holder)
-    return _finish(run, step_runs)
+        write()
+    except DatabaseError:
+        connections.close_all()
+        try:
+            write()
+        except DatabaseError:
+            # The next taker on this host sees this process gone (or the lease run out) and closes the run.
+            logger.exception("Could not write the run's end or release its lease")
 
 
 def step_names(registry: Mapping[str, str] | None = None) -> list[str]:
@@ -166,8 +268,10 @@ def _run_steps(run, tenant, heartbeat, registry, only_step, progress, echo) -> l
             crashpoint("pipeline:between_steps")
             if progress:
                 progress(step_run)
-    finally:
-        records.flush()
+    except Interrupted:
+        _written_despite_interrupt(records.flush)  # the steps that ended before the signal
+        raise
+    records.flush()
     return records.all
 
 

@@ -14,3 +14,9 @@ def run_scheduled_cycle(tenant_id: int) -> str:
 def run_retry_cycle(tenant_id: int, step: str | None = None) -> str:
     run = run_tenant(tenant_id, trigger=SyncRun.Trigger.RETRY, only_step=step)
     return f"run {run.pk}: {run.status}"
+
+
+def prune_history() -> str:
+    from sync.housekeeping import prune_history as prune
+
+    return ", ".join(f"{kind}: {count}" for kind, count in prune().items())

@@ -19,6 +19,7 @@ urlpatterns = [
     path("scheduler/pause", views.pause, name="pause"),
     path("scheduler/resume", views.resume, name="resume"),
     path("scheduler/run", views.run_now, name="run-now"),
+    path("scheduler/release-lease", views.release_lease, name="release-lease"),
     path("api/status", views.api_status, name="api-status"),
     path("api/stats", views.api_stats, name="api-stats"),
 ]

@@ -24,6 +24,7 @@ from django_q.tasks import async_task
 from cfdi import views as cfdi_files
 from cfdi.models import Cfdi, CfdiStatus
 from sync import dashboard
+from sync.lease import release_gone_holder
 from sync.models import Payment, SyncLink, SyncRun
 from sync.scheduling import set_paused
 from tenants.models import STEP_NAMES, Tenant
@@ -181,7 +182,25 @@ def po_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def scheduler(request: HttpRequest) -> HttpResponse:
-    return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES})
+    return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES,
+                                                   "is_admin": dashboard.is_admin(request.user)})
+
+
+@require_POST
+@staff_required
+def release_lease(request: HttpRequest) -> HttpResponse:
+    """An admin frees a lease whose holder is gone; while the holder may still run, nobody can."""
+    if not dashboard.is_admin(request.user):
+        raise PermissionDenied(_("Only SageConnect admins can release a lease."))
+    tenant = get_object_or_404(Tenant, code=request.POST.get("tenant", ""))
+    if release_gone_holder(tenant.pk, _("admin %(user)s") % {"user": request.user.get_username()}):
+        messages.success(request, _("The lease of %(tenant)s was released; its next run can start.")
+                         % {"tenant": tenant.code})
+    else:
+        messages.error(request, _("The lease of %(tenant)s was not released: it is free, or its holder may still "
+                                  "be running (it is released only when its process has ended or its time ran out).")
+                       % {"tenant": tenant.code})
+    return redirect("scheduler")
 
 
 @require_POST

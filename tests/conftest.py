@@ -1,13 +1,23 @@
-"""Shared fixtures: tenants wired to a real sandbox Sage database.
+"""Shared fixtures: tenants wired to a real sandbox Sage database; no process left behind.
 
 The sandbox Sage database is SQLite (a file in tmp) unless
 SAGECONNECT_TEST_SAGE_ENGINE=postgresql, when it is a database on the local
 PostgreSQL server (127.0.0.1:5432, user postgres) — CI runs the suite both ways.
+
+Every process a test started through tests.sync.processes is stopped, with its
+children, when the test ends, however it ended. And the suite is its own
+processes' "subreaper" (Linux): a process whose parent died is re-parented to
+pytest instead of init, so at the end of the session everything the suite
+started and that still runs is found — and the run fails, naming it.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import sys
 
+import psutil
 import pytest
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -16,6 +26,9 @@ from django.test.testcases import _DatabaseFailure
 from tenants.routers import SAGE_ALIAS_PREFIX
 
 from tests.support import postgres_available, sandbox_sage_settings
+from tests.sync.processes import stop_started
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 
 GUARDED_METHODS = ("connect", "temporary_connection", "cursor", "chunked_cursor")
@@ -93,3 +106,50 @@ def sage_tenant(sage_db_allowed, make_tenant, tmp_path, request):
 def pytest_report_header(config):
     engine = os.environ.get("SAGECONNECT_TEST_SAGE_ENGINE", "sqlite")
     return [f"sandbox Sage database: {engine}; PostgreSQL reachable: {postgres_available()}"]
+
+
+def pytest_configure(config):
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+@pytest.fixture(autouse=True)
+def _stop_started_processes():
+    yield
+    stop_started()
+
+
+def still_running() -> list[psutil.Process]:
+    """What this pytest process started (directly or not) that has not ended."""
+    found = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                found.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    stop_started()
+    leftovers = still_running()
+    if not leftovers:
+        return
+    described = []
+    for process in leftovers:
+        try:
+            described.append(f"pid {process.pid}: {' '.join(process.cmdline())[:200]}")
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = "processes the test suite started were still running at its end (now killed):\n  " + "\n  ".join(described)
+    if reporter:
+        reporter.ensure_newline()
+        reporter.write_line(message, red=True)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

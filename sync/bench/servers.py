@@ -12,6 +12,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from sageconnect.processes import die_with_parent, kill_group
+
 
 class ServerError(RuntimeError):
     pass
@@ -61,7 +63,8 @@ class StandIns:
                    # gunicorn on this machine (the production server, a test) could reach ours.
                    "--no-control-socket"]
         self.process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=self.env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0,
+                                        preexec_fn=die_with_parent(signal.SIGTERM))
         self._wait_until_listening()
 
     def _wait_until_listening(self, timeout: float = 60) -> None:
@@ -86,5 +89,5 @@ class StandIns:
         try:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            pass
+        kill_group(self.process)  # gunicorn's workers too

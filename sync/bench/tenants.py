@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
+from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent, kill_group
 from sync.bench import isolation
 from sync.bench.report import machine, write_json
 from sync.bench.servers import StandIns
@@ -127,8 +128,11 @@ class Pass:
 
         # The broker's queue is in this installation's own database: the default cluster name is ours alone.
         env = {**os.environ, "Q_WORKERS": str(self.workers)}
+        # Its own process group, dying with this process: the sentinel and workers it forks go with it.
+        env[DIE_WITH_PARENT_VARIABLE] = str(int(signal.SIGTERM))
         cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0,
+                                   preexec_fn=die_with_parent(signal.SIGKILL))
         try:
             started = time.perf_counter()
             for tenant in tenants:
@@ -150,7 +154,8 @@ class Pass:
             try:
                 cluster.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                cluster.kill()
+                pass
+            kill_group(cluster)
         statuses: dict[str, int] = {}
         for status in SyncRun.objects.values_list("status", flat=True):
             statuses[status] = statuses.get(status, 0) + 1

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cfdi.samples import FIXTURES
+from tests.sync.processes import start
 from tests.support import PG_HOST, PG_PORT, ensure_postgres_database, postgres_available
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +54,7 @@ def test_it_keeps_one_row_and_one_file_when_workers_race(engine, tmp_path):
         start_at = str(time.time() + 3)
         # Most workers bring the original, two bring other bytes under its UUID.
         files = [str(altered) if i in (3, 6) else str(sample) for i in range(WORKERS)]
-        workers = [subprocess.Popen([sys.executable, "-m", "tests.cfdi.race_worker", "STORE", start_at, f], cwd=ROOT,
-                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        workers = [start([sys.executable, "-m", "tests.cfdi.race_worker", "STORE", start_at, f], env=env)
                    for f in files]
         outputs = [w.communicate(timeout=120) for w in workers]
         assert [w.returncode for w in workers] == [0] * WORKERS, [err for _out, err in outputs]

@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from tests.faults.support import ROOT
-from tests.sync.processes import Installation
+from tests.sync.processes import Installation, start
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +46,7 @@ def wait_for_files(folder, names: list[str], tickers: list, timeout: float = 120
 def open_slot(site: Installation, slot: int) -> None:
     # Due a second ago: django-q2 (catch_up off) then sets the next run one period on.
     due = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S.%f")
-    site.query("UPDATE django_q_schedule SET next_run = ?", due)
+    site.query("UPDATE django_q_schedule SET next_run = ? WHERE func = 'sync.tasks.run_scheduled_cycle'", due)
     (site.var_dir / f"slot-{slot}").touch()
 
 
@@ -74,9 +73,8 @@ def test_it_runs_each_tenant_once_per_slot(tmp_path):
     for code in TENANTS:
         site.add_tenant(code)
     clusters = [site.start("qcluster") for _ in range(2)]
-    tickers = [subprocess.Popen([sys.executable, "manage.py", "shell", "-c",
-                                 TICKER.format(folder=str(tmp_path), slots=SLOTS, name=name)],
-                                cwd=ROOT, env=site.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tickers = [start([sys.executable, "manage.py", "shell", "-c",
+                      TICKER.format(folder=str(tmp_path), slots=SLOTS, name=name)], env=site.env)
                for name in ("one", "two")]
     try:
         wait_for_files(tmp_path, ["ready-one", "ready-two"], tickers)

@@ -1,10 +1,12 @@
+import signal
+
 import pytest
 from django.core import mail
 from django.utils import timezone
 
 from sync.lease import take_lease
 from sync.models import StepRun, SyncRun, TenantLease
-from sync.pipeline import STEP_MODULES, run_tenant
+from sync.pipeline import STEP_MODULES, Interrupted, run_tenant
 
 STEPS = "tests.sync.steps"
 
@@ -136,3 +138,16 @@ def test_it_mails_once_per_failure_streak_with_a_link_to_the_run(tenant, setting
 def test_it_sends_no_alert_for_a_dry_run(tenant):
     run_tenant(tenant.pk, dry_run=True, registry=registry(providers="boom"))
     assert mail.outbox == []
+
+
+def test_it_closes_the_run_as_interrupted_and_hands_the_lease_back_on_sigterm(tenant):
+    handler_before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as stopped:
+        run_tenant(tenant.pk, registry=registry(providers="counting", cfdi_download="terminated", po_create="counting"))
+    assert stopped.value.code == 128 + signal.SIGTERM
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.INTERRUPTED and run.finished is not None
+    assert "Interrupted by SIGTERM" in run.note
+    assert [s.step for s in run.steps.all()] == ["providers"]  # what ended before the signal is kept
+    assert TenantLease.objects.get(tenant=tenant).holder == ""
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # the process's own handler is back

@@ -6,7 +6,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from sync.models import SyncRun
+from sync.models import SyncRun, TenantLease
+from cfdi.models import Cfdi
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,11 @@ def test_it_fails_when_no_cycle_ever_finished_for_a_tenant_long_configured(clien
     Tenant.objects.filter(pk=tenant.pk).update(created=timezone.now() - dt.timedelta(hours=2))
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json()["last_cycle"] == "error: no cycle has finished yet"
+    body = response.json()
+    assert body["last_cycle"] == "error: 1 tenant(s) behind"
+    assert [t["tenant"] for t in body["tenants_behind"]] == ["acme"]
+    assert body["tenants_behind"][0]["why"].startswith("no cycle has run since")
+    assert "worker cluster" in body["tenants_behind"][0]["why"]
 
 
 def test_it_fails_when_the_last_cycle_is_too_old(client, world):
@@ -38,13 +43,47 @@ def test_it_fails_when_the_last_cycle_is_too_old(client, world):
     SyncRun.objects.update(finished=timezone.now() - dt.timedelta(minutes=36))  # 3 × 10 min + 5 min of grace
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json()["last_cycle"] == "error: the last cycle is too old"
+    assert response.json()["last_cycle"] == "error: 1 tenant(s) behind"
 
 
-def test_it_does_not_expect_cycles_when_every_tenant_is_paused(client, world):
+def test_it_does_not_count_skipped_runs_as_cycles_and_names_the_lease_holder(client, world):
+    tenant, = world(1)
+    SyncRun.objects.update(finished=timezone.now() - dt.timedelta(hours=1))
+    TenantLease.objects.create(tenant=tenant, holder="other-host:4242:abcd", host="other-host", pid=4242,
+                               expires=timezone.now() + dt.timedelta(seconds=100),
+                               taken=timezone.now() - dt.timedelta(minutes=50))
+    for minutes in (30, 20, 10, 0):  # every slot came and went, skipped
+        SyncRun.objects.create(tenant=tenant, trigger=SyncRun.Trigger.SCHEDULE, status=SyncRun.Status.SKIPPED,
+                               skip_reason=SyncRun.SkipReason.LEASE_HELD, lease_holder="other-host:4242:abcd",
+                               started=timezone.now() - dt.timedelta(minutes=minutes), finished=timezone.now())
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    why = response.json()["tenants_behind"][0]["why"]
+    assert why.startswith("lease held by other-host:4242:abcd since") and "(on another host)" in why
+
+
+def test_it_names_a_tenant_whose_runs_keep_failing(client, world):
+    tenant, = world(1)
+    SyncRun.objects.update(finished=timezone.now() - dt.timedelta(hours=1))
+    SyncRun.objects.create(tenant=tenant, status=SyncRun.Status.FAILED, note="Sage did not answer",
+                           started=timezone.now(), finished=timezone.now())
+    why = client.get("/healthz").json()["tenants_behind"][0]["why"]
+    assert why == "failing: the last run was failed (Sage did not answer)"
+
+
+def test_it_names_paused_tenants_that_are_behind(client, world):
     world(1)
     SyncRun.objects.update(finished=timezone.now() - dt.timedelta(days=3))
     Tenant.objects.update(paused=True)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["tenants_behind"][0]["why"] == "paused"
+
+
+def test_it_does_not_judge_inactive_tenants(client, world):
+    world(1)
+    SyncRun.objects.update(finished=timezone.now() - dt.timedelta(days=3))
+    Tenant.objects.update(active=False)
     assert client.get("/healthz").status_code == 200
 
 
@@ -59,6 +98,19 @@ def test_it_reports_each_tenant_in_api_status(staff_client, world):
     assert tenants[first.code]["steps"]["cfdi_import"]["status"] == "failed"
     assert tenants[first.code]["steps"]["cfdi_import"]["failed"] == 1
     assert tenants[first.code]["problem"] is True
+    assert tenants[first.code]["behind"] is False and tenants[first.code]["lease"] is None
+    assert tenants[first.code]["last_completed"] is not None
+
+
+def test_it_shows_the_lease_holder_and_its_age_in_api_status(staff_client, world):
+    tenant, = world(1)
+    TenantLease.objects.create(tenant=tenant, holder="other-host:4242:abcd", host="other-host", pid=4242,
+                               expires=timezone.now() + dt.timedelta(seconds=100),
+                               taken=timezone.now() - dt.timedelta(seconds=30))
+    lease = staff_client.get("/api/status").json()["tenants"][0]["lease"]
+    assert lease["holder"] == "other-host:4242:abcd" and lease["holder_state"] == "unknown"
+    assert lease["holder_gone"] is False
+    assert 29 <= lease["age_seconds"] < 60
 
 
 def test_it_counts_in_api_stats(staff_client, world):
@@ -70,4 +122,6 @@ def test_it_counts_in_api_stats(staff_client, world):
         "cfdis_by_status": {"failed": 2},
         "payments_by_state": {"waiting": 2},
         "runs_last_24h_by_status": {"partial": 2},
+        "cfdi_originals": {"count": 2, "bytes": 2 * Cfdi.objects.first().size},
     }
+    assert Cfdi.objects.first().size > 1000

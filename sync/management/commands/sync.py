@@ -2,17 +2,20 @@
 
 Exit codes, for Windows Task Scheduler and cron:
 0 every step that ran succeeded; 1 a step failed; 2 bad arguments;
-3 another run holds a tenant's lease (nothing failed, nothing was done).
+3 another run holds a tenant's lease (nothing failed, nothing was done);
+130 / 143 stopped by SIGINT / SIGTERM: the run in progress is recorded as
+interrupted and its lease handed back, so the next run can start at once.
 """
 from __future__ import annotations
 
+import signal
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from sync.models import StepRun, SyncRun
-from sync.pipeline import run_tenant, step_names
+from sync.pipeline import Interrupted, run_tenant, step_names
 from tenants.models import Tenant
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LEASE_HELD = 0, 1, 2, 3
@@ -34,7 +37,14 @@ class Command(BaseCommand):
                 _("There is no step %(step)r. Valid steps: %(names)s.") % {"step": step, "names": ", ".join(step_names())},
                 returncode=EXIT_USAGE,
             )
-        runs = [self._cycle(t, step, dry_run) for t in tenants]
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _interrupt)
+        try:
+            runs = [self._cycle(t, step, dry_run) for t in tenants]
+        except Interrupted as interrupted:
+            self.stderr.write(_("Stopped by %(signal)s; a run in progress was recorded as interrupted and its "
+                                "lease handed back.") % {"signal": signal.Signals(interrupted.signum).name})
+            sys.exit(interrupted.code)
         sys.exit(exit_code(runs))
 
     def _tenants(self, code: str | None) -> list[Tenant]:
@@ -76,6 +86,11 @@ class Command(BaseCommand):
 
     def _echo(self, message: str) -> None:
         self.stdout.write(f"  {message}")
+
+
+def _interrupt(signum, frame) -> None:
+    # Between runs there is nothing to hand back; during one, the pipeline holds this until its run is written.
+    raise Interrupted(signum)
 
 
 def exit_code(runs: list[SyncRun]) -> int:
