@@ -14,3 +14,9 @@ def run_scheduled_cycle(tenant_id: int) -> str:
 def run_retry_cycle(tenant_id: int, step: str | None = None) -> str:
     run = run_tenant(tenant_id, trigger=SyncRun.Trigger.RETRY, only_step=step)
     return f"run {run.pk}: {run.status}"
+
+
+def run_manual_cycle(tenant_id: int, step: str | None = None) -> str:
+    """A person pressed "Run now": recorded as manual, not as a retry."""
+    run = run_tenant(tenant_id, trigger=SyncRun.Trigger.MANUAL, only_step=step)
+    return f"run {run.pk}: {run.status}"

@@ -41,8 +41,12 @@ def test_it_shows_a_runs_steps_logs_and_failed_records(staff_client, world):
 def test_it_says_which_uuids_a_waiting_payment_waits_for(staff_client, world):
     first, second = world(2)
     Cfdi.objects.filter(tenant=second).update(status=CfdiStatus.IMPORTED)
-    rows = {row.payment.tenant.code: row.waiting_for for row in staff_client.get("/payments/").context["rows"]}
+    response = staff_client.get("/payments/")
+    rows = {row.payment.tenant.code: [wait.uuid for wait in row.waiting_for] for row in response.context["rows"]}
     assert rows == {first.code: [INVOICE_UUID], second.code: []}
+    # The invoice it waits for is a link to that invoice's page, with its status saying why.
+    cfdi = Cfdi.objects.get(tenant=first)
+    assert f'<a href="/cfdis/{cfdi.pk}/" class="waits-for"><code>{INVOICE_UUID}</code></a>' in response.content.decode()
 
 
 def test_it_lists_purchase_orders_with_their_last_error(staff_client, world):
