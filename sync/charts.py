@@ -17,8 +17,8 @@ from django.utils.translation import gettext as _
 
 from sync.models import SyncRun
 
-WIDTH, HEIGHT = 480, 190
-LEFT, RIGHT, TOP, BOTTOM = 34, 6, 10, 24
+WIDTH, HEIGHT = 420, 180
+LEFT, RIGHT, TOP, BOTTOM = 30, 6, 10, 24
 # Run outcomes in stacking order, each with a colour people read as that outcome.
 RUN_COLOURS = {
     SyncRun.Status.SUCCEEDED: "#2f855a",
@@ -121,7 +121,7 @@ def durations_chart(data, step_label) -> SafeString:
     """One strip per step: its daily mean duration, each strip on its own scale, its slowest run beside it."""
     steps = [step for step, means in data.durations.items() if any(m is not None for m in means)]
     title = _("Duration per step, last %(n)s days") % {"n": len(data.days)}
-    row_h, label_w, note_w = 18, 130, 92
+    row_h, label_w, note_w = 18, 122, 78
     height = max(len(steps), 1) * row_h + 22
     slot = (WIDTH - label_w - note_w) / max(len(data.days), 1)
     parts = []
