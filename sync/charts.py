@@ -105,9 +105,9 @@ def runs_chart(data) -> SafeString:
                    _table(data.days, data.runs, shown))
 
 
-def needing_chart(data, labels: dict[str, str]) -> SafeString:
+def needing_chart(data, label) -> SafeString:
     kinds = sorted({kind for counts in data.needing for kind, n in counts.items() if n})
-    series = [Series(kind, str(labels.get(kind, kind)), PALETTE[index % len(PALETTE)])
+    series = [Series(kind, label(kind), PALETTE[index % len(PALETTE)])
               for index, kind in enumerate(kinds)]
     title = _("Records needing a person, last %(n)s days") % {"n": len(data.days)}
     if not series:
@@ -118,16 +118,17 @@ def needing_chart(data, labels: dict[str, str]) -> SafeString:
 
 
 def durations_chart(data, step_label) -> SafeString:
-    """One strip per step: its daily mean duration, each strip on its own scale, its slowest run beside it."""
+    """One strip per step: its daily mean duration, its slowest run beside it."""
     steps = [step for step, means in data.durations.items() if any(m is not None for m in means)]
     title = _("Duration per step, last %(n)s days") % {"n": len(data.days)}
-    row_h, label_w, note_w = 18, 122, 78
+    row_h, label_w, note_w = 18, 136, 70
     height = max(len(steps), 1) * row_h + 22
     slot = (WIDTH - label_w - note_w) / max(len(data.days), 1)
     parts = []
     for row, step in enumerate(steps):
         means = data.durations[step]
-        scale = max([m for m in means if m is not None] + [1e-9])
+        # Each strip on its own scale, but never finer than a second: a step of milliseconds stays flat.
+        scale = max([m for m in means if m is not None] + [1.0])
         y = 4 + row * row_h
         parts.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end" class="tick">'
                      f'{escape(step_label(step))}</text>')

@@ -78,18 +78,26 @@ CFDI_FAILED = "cfdi_failed"
 CFDI_NEEDS_ATTENTION = "cfdi_needs_attention"
 PAYMENT_WAITING = "payment_waiting"
 NEEDING_LABELS = {
-    CFDI_FAILED: _("invoices refused by Sage"),
-    CFDI_NEEDS_ATTENTION: _("invoices needing attention"),
-    PAYMENT_WAITING: _("payments waiting"),
-    **{f"outcome_{kind}": label for kind, label in (
-        (SyncLink.Kind.VENDOR, _("vendors failed")),
-        (SyncLink.Kind.PO, _("purchase orders failed")),
-        (SyncLink.Kind.PO_STATUS, _("purchase order statuses failed")),
-        (SyncLink.Kind.PAYMENT, _("payments refused by the portal")),
-        (SyncLink.Kind.CFDI_STATUS, _("CFDI statuses failed")),
-        (SyncLink.Kind.COMPLEMENT, _("payment complements failed")),
+    CFDI_FAILED: (_("invoice refused by Sage"), _("invoices refused by Sage")),
+    CFDI_NEEDS_ATTENTION: (_("invoice needing attention"), _("invoices needing attention")),
+    PAYMENT_WAITING: (_("payment waiting"), _("payments waiting")),
+    **{f"outcome_{kind}": labels for kind, labels in (
+        (SyncLink.Kind.VENDOR, (_("vendor failed"), _("vendors failed"))),
+        (SyncLink.Kind.PO, (_("purchase order failed"), _("purchase orders failed"))),
+        (SyncLink.Kind.PO_STATUS, (_("purchase order status failed"), _("purchase order statuses failed"))),
+        (SyncLink.Kind.PAYMENT, (_("payment refused by the portal"), _("payments refused by the portal"))),
+        (SyncLink.Kind.CFDI_STATUS, (_("CFDI status failed"), _("CFDI statuses failed"))),
+        (SyncLink.Kind.COMPLEMENT, (_("payment complement failed"), _("payment complements failed"))),
     )},
 }
+
+
+def needing_label(kind: str, count: int = 2) -> str:
+    """What `count` records of a kind that needs a person are called: "1 payment waiting", "2 payments waiting"."""
+    singular, plural = NEEDING_LABELS.get(kind, (kind, kind))
+    return str(singular if count == 1 else plural)
+
+
 # A refused CFDI import is counted once, as its CFDI, not again as its outcome.
 OUTCOME_KINDS_COUNTED_ELSEWHERE = (SyncLink.Kind.CFDI_IMPORT,)
 
@@ -174,7 +182,7 @@ def needing_link(kind: str, tenant_code: str) -> str:
 
 
 def need_items(counts: Counter, tenant_code: str) -> list[NeedItem]:
-    return [NeedItem(kind, str(NEEDING_LABELS.get(kind, kind)), n, needing_link(kind, tenant_code))
+    return [NeedItem(kind, needing_label(kind, n), n, needing_link(kind, tenant_code))
             for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if n]
 
 

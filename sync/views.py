@@ -59,7 +59,7 @@ def _listing(request: HttpRequest, **extra) -> dict:
 def _charts(tenant: Tenant | None = None) -> dict:
     """The three charts of the last days, for one tenant or for all."""
     data = dashboard.chart_data(tenant)
-    return {"charts": [charts.runs_chart(data), charts.needing_chart(data, dashboard.NEEDING_LABELS),
+    return {"charts": [charts.runs_chart(data), charts.needing_chart(data, dashboard.needing_label),
                        charts.durations_chart(data, step_label)],
             "chart_zone": zone_name(data.zone)}
 
