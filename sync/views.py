@@ -81,7 +81,8 @@ def tenant_detail(request: HttpRequest, code: str) -> HttpResponse:
     tenant = Tenant.objects.filter(code=code).first()
     if tenant is None:
         return render(request, "sync/not_found.html", {"what": _("tenant")}, status=404)
-    runs = SyncRun.objects.filter(tenant=tenant).select_related("tenant").order_by("-started", "-id")[:10]
+    runs = (SyncRun.objects.filter(tenant=tenant).select_related("tenant").defer(*dashboard.TENANT_SECRETS)
+            .order_by("-started", "-id")[:10])
     return render(request, "sync/tenant_detail.html", {
         "tenant": tenant, "row": dashboard.overview_rows([tenant])[0], "runs": dashboard.with_seconds(runs),
         **_charts(tenant)})
@@ -213,7 +214,8 @@ def po_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def scheduler(request: HttpRequest) -> HttpResponse:
-    return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES})
+    return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(waiting=False),
+                                                   "steps": STEP_NAMES})
 
 
 @require_POST
