@@ -280,6 +280,8 @@ def tenant_status(rows: list[TenantRow]) -> list[dict[str, Any]]:
         "active": row.tenant.active,
         "paused": row.tenant.paused,
         "problem": row.problem,
+        "waiting_for_a_person": {item.kind: item.count for item in row.needs},
+        "last_success": _iso(row.last_success),
         "next_run": _iso(row.next_run),
         "last_run": None if row.last_run is None else {
             "id": row.last_run.pk, "status": row.last_run.status, "started": _iso(row.last_run.started),

@@ -59,6 +59,8 @@ def test_it_reports_each_tenant_in_api_status(staff_client, world):
     assert tenants[first.code]["steps"]["cfdi_import"]["status"] == "failed"
     assert tenants[first.code]["steps"]["cfdi_import"]["failed"] == 1
     assert tenants[first.code]["problem"] is True
+    assert tenants[first.code]["waiting_for_a_person"] == {"cfdi_failed": 1, "payment_waiting": 1}
+    assert tenants[first.code]["last_success"] is None
 
 
 def test_it_counts_in_api_stats(staff_client, world):
