@@ -417,6 +417,8 @@ def filtered_cfdis(params: Mapping[str, str]) -> QuerySet[Cfdi]:
         cfdis = cfdis.filter(issuer_rfc__iexact=params["issuer"].strip())
     if params.get("uuid"):
         cfdis = cfdis.filter(uuid__icontains=params["uuid"].strip())
+    if params.get("batch", "").strip().isdigit():
+        cfdis = cfdis.filter(sage_batch=int(params["batch"]))
     if params.get("po"):
         # The portal names a CFDI's POs in its metadata (purchase_orders[].purchase_order_external_id).
         cfdis = cfdis.filter(portal_metadata__icontains=f'"{params["po"].strip()}"')
