@@ -468,13 +468,14 @@ def _touches(tenant_kind_keys: Iterable[tuple[int, str, str]], by_portal_id: Ite
     if not wanted and not by_portal:
         return {}
     query = Q()
-    for tenant_id, kind in {(t, k) for t, k, _key in wanted}:
-        query |= Q(tenant_id=tenant_id, kind=kind, sage_key__in=[key for t, k, key in wanted if (t, k) == (tenant_id, kind)])
-    for tenant_id, kind in {(t, k) for t, k, _key in by_portal}:
-        query |= Q(tenant_id=tenant_id, kind=kind, portal_id__in=[key for t, k, key in by_portal if (t, k) == (tenant_id, kind)])
+    for field_name, keys in (("sage_key", wanted), ("portal_id", by_portal)):
+        for tenant_id, kind in {(t, k) for t, k, _key in keys}:
+            matching = [key for t, k, key in keys if (t, k) == (tenant_id, kind)]
+            query |= Q(tenant_id=tenant_id, kind=kind, **{f"{field_name}__in": matching})
     found: dict[tuple[int, str, str], list[Touch]] = defaultdict(list)
     rows = (RecordOutcome.objects.filter(query, run__isnull=False).order_by("-updated")
-            .values_list("tenant_id", "kind", "sage_key", "portal_id", "run_id", "step", "action", "status", "updated"))
+            .values_list("tenant_id", "kind", "sage_key", "portal_id", "run_id", "step", "action", "status",
+                         "updated"))
     for tenant_id, kind, key, portal_id, run_id, step, action, status, updated in rows:
         touch = Touch(run_id, step, kind, action, status, updated, portal_id)
         if (tenant_id, kind, key) in wanted:
@@ -535,11 +536,12 @@ def cfdi_detail(cfdi_id: int) -> CfdiDetail:
     cfdi = Cfdi.objects.select_related("tenant").get(pk=cfdi_id)
     attempts = list(cfdi.import_attempts.order_by("-attempted_at", "-id"))
     payments = _payments_of(cfdi)
-    complements = [Related(d.payment_id, d.payment.uuid, d.payment.status)
-                   for d in PaidDocument.objects.filter(payment__tenant_id=cfdi.tenant_id, invoice_uuid__iexact=cfdi.uuid)
+    settled_by = PaidDocument.objects.filter(payment__tenant_id=cfdi.tenant_id, invoice_uuid__iexact=cfdi.uuid)
+    complements = [Related(d.payment_id, d.payment.uuid, d.payment.status) for d in settled_by
                    .select_related("payment").only("payment_id", "payment__uuid", "payment__status")]
     pays = _paid_invoices(cfdi) if cfdi.kind == "P" else []
-    touched = _touches({(cfdi.tenant_id, kind, cfdi.uuid) for kind in (SyncLink.Kind.CFDI_IMPORT, SyncLink.Kind.CFDI_STATUS)},
+    own_kinds = (SyncLink.Kind.CFDI_IMPORT, SyncLink.Kind.CFDI_STATUS)
+    touched = _touches({(cfdi.tenant_id, kind, cfdi.uuid) for kind in own_kinds},
                        {(cfdi.tenant_id, SyncLink.Kind.COMPLEMENT, cfdi.uuid)})
     touches = sorted((t for found in touched.values() for t in found), key=lambda t: t.updated, reverse=True)
     return CfdiDetail(cfdi=cfdi, attempts=attempts, payments=payments, complements=complements, pays=pays,
@@ -552,9 +554,14 @@ def _payments_of(cfdi: Cfdi) -> list[Payment]:
     matches = Q(cfdi_uuid__iexact=cfdi.uuid)
     if cfdi.document_number:
         matches |= Q(cfdi_uuid="", invoice_number=cfdi.document_number)
-    payments = Payment.objects.filter(id__in=lines.filter(matches).values("payment_id")).prefetch_related("lines")
-    return [payment for payment in payments.order_by("-date")
-            if any(line.cfdi_uuid.upper() == cfdi.uuid for line in payment.lines.all()) or _same_vendor(cfdi, payment.vendor)]
+    payments = (Payment.objects.filter(id__in=lines.filter(matches).values("payment_id"))
+                .prefetch_related("lines").order_by("-date"))
+
+    def pays_by_uuid(payment: Payment) -> bool:
+        return any(line.cfdi_uuid.upper() == cfdi.uuid for line in payment.lines.all())
+
+    # A match by number alone must be the same supplier's invoice.
+    return [payment for payment in payments if pays_by_uuid(payment) or _same_vendor(cfdi, payment.vendor)]
 
 
 def _paid_invoices(cfdi: Cfdi) -> list[Related]:
