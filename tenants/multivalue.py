@@ -19,7 +19,8 @@ PO_TYPE_CHOICES = (
     (3, _("3 — future")),
     (4, _("4 — blanket")),
 )
-# POPORL.LOCATION is CHAR(6) (sync/sage/models.py, after sage/FIELDS.md); Sage codes are letters and digits.
+# POPORL.LOCATION (EXTERNAL.md, Sage tables). Unverified: its width 6 is what sync/sage/models.py declares
+# (no source document gives it), and that codes are letters, digits, "-" and "_" is our assumption.
 LOCATION_CODE = re.compile(r"^[A-Z0-9_-]{1,6}$")
 SEPARATORS = re.compile(r"[\s,;]+")
 
