@@ -83,8 +83,10 @@ def test_it_refuses_a_po_type_sage_does_not_have(admin_client, make_tenant):
     assert "po_types" in response.context["adminform"].form.errors
 
 
-def test_it_tests_the_connections_from_the_tenants_page(admin_client, make_tenant, sage_db_allowed):
-    dead = make_tenant(code="dead", webapi_url="http://127.0.0.1:9/", portal_url="http://127.0.0.1:9/")
+def test_it_tests_the_connections_from_the_tenants_page(admin_client, make_tenant, sage_db_allowed, tmp_path):
+    # A Sage database in a file: an in-memory one would be handed to a later test's live server thread.
+    dead = make_tenant(code="unanswered", sage_db_name=str(tmp_path / "sage.sqlite3"),
+                       webapi_url="http://127.0.0.1:9/", portal_url="http://127.0.0.1:9/")
     assert 'id="test-connections"' in admin_client.get(_change_url(dead)).content.decode()
     response = admin_client.post(f"/admin/tenants/tenant/{dead.pk}/test-connections/")
     assert response["Location"] == _change_url(dead)
