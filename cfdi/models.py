@@ -16,43 +16,54 @@ class CfdiStatus(models.TextChoices):
 
 
 class Cfdi(models.Model):
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="cfdis")
+    tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.PROTECT, related_name="cfdis",
+    )
     uuid = models.CharField(_("UUID"), max_length=36, help_text=_("The stamp UUID, upper case."))
-    sha256 = models.CharField(max_length=64, help_text=_("Of the original bytes: its name in the CFDI storage."))
-    size = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=20, choices=CfdiStatus.choices, default=CfdiStatus.DOWNLOADED)
-    problems = models.JSONField(default=list, blank=True, help_text=_("[{code, message}] of every check that failed."))
-    portal_metadata = models.JSONField(default=dict, blank=True)
+    sha256 = models.CharField(
+        _("SHA-256"), max_length=64, help_text=_("Of the original bytes: its name in the CFDI storage."),
+    )
+    size = models.PositiveIntegerField(_("size"), default=0)
+    status = models.CharField(_("status"), max_length=20, choices=CfdiStatus.choices, default=CfdiStatus.DOWNLOADED)
+    problems = models.JSONField(
+        _("problems"), default=list, blank=True, help_text=_("[{code, message}] of every check that failed."),
+    )
+    portal_metadata = models.JSONField(_("portal metadata"), default=dict, blank=True)
 
-    version = models.CharField(max_length=3, blank=True)
+    version = models.CharField(_("version"), max_length=3, blank=True)
     kind = models.CharField(_("type"), max_length=1, blank=True, help_text=_("TipoDeComprobante: I, E, P, T, N."))
-    series = models.CharField(max_length=25, blank=True)
-    folio = models.CharField(max_length=40, blank=True)
-    issued = models.DateTimeField(null=True, blank=True)
-    issuer_rfc = models.CharField(max_length=13, blank=True, db_index=True)
-    issuer_name = models.CharField(max_length=300, blank=True)
-    receptor_rfc = models.CharField(max_length=13, blank=True)
-    receptor_name = models.CharField(max_length=300, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
-    exchange_rate = models.DecimalField(max_digits=19, decimal_places=6, null=True, blank=True)
-    subtotal = models.DecimalField(max_digits=21, decimal_places=6, default=0)
-    discount = models.DecimalField(max_digits=21, decimal_places=6, default=0)
-    taxes_transferred = models.DecimalField(max_digits=21, decimal_places=6, default=0)
-    taxes_withheld = models.DecimalField(max_digits=21, decimal_places=6, default=0)
-    total = models.DecimalField(max_digits=21, decimal_places=6, default=0)
-    payment_method = models.CharField(max_length=3, blank=True)
-    stamped = models.DateTimeField(null=True, blank=True)
-    related_uuids = models.JSONField(default=list, blank=True)
+    series = models.CharField(_("series"), max_length=25, blank=True)
+    folio = models.CharField(_("folio"), max_length=40, blank=True)
+    issued = models.DateTimeField(_("issued"), null=True, blank=True)
+    issuer_rfc = models.CharField(_("issuer RFC"), max_length=13, blank=True, db_index=True)
+    issuer_name = models.CharField(_("issuer name"), max_length=300, blank=True)
+    receptor_rfc = models.CharField(_("receptor RFC"), max_length=13, blank=True)
+    receptor_name = models.CharField(_("receptor name"), max_length=300, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    exchange_rate = models.DecimalField(_("exchange rate"), max_digits=19, decimal_places=6, null=True, blank=True)
+    subtotal = models.DecimalField(_("subtotal"), max_digits=21, decimal_places=6, default=0)
+    discount = models.DecimalField(_("discount"), max_digits=21, decimal_places=6, default=0)
+    taxes_transferred = models.DecimalField(_("taxes transferred"), max_digits=21, decimal_places=6, default=0)
+    taxes_withheld = models.DecimalField(_("taxes withheld"), max_digits=21, decimal_places=6, default=0)
+    total = models.DecimalField(_("total"), max_digits=21, decimal_places=6, default=0)
+    payment_method = models.CharField(_("payment method"), max_length=3, blank=True)
+    stamped = models.DateTimeField(_("stamped"), null=True, blank=True)
+    related_uuids = models.JSONField(_("related UUIDs"), default=list, blank=True)
 
-    sage_batch = models.IntegerField(null=True, blank=True, help_text=_("AP invoice batch number in Sage."))
-    sage_entry = models.IntegerField(null=True, blank=True, help_text=_("Entry number within that batch."))
-    imported_at = models.DateTimeField(null=True, blank=True)
+    sage_batch = models.IntegerField(
+        _("Sage batch"), null=True, blank=True, help_text=_("AP invoice batch number in Sage."),
+    )
+    sage_entry = models.IntegerField(
+        _("Sage entry"), null=True, blank=True, help_text=_("Entry number within that batch."),
+    )
+    imported_at = models.DateTimeField(_("imported at"), null=True, blank=True)
 
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
-        verbose_name = "CFDI"
+        verbose_name = _("CFDI")
+        verbose_name_plural = _("CFDIs")
         constraints = [models.UniqueConstraint(fields=["tenant", "uuid"], name="cfdi_unique_tenant_uuid")]
         indexes = [models.Index(fields=["tenant", "status"])]
 
@@ -72,13 +83,21 @@ class Cfdi(models.Model):
 class PaidDocument(models.Model):
     """A pago20:DoctoRelacionado of a payment (P) CFDI: the invoice it settles."""
 
-    payment = models.ForeignKey(Cfdi, on_delete=models.CASCADE, related_name="paid_documents")
-    invoice_uuid = models.CharField(max_length=36, db_index=True)
-    instalment = models.IntegerField(null=True, blank=True)
-    previous_balance = models.DecimalField(max_digits=21, decimal_places=6, null=True, blank=True)
-    amount_paid = models.DecimalField(max_digits=21, decimal_places=6, null=True, blank=True)
-    remaining = models.DecimalField(max_digits=21, decimal_places=6, null=True, blank=True)
-    currency = models.CharField(max_length=3, blank=True)
+    payment = models.ForeignKey(
+        Cfdi, verbose_name=_("payment CFDI"), on_delete=models.CASCADE, related_name="paid_documents",
+    )
+    invoice_uuid = models.CharField(_("invoice UUID"), max_length=36, db_index=True)
+    instalment = models.IntegerField(_("instalment"), null=True, blank=True)
+    previous_balance = models.DecimalField(
+        _("previous balance"), max_digits=21, decimal_places=6, null=True, blank=True,
+    )
+    amount_paid = models.DecimalField(_("amount paid"), max_digits=21, decimal_places=6, null=True, blank=True)
+    remaining = models.DecimalField(_("remaining"), max_digits=21, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+
+    class Meta:
+        verbose_name = _("paid document")
+        verbose_name_plural = _("paid documents")
 
     def __str__(self) -> str:
         return f"{self.payment.uuid} → {self.invoice_uuid}"
@@ -92,16 +111,20 @@ class ImportOutcome(models.TextChoices):
 
 
 class ImportAttempt(models.Model):
-    cfdi = models.ForeignKey(Cfdi, on_delete=models.CASCADE, related_name="import_attempts")
-    attempted_at = models.DateTimeField(auto_now_add=True)
-    sage_batch = models.IntegerField(null=True, blank=True)
-    sage_entry = models.IntegerField(null=True, blank=True)
-    outcome = models.CharField(max_length=20, choices=ImportOutcome.choices)
-    error_code = models.CharField(max_length=100, blank=True)
-    message = models.TextField(blank=True)
-    request_snapshot = models.JSONField(default=dict, blank=True, help_text=_("The payload sent, without credentials."))
+    cfdi = models.ForeignKey(Cfdi, verbose_name=_("CFDI"), on_delete=models.CASCADE, related_name="import_attempts")
+    attempted_at = models.DateTimeField(_("attempted at"), auto_now_add=True)
+    sage_batch = models.IntegerField(_("Sage batch"), null=True, blank=True)
+    sage_entry = models.IntegerField(_("Sage entry"), null=True, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=ImportOutcome.choices)
+    error_code = models.CharField(_("error code"), max_length=100, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    request_snapshot = models.JSONField(
+        _("request sent"), default=dict, blank=True, help_text=_("The payload sent, without credentials."),
+    )
 
     class Meta:
+        verbose_name = _("import attempt")
+        verbose_name_plural = _("import attempts")
         ordering = ["-attempted_at"]
 
     def __str__(self) -> str:

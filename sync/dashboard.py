@@ -6,21 +6,26 @@ fixed number of queries whatever the number of rows (tests/ui/test_query_counts.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import Group
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_q.models import Schedule
 
-from cfdi.models import Cfdi, CfdiStatus
+from cfdi.models import Cfdi, CfdiStatus, PaidDocument
 from sageconnect.health import TenantHealth, judge_tenants, latest_runs
 from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
+from sync.local_time import zone_of
 from sync.scheduling import schedule_name
-from tenants.models import STEP_NAMES, Tenant
+from tenants.models import SECRET_FIELDS, STEP_NAMES, Tenant
 
 ADMINS_GROUP = "SageConnect admins"
 STAFF_GROUP = "SageConnect staff"
@@ -32,6 +37,10 @@ IMPORTED_KINDS = ("I", "E")
 CURABLE_PROBLEMS = frozenset({"vendor_unknown"})
 BULK_RETRY_LIMIT = 500
 PROBLEM_STEP_STATUSES = (StepRun.Status.FAILED,)
+# The charts look this many days back, today included.
+CHART_DAYS = 14
+# A list shows each row's tenant by code and zone: no need to decrypt its secrets once per row.
+TENANT_SECRETS = [f"tenant__{name}" for name in SECRET_FIELDS]
 
 
 # --- who may do what ---------------------------------------------------------
@@ -60,6 +69,126 @@ def ensure_access_groups() -> None:
         Group.objects.get_or_create(name=name)
 
 
+# --- what needs a person ----------------------------------------------------
+#
+# The one place that says what waits for a person: the overview's counts and
+# the "needing a person" chart both come from needing_a_person_counts(). Today
+# its sources are the run log's permanent failures, the CFDIs Sage refused or
+# that need a look, and the payments waiting to be uploaded; an attention queue
+# can replace them here without touching a page.
+
+CFDI_FAILED = "cfdi_failed"
+CFDI_NEEDS_ATTENTION = "cfdi_needs_attention"
+PAYMENT_WAITING = "payment_waiting"
+NEEDING_LABELS = {
+    CFDI_FAILED: (_("invoice refused by Sage"), _("invoices refused by Sage")),
+    CFDI_NEEDS_ATTENTION: (_("invoice needing attention"), _("invoices needing attention")),
+    PAYMENT_WAITING: (_("payment waiting"), _("payments waiting")),
+    **{f"outcome_{kind}": labels for kind, labels in (
+        (SyncLink.Kind.VENDOR, (_("vendor failed"), _("vendors failed"))),
+        (SyncLink.Kind.PO, (_("purchase order failed"), _("purchase orders failed"))),
+        (SyncLink.Kind.PO_STATUS, (_("purchase order status failed"), _("purchase order statuses failed"))),
+        (SyncLink.Kind.PAYMENT, (_("payment refused by the portal"), _("payments refused by the portal"))),
+        (SyncLink.Kind.CFDI_STATUS, (_("CFDI status failed"), _("CFDI statuses failed"))),
+        (SyncLink.Kind.COMPLEMENT, (_("payment complement failed"), _("payment complements failed"))),
+    )},
+}
+
+
+def needing_label(kind: str, count: int = 2) -> str:
+    """What `count` records of a kind that needs a person are called: "1 payment waiting", "2 payments waiting"."""
+    singular, plural = NEEDING_LABELS.get(kind, (kind, kind))
+    return str(singular if count == 1 else plural)
+
+
+# A refused CFDI import is counted once, as its CFDI, not again as its outcome.
+OUTCOME_KINDS_COUNTED_ELSEWHERE = (SyncLink.Kind.CFDI_IMPORT,)
+
+
+@dataclass
+class Needing:
+    """What waits for a person: now per tenant, and per day of the window (all tenants asked for)."""
+
+    days: list[dt.date]
+    now: dict[int, Counter]
+    by_day: list[Counter]
+
+    def total_now(self) -> Counter:
+        total: Counter = Counter()
+        for counts in self.now.values():
+            total.update(counts)
+        return total
+
+
+def _day_window(days: int, zone: dt.tzinfo, today: dt.date | None) -> list[dt.date]:
+    today = today or timezone.localdate(timezone=zone)
+    return [today - dt.timedelta(days=back) for back in range(days - 1, -1, -1)]
+
+
+def _needing_rows(tenant_ids: list[int] | None, zone: dt.tzinfo) -> Iterable[tuple[int, str, dt.date, int]]:
+    """(tenant id, kind, day it began waiting, how many): three grouped queries."""
+    outcomes = (RecordOutcome.objects.filter(status=RecordOutcome.Status.FAILED, permanent=True)
+                .exclude(kind__in=OUTCOME_KINDS_COUNTED_ELSEWHERE))
+    cfdis = Cfdi.objects.filter(status__in=[CfdiStatus.FAILED, CfdiStatus.NEEDS_ATTENTION])
+    payments = Payment.objects.filter(state=Payment.State.WAITING)
+    if tenant_ids is not None:
+        outcomes, cfdis, payments = (q.filter(tenant_id__in=tenant_ids) for q in (outcomes, cfdis, payments))
+
+    def grouped(queryset: QuerySet, *fields: str) -> QuerySet:
+        return (queryset.annotate(day=TruncDate("updated", tzinfo=zone)).values("tenant_id", *fields, "day")
+                .annotate(n=Count("id")).values_list("tenant_id", *fields, "day", "n").order_by())
+
+    for tenant_id, kind, day, n in grouped(outcomes, "kind"):
+        yield tenant_id, f"outcome_{kind}", day, n
+    for tenant_id, status, day, n in grouped(cfdis, "status"):
+        yield tenant_id, CFDI_FAILED if status == CfdiStatus.FAILED else CFDI_NEEDS_ATTENTION, day, n
+    for tenant_id, day, n in grouped(payments):
+        yield tenant_id, PAYMENT_WAITING, day, n
+
+
+def needing_a_person_counts(tenant_ids: list[int] | None = None, *, days: int = CHART_DAYS,
+                            zone: dt.tzinfo | None = None, today: dt.date | None = None) -> Needing:
+    """The records that need a person, by tenant and kind now, and over the last `days` days.
+
+    The past days count the records open now that were already waiting then
+    (by when each last changed): records resolved since are not counted back.
+    """
+    zone = zone or timezone.get_current_timezone()
+    window = _day_window(days, zone, today)
+    now: dict[int, Counter] = defaultdict(Counter)
+    by_day = [Counter() for _day in window]
+    for tenant_id, kind, began, n in _needing_rows(tenant_ids, zone):
+        now[tenant_id][kind] += n
+        for index, day in enumerate(window):
+            if began <= day:
+                by_day[index][kind] += n
+    return Needing(days=window, now=now, by_day=by_day)
+
+
+@dataclass
+class NeedItem:
+    kind: str
+    label: str
+    count: int
+    url: str
+
+
+def needing_link(kind: str, tenant_code: str) -> str:
+    """The filtered list where the records of one kind that need a person are."""
+    if kind == CFDI_FAILED:
+        return f"{reverse('cfdi-list')}?{urlencode({'tenant': tenant_code, 'status': CfdiStatus.FAILED})}"
+    if kind == CFDI_NEEDS_ATTENTION:
+        return f"{reverse('cfdi-list')}?{urlencode({'tenant': tenant_code, 'status': CfdiStatus.NEEDS_ATTENTION})}"
+    if kind == PAYMENT_WAITING:
+        return f"{reverse('payment-list')}?{urlencode({'tenant': tenant_code, 'state': Payment.State.WAITING})}"
+    return f"{reverse('attention-list')}?{urlencode({'tenant': tenant_code, 'kind': kind.removeprefix('outcome_')})}"
+
+
+def need_items(counts: Counter, tenant_code: str) -> list[NeedItem]:
+    return [NeedItem(kind, needing_label(kind, n), n, needing_link(kind, tenant_code))
+            for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])) if n]
+
+
 # --- overview ----------------------------------------------------------------
 
 @dataclass
@@ -79,20 +208,39 @@ class TenantRow:
     last_run: SyncRun | None
     cells: list[StepCell] = field(default_factory=list)
     health: TenantHealth | None = None
+    needs: list[NeedItem] = field(default_factory=list)
+    waiting_reasons: list[tuple[str, int]] = field(default_factory=list)
+    last_success: dt.datetime | None = None
 
     @property
     def problem(self) -> bool:
         failed_run = self.last_run is not None and self.last_run.status in (
             SyncRun.Status.FAILED, SyncRun.Status.PARTIAL, SyncRun.Status.INTERRUPTED)
         behind = self.health is not None and self.health.behind
-        return behind or failed_run or any(cell.problem for cell in self.cells)
+        return behind or failed_run or bool(self.needs) or any(cell.problem for cell in self.cells)
 
 
 def _latest_step_runs(tenant_ids: list[int]) -> dict[tuple[int, str], StepRun]:
     latest_ids = (StepRun.objects.filter(run__tenant_id__in=tenant_ids, run__dry_run=False)
                   .values("run__tenant_id", "step").annotate(last_id=Max("id")).values_list("last_id", flat=True))
-    step_runs = StepRun.objects.filter(id__in=list(latest_ids)).select_related("run")
+    step_runs = StepRun.objects.filter(id__in=list(latest_ids)).select_related("run").defer("log")
     return {(s.run.tenant_id, s.step): s for s in step_runs}
+
+
+def _last_successes(tenant_ids: list[int]) -> dict[int, dt.datetime]:
+    return dict(SyncRun.objects.filter(tenant_id__in=tenant_ids, dry_run=False, status=SyncRun.Status.SUCCEEDED)
+                .values("tenant_id").annotate(last=Max("finished")).values_list("tenant_id", "last").order_by())
+
+
+def _waiting_reasons(tenant_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
+    """Why each tenant's payments wait, most frequent first."""
+    found: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    rows = (Payment.objects.filter(tenant_id__in=tenant_ids, state=Payment.State.WAITING)
+            .values("tenant_id", "wait_reason").annotate(n=Count("id"))
+            .values_list("tenant_id", "wait_reason", "n").order_by("tenant_id", "-n", "wait_reason"))
+    for tenant_id, reason, n in rows:
+        found[tenant_id].append((reason, n))
+    return found
 
 
 def _next_runs(tenants: Iterable[Tenant]) -> dict[int, dt.datetime | None]:
@@ -101,15 +249,22 @@ def _next_runs(tenants: Iterable[Tenant]) -> dict[int, dt.datetime | None]:
     return {names[name]: next_run for name, next_run in schedules}
 
 
-def overview_rows() -> list[TenantRow]:
-    """One row per tenant, problems first; six queries whatever the count."""
-    tenants = list(Tenant.objects.all())
+def overview_rows(tenants: Iterable[Tenant] | None = None, *, waiting: bool = True) -> list[TenantRow]:
+    """One row per tenant, problems first; a fixed number of queries whatever the count.
+
+    `waiting=False` leaves out what waits for a person (the scheduler does not show it).
+    """
+    tenants = list(Tenant.objects.defer(*SECRET_FIELDS) if tenants is None else tenants)
     ids = [t.pk for t in tenants]
     step_runs, runs, next_runs = _latest_step_runs(ids), latest_runs(ids), _next_runs(tenants)
     health = judge_tenants(tenants, runs)
+    needing = needing_a_person_counts(ids, days=1).now if waiting else {}
+    successes, reasons = (_last_successes(ids), _waiting_reasons(ids)) if waiting else ({}, {})
     rows = [
         TenantRow(tenant=t, next_run=next_runs.get(t.pk), last_run=runs.get(t.pk),
-                  cells=[StepCell(step, step_runs.get((t.pk, step))) for step in STEP_NAMES], health=health[t.pk])
+                  cells=[StepCell(step, step_runs.get((t.pk, step))) for step in STEP_NAMES],
+                  health=health[t.pk], needs=need_items(needing.get(t.pk, Counter()), t.code),
+                  waiting_reasons=reasons.get(t.pk, []), last_success=successes.get(t.pk))
         for t in tenants
     ]
     rows.sort(key=lambda row: (not row.problem, row.tenant.code))
@@ -124,6 +279,8 @@ def tenant_status(rows: list[TenantRow]) -> list[dict[str, Any]]:
         "paused": row.tenant.paused,
         "problem": row.problem,
         **row.health.as_json(),
+        "waiting_for_a_person": {item.kind: item.count for item in row.needs},
+        "last_success": _iso(row.last_success),
         "next_run": _iso(row.next_run),
         "last_run": None if row.last_run is None else {
             "id": row.last_run.pk, "status": row.last_run.status, "started": _iso(row.last_run.started),
@@ -150,6 +307,52 @@ def stats(now: dt.datetime | None = None) -> dict[str, Any]:
             "cfdi_originals": {"count": originals["count"], "bytes": originals["size"] or 0}}
 
 
+# --- charts ------------------------------------------------------------------
+
+@dataclass
+class ChartData:
+    """The last days of runs, of what needs a person, and of step durations; days in `zone`."""
+
+    days: list[dt.date]
+    zone: dt.tzinfo
+    runs: list[Counter]
+    needing: list[Counter]
+    durations: dict[str, list[float | None]]
+    longest: dict[str, float]
+
+
+def chart_data(tenant: Tenant | None = None, *, days: int = CHART_DAYS, today: dt.date | None = None) -> ChartData:
+    """For one tenant (in its zone) or for all (in the site's); five grouped queries."""
+    zone = zone_of(tenant) if tenant is not None else timezone.get_current_timezone()
+    window = _day_window(days, zone, today)
+    start = dt.datetime.combine(window[0], dt.time.min, tzinfo=zone)
+    runs = SyncRun.objects.filter(dry_run=False, started__gte=start)
+    steps = StepRun.objects.filter(run__dry_run=False, started__gte=start, duration__isnull=False)
+    if tenant is not None:
+        runs, steps = runs.filter(tenant=tenant), steps.filter(run__tenant=tenant)
+    position = {day: index for index, day in enumerate(window)}
+
+    per_day = [Counter() for _day in window]
+    for day, status, n in (runs.annotate(day=TruncDate("started", tzinfo=zone)).values("day", "status")
+                           .annotate(n=Count("id")).values_list("day", "status", "n").order_by()):
+        if day in position:
+            per_day[position[day]][status] += n
+
+    durations: dict[str, list[float | None]] = {step: [None] * len(window) for step in STEP_NAMES}
+    longest: dict[str, float] = {}
+    for step, day, mean, top in (steps.annotate(day=TruncDate("started", tzinfo=zone)).values("step", "day")
+                                 .annotate(mean=Avg("duration"), top=Max("duration"))
+                                 .values_list("step", "day", "mean", "top").order_by()):
+        if day in position and step in durations:
+            durations[step][position[day]] = mean
+            longest[step] = max(longest.get(step, 0.0), top)
+
+    needing = needing_a_person_counts(None if tenant is None else [tenant.pk], days=days, zone=zone,
+                                      today=window[-1])
+    return ChartData(days=window, zone=zone, runs=per_day, needing=needing.by_day, durations=durations,
+                     longest=longest)
+
+
 def _iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -173,7 +376,7 @@ def page_of(queryset: QuerySet, number: str | None) -> Page:
 
 
 def filtered_runs(params: Mapping[str, str]) -> QuerySet[SyncRun]:
-    runs = SyncRun.objects.select_related("tenant")
+    runs = SyncRun.objects.select_related("tenant").defer(*TENANT_SECRETS)
     if params.get("tenant"):
         runs = runs.filter(tenant__code=params["tenant"])
     if params.get("status"):
@@ -195,15 +398,17 @@ def with_seconds(runs: Iterable[SyncRun]) -> list[SyncRun]:
     return runs
 
 
-def run_detail(run_id: int) -> tuple[SyncRun, list[StepRun], list[RecordOutcome]]:
+def run_detail(run_id: int) -> tuple[SyncRun, list[StepRun], list[tuple[RecordOutcome, str]]]:
+    """The run, its steps, and its failed records each with the page of its record."""
     run = SyncRun.objects.select_related("tenant").get(pk=run_id)
     steps = list(run.steps.order_by("id"))
-    failed = list(run.outcomes.filter(status=RecordOutcome.Status.FAILED).order_by("step", "kind", "sage_key"))
-    return run, steps, failed
+    failed = (run.outcomes.filter(status=RecordOutcome.Status.FAILED).select_related("tenant")
+              .order_by("step", "kind", "sage_key"))
+    return run, steps, record_links(failed)
 
 
 def filtered_cfdis(params: Mapping[str, str]) -> QuerySet[Cfdi]:
-    cfdis = Cfdi.objects.select_related("tenant").defer("portal_metadata", "problems")
+    cfdis = Cfdi.objects.select_related("tenant").defer("portal_metadata", "problems", *TENANT_SECRETS)
     if params.get("tenant"):
         cfdis = cfdis.filter(tenant__code=params["tenant"])
     if params.get("kind"):
@@ -214,6 +419,11 @@ def filtered_cfdis(params: Mapping[str, str]) -> QuerySet[Cfdi]:
         cfdis = cfdis.filter(issuer_rfc__iexact=params["issuer"].strip())
     if params.get("uuid"):
         cfdis = cfdis.filter(uuid__icontains=params["uuid"].strip())
+    if params.get("batch", "").strip().isdigit():
+        cfdis = cfdis.filter(sage_batch=int(params["batch"]))
+    if params.get("po"):
+        # The portal names a CFDI's POs in its metadata (purchase_orders[].purchase_order_external_id).
+        cfdis = cfdis.filter(portal_metadata__icontains=f'"{params["po"].strip()}"')
     date_from, date_to = _date(params.get("from")), _date(params.get("to"))
     if date_from:
         cfdis = cfdis.filter(issued__gte=_day_bounds(date_from)[0])
@@ -241,69 +451,218 @@ def retryable(cfdis: QuerySet[Cfdi]) -> list[tuple[int, str]]:
 
 
 @dataclass
+class Touch:
+    """One step of one run that last did something to a record."""
+
+    run_id: int
+    step: str
+    kind: str
+    action: str
+    status: str
+    updated: dt.datetime
+    portal_id: str = ""
+
+
+def _touches(tenant_kind_keys: Iterable[tuple[int, str, str]], by_portal_id: Iterable[tuple[int, str, str]] = ()
+             ) -> dict[tuple[int, str, str], list[Touch]]:
+    """The runs that last touched each (tenant, kind, Sage key) — or (tenant, kind, portal id): one query."""
+    wanted, by_portal = set(tenant_kind_keys), set(by_portal_id)
+    if not wanted and not by_portal:
+        return {}
+    query = Q()
+    for field_name, keys in (("sage_key", wanted), ("portal_id", by_portal)):
+        for tenant_id, kind in {(t, k) for t, k, _key in keys}:
+            matching = [key for t, k, key in keys if (t, k) == (tenant_id, kind)]
+            query |= Q(tenant_id=tenant_id, kind=kind, **{f"{field_name}__in": matching})
+    found: dict[tuple[int, str, str], list[Touch]] = defaultdict(list)
+    rows = (RecordOutcome.objects.filter(query, run__isnull=False).order_by("-updated")
+            .values_list("tenant_id", "kind", "sage_key", "portal_id", "run_id", "step", "action", "status",
+                         "updated"))
+    for tenant_id, kind, key, portal_id, run_id, step, action, status, updated in rows:
+        touch = Touch(run_id, step, kind, action, status, updated, portal_id)
+        if (tenant_id, kind, key) in wanted:
+            found[(tenant_id, kind, key)].append(touch)
+        if (tenant_id, kind, portal_id) in by_portal:
+            found[(tenant_id, kind, portal_id)].append(touch)
+    return found
+
+
+def _document_numbers(invoice_number: str) -> Q:
+    """The CFDIs whose series-folio (or folio alone) is this Sage invoice number (sync.cfdi_import.document_number)."""
+    query = Q(series="", folio=invoice_number)
+    series, dash, folio = invoice_number.rpartition("-")
+    if dash and series and folio:
+        query |= Q(series=series, folio=folio)
+    return query
+
+
+def _same_vendor(cfdi: Cfdi, vendor: str) -> bool:
+    known = str((cfdi.portal_metadata or {}).get("provider_external_id") or "").strip()
+    return not known or known == vendor.strip()
+
+
+def po_numbers(cfdi: Cfdi) -> list[str]:
+    """The POs the portal says a CFDI belongs to."""
+    numbers = []
+    for order in (cfdi.portal_metadata or {}).get("purchase_orders") or []:
+        if isinstance(order, dict):
+            number = str(order.get("purchase_order_external_id") or order.get("external_id") or "").strip()
+            if number and number not in numbers:
+                numbers.append(number)
+    return numbers
+
+
+@dataclass
+class Related:
+    """A CFDI linked from another record's page: its id, UUID and status."""
+
+    cfdi_id: int
+    uuid: str
+    status: str
+    label: str = ""
+
+
+@dataclass
 class CfdiDetail:
     cfdi: Cfdi
     attempts: list
     payments: list[Payment]
+    complements: list[Related] = field(default_factory=list)
+    pays: list[Related] = field(default_factory=list)
+    pos: list[str] = field(default_factory=list)
+    touches: list[Touch] = field(default_factory=list)
 
 
 def cfdi_detail(cfdi_id: int) -> CfdiDetail:
+    """The CFDI with every record it is linked to: payments, complements, invoices it pays, POs, runs."""
     cfdi = Cfdi.objects.select_related("tenant").get(pk=cfdi_id)
     attempts = list(cfdi.import_attempts.order_by("-attempted_at", "-id"))
-    payment_ids = PaymentLine.objects.filter(payment__tenant_id=cfdi.tenant_id, cfdi_uuid__iexact=cfdi.uuid)
-    payments = list(Payment.objects.filter(id__in=payment_ids.values("payment_id")).order_by("-date"))
-    return CfdiDetail(cfdi=cfdi, attempts=attempts, payments=payments)
+    payments = _payments_of(cfdi)
+    settled_by = PaidDocument.objects.filter(payment__tenant_id=cfdi.tenant_id, invoice_uuid__iexact=cfdi.uuid)
+    complements = [Related(d.payment_id, d.payment.uuid, d.payment.status) for d in settled_by
+                   .select_related("payment").only("payment_id", "payment__uuid", "payment__status")]
+    pays = _paid_invoices(cfdi) if cfdi.kind == "P" else []
+    own_kinds = (SyncLink.Kind.CFDI_IMPORT, SyncLink.Kind.CFDI_STATUS)
+    touched = _touches({(cfdi.tenant_id, kind, cfdi.uuid) for kind in own_kinds},
+                       {(cfdi.tenant_id, SyncLink.Kind.COMPLEMENT, cfdi.uuid)})
+    touches = sorted((t for found in touched.values() for t in found), key=lambda t: t.updated, reverse=True)
+    return CfdiDetail(cfdi=cfdi, attempts=attempts, payments=payments, complements=complements, pays=pays,
+                      pos=po_numbers(cfdi), touches=touches)
+
+
+def _payments_of(cfdi: Cfdi) -> list[Payment]:
+    """Sage payments that pay this CFDI: by its UUID, or by its document number where Sage has no UUID."""
+    lines = PaymentLine.objects.filter(payment__tenant_id=cfdi.tenant_id)
+    matches = Q(cfdi_uuid__iexact=cfdi.uuid)
+    if cfdi.document_number:
+        matches |= Q(cfdi_uuid="", invoice_number=cfdi.document_number)
+    payments = (Payment.objects.filter(id__in=lines.filter(matches).values("payment_id"))
+                .prefetch_related("lines").order_by("-date"))
+
+    def pays_by_uuid(payment: Payment) -> bool:
+        return any(line.cfdi_uuid.upper() == cfdi.uuid for line in payment.lines.all())
+
+    # A match by number alone must be the same supplier's invoice.
+    return [payment for payment in payments if pays_by_uuid(payment) or _same_vendor(cfdi, payment.vendor)]
+
+
+def _paid_invoices(cfdi: Cfdi) -> list[Related]:
+    """The invoices a payment complement settles, each linked when we hold it."""
+    wanted = [d.invoice_uuid.upper() for d in cfdi.paid_documents.order_by("id")]
+    held = {uuid.upper(): (pk, status) for pk, uuid, status in Cfdi.objects.filter(
+        tenant_id=cfdi.tenant_id, uuid__in=wanted).values_list("id", "uuid", "status")}
+    return [Related(held[uuid][0], uuid, held[uuid][1]) if uuid in held else Related(0, uuid, "")
+            for uuid in dict.fromkeys(wanted)]
 
 
 # --- payments and purchase orders --------------------------------------------
 
 def filtered_payments(params: Mapping[str, str]) -> QuerySet[Payment]:
-    payments = Payment.objects.select_related("tenant")
+    payments = Payment.objects.select_related("tenant").defer(*TENANT_SECRETS)
     if params.get("tenant"):
         payments = payments.filter(tenant__code=params["tenant"])
     if params.get("state"):
         payments = payments.filter(state=params["state"])
+    if params.get("docnbr"):
+        payments = payments.filter(docnbr__icontains=params["docnbr"].strip())
     return payments.order_by("-date", "docnbr")
+
+
+@dataclass
+class Waiting:
+    """An invoice a waiting payment waits for, and the CFDI we hold for it (whose status says why)."""
+
+    uuid: str
+    invoice_number: str
+    cfdi: Related | None
 
 
 @dataclass
 class PaymentRow:
     payment: Payment
     lines: list[PaymentLine]
-    waiting_for: list[str]
+    waiting_for: list[Waiting]
+    touches: list[Touch] = field(default_factory=list)
 
 
 def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
-    """The page's payments with their lines and, when waiting, the UUIDs not yet in Sage."""
+    """The page's payments with their lines, each line's CFDI, what a waiting one waits for, and
+    the runs that last touched it; three queries whatever the number of rows."""
     payments = list(payments)
     lines_by_payment: dict[int, list[PaymentLine]] = defaultdict(list)
     for line in PaymentLine.objects.filter(payment__in=payments).order_by("payment_id", "line"):
         lines_by_payment[line.payment_id].append(line)
-    waiting = [p for p in payments if p.state == Payment.State.WAITING]
-    wanted = {(p.tenant_id, line.cfdi_uuid.upper()) for p in waiting for line in lines_by_payment[p.pk]
-              if line.cfdi_uuid}
-    imported = _imported_uuids(wanted)
+    vendors = {p.pk: (p.tenant_id, p.vendor) for p in payments}
+    held = _cfdis_for_lines([(vendors[pk], line) for pk, lines in lines_by_payment.items() for line in lines])
+    touched = _touches({(p.tenant_id, kind, p.docnbr) for p in payments
+                        for kind in (SyncLink.Kind.PAYMENT, SyncLink.Kind.COMPLEMENT)})
     rows = []
     for payment in payments:
         lines = lines_by_payment[payment.pk]
-        waiting_for = [] if payment.state != Payment.State.WAITING else sorted({
-            line.cfdi_uuid.upper() for line in lines
-            if not line.cfdi_uuid or (payment.tenant_id, line.cfdi_uuid.upper()) not in imported})
-        rows.append(PaymentRow(payment, lines, waiting_for))
+        for line in lines:
+            line.cfdi = held.get(line.pk)
+        waiting_for = [] if payment.state != Payment.State.WAITING else [
+            Waiting(line.cfdi_uuid.upper(), line.invoice_number, line.cfdi) for line in lines
+            if line.cfdi is None or line.cfdi.status != CfdiStatus.IMPORTED or not line.cfdi_uuid]
+        touches = sorted(touched.get((payment.tenant_id, SyncLink.Kind.PAYMENT, payment.docnbr), [])
+                         + touched.get((payment.tenant_id, SyncLink.Kind.COMPLEMENT, payment.docnbr), []),
+                         key=lambda t: t.updated, reverse=True)
+        rows.append(PaymentRow(payment, lines, waiting_for, touches))
     return rows
 
 
-def _imported_uuids(wanted: set[tuple[int, str]]) -> set[tuple[int, str]]:
-    if not wanted:
-        return set()
-    query = Q()
-    for tenant_id in {tenant_id for tenant_id, _ in wanted}:
-        query |= Q(tenant_id=tenant_id, uuid__in=[u for t, u in wanted if t == tenant_id])
-    return set(Cfdi.objects.filter(query, status=CfdiStatus.IMPORTED).values_list("tenant_id", "uuid"))
+def _cfdis_for_lines(lines: list[tuple[tuple[int, str], PaymentLine]]) -> dict[int, Related]:
+    """The CFDI we hold for each payment line: by UUID, or, where Sage has none, by document number
+    and vendor. One query."""
+    query = Q(pk__in=[])
+    for (tenant_id, _vendor), line in lines:
+        if line.cfdi_uuid:
+            query |= Q(tenant_id=tenant_id, uuid=line.cfdi_uuid.upper())
+        elif line.invoice_number:
+            query |= Q(tenant_id=tenant_id) & _document_numbers(line.invoice_number)
+    if not lines:
+        return {}
+    by_uuid: dict[tuple[int, str], Cfdi] = {}
+    by_number: dict[tuple[int, str], list[Cfdi]] = defaultdict(list)
+    for cfdi in Cfdi.objects.filter(query).only("id", "tenant_id", "uuid", "series", "folio", "status",
+                                                "portal_metadata"):
+        by_uuid[(cfdi.tenant_id, cfdi.uuid)] = cfdi
+        by_number[(cfdi.tenant_id, cfdi.document_number)].append(cfdi)
+    found = {}
+    for (tenant_id, vendor), line in lines:
+        if line.cfdi_uuid:
+            cfdi = by_uuid.get((tenant_id, line.cfdi_uuid.upper()))
+        else:
+            cfdi = next((c for c in by_number.get((tenant_id, line.invoice_number), []) if _same_vendor(c, vendor)),
+                        None)
+        if cfdi is not None:
+            found[line.pk] = Related(cfdi.pk, cfdi.uuid, cfdi.status, cfdi.document_number)
+    return found
 
 
 def filtered_po_links(params: Mapping[str, str]) -> QuerySet[SyncLink]:
-    links = SyncLink.objects.filter(kind__in=[SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS]).select_related("tenant")
+    links = (SyncLink.objects.filter(kind__in=[SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS]).select_related("tenant")
+             .defer(*TENANT_SECRETS))
     if params.get("tenant"):
         links = links.filter(tenant__code=params["tenant"])
     if params.get("state"):
@@ -313,11 +672,60 @@ def filtered_po_links(params: Mapping[str, str]) -> QuerySet[SyncLink]:
     return links.order_by("tenant__code", "sage_key", "kind")
 
 
-def po_rows(links: Iterable[SyncLink]) -> list[tuple[SyncLink, str]]:
-    """The page's PO links, each with the error of its last failed outcome ('' when none)."""
+@dataclass
+class PoRow:
+    link: SyncLink
+    error: str
+    touches: list[Touch]
+
+
+def po_rows(links: Iterable[SyncLink]) -> list[PoRow]:
+    """The page's PO links, each with the error of its last failed outcome ('' when none) and the runs
+    that last touched it."""
     links = list(links)
+    touched = _touches({(link.tenant_id, link.kind, link.sage_key) for link in links})
     failed = RecordOutcome.objects.filter(kind__in=[SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS],
                                           sage_key__in={link.sage_key for link in links},
                                           status=RecordOutcome.Status.FAILED).order_by("updated")
     errors = {(o.tenant_id, o.kind, o.sage_key): o.last_error for o in failed}
-    return [(link, errors.get((link.tenant_id, link.kind, link.sage_key), "")) for link in links]
+    return [PoRow(link, errors.get((link.tenant_id, link.kind, link.sage_key), ""),
+                  touched.get((link.tenant_id, link.kind, link.sage_key), [])) for link in links]
+
+
+# --- records needing a person ---------------------------------------------------
+
+def filtered_attention(params: Mapping[str, str]) -> QuerySet[RecordOutcome]:
+    """The run log's records a retry will not cure: a person must act first."""
+    outcomes = (RecordOutcome.objects.filter(status=RecordOutcome.Status.FAILED, permanent=True)
+                .select_related("tenant").defer(*TENANT_SECRETS))
+    if params.get("tenant"):
+        outcomes = outcomes.filter(tenant__code=params["tenant"])
+    if params.get("kind"):
+        outcomes = outcomes.filter(kind=params["kind"])
+    return outcomes.order_by("-updated", "-id")
+
+
+def record_links(outcomes: Iterable[RecordOutcome]) -> list[tuple[RecordOutcome, str]]:
+    """Each outcome with the page of its record ('' when there is none); one query for the CFDIs."""
+    outcomes = list(outcomes)
+    cfdi_kinds = (SyncLink.Kind.CFDI_IMPORT, SyncLink.Kind.CFDI_STATUS)
+    query = Q(pk__in=[])
+    for outcome in outcomes:
+        if outcome.kind in cfdi_kinds:
+            query |= Q(tenant_id=outcome.tenant_id, uuid=outcome.sage_key.upper())
+    cfdi_ids = dict(((t, u), pk) for pk, t, u in Cfdi.objects.filter(query).values_list("id", "tenant_id", "uuid")) \
+        if any(o.kind in cfdi_kinds for o in outcomes) else {}
+    found = []
+    for outcome in outcomes:
+        code = outcome.tenant.code
+        if outcome.kind in cfdi_kinds:
+            pk = cfdi_ids.get((outcome.tenant_id, outcome.sage_key.upper()))
+            url = reverse("cfdi-detail", args=[pk]) if pk else ""
+        elif outcome.kind in (SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS):
+            url = f"{reverse('po-list')}?{urlencode({'tenant': code, 'po': outcome.sage_key})}"
+        elif outcome.kind in (SyncLink.Kind.PAYMENT, SyncLink.Kind.COMPLEMENT):
+            url = f"{reverse('payment-list')}?{urlencode({'tenant': code, 'docnbr': outcome.sage_key})}"
+        else:
+            url = ""
+        found.append((outcome, url))
+    return found

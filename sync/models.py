@@ -35,22 +35,26 @@ class SyncRun(models.Model):
         INACTIVE = "inactive", _("tenant inactive")
         LEASE_HELD = "lease_held", _("another run holds the tenant's lease")
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_runs")
-    trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
-    started = models.DateTimeField(default=timezone.now, db_index=True)
-    finished = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
-    skip_reason = models.CharField(max_length=12, choices=SkipReason.choices, blank=True, default="")
-    note = models.TextField(blank=True, help_text=_("Why the run was skipped or stopped."))
-    dry_run = models.BooleanField(default=False)
-    only_step = models.CharField(max_length=40, blank=True)
-    lease_holder = models.CharField(max_length=200, blank=True)
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    skipped_count = models.PositiveIntegerField(default=0)
-    failed_count = models.PositiveIntegerField(default=0)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="sync_runs",
+    )
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices, default=Trigger.MANUAL)
+    started = models.DateTimeField(_("started"), default=timezone.now, db_index=True)
+    finished = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.RUNNING)
+    skip_reason = models.CharField(_("why skipped"), max_length=12, choices=SkipReason.choices, blank=True, default="")
+    note = models.TextField(_("note"), blank=True, help_text=_("Why the run was skipped or stopped."))
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    only_step = models.CharField(_("only step"), max_length=40, blank=True)
+    lease_holder = models.CharField(_("lease holder"), max_length=200, blank=True)
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
 
     class Meta:
+        verbose_name = _("run")
+        verbose_name_plural = _("runs")
         ordering = ["-started", "-id"]
         indexes = [models.Index(fields=["tenant", "-started"])]
 
@@ -68,20 +72,22 @@ class StepRun(models.Model):
         FAILED = "failed", _("failed")
         SKIPPED = "skipped", _("skipped")
 
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="steps")
-    step = models.CharField(max_length=40)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    message = models.CharField(max_length=500, blank=True, help_text=_("Why it failed or was skipped."))
-    created_count = models.PositiveIntegerField(default=0)
-    updated_count = models.PositiveIntegerField(default=0)
-    skipped_count = models.PositiveIntegerField(default=0)
-    failed_count = models.PositiveIntegerField(default=0)
-    started = models.DateTimeField(default=timezone.now)
-    duration = models.FloatField(null=True, blank=True, help_text=_("Seconds."))
-    log = models.JSONField(default=list, blank=True)
-    alert_sent = models.BooleanField(default=False)
+    run = models.ForeignKey(SyncRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="steps")
+    step = models.CharField(_("step"), max_length=40)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    message = models.CharField(_("message"), max_length=500, blank=True, help_text=_("Why it failed or was skipped."))
+    created_count = models.PositiveIntegerField(_("created"), default=0)
+    updated_count = models.PositiveIntegerField(_("updated"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    started = models.DateTimeField(_("started"), default=timezone.now)
+    duration = models.FloatField(_("duration"), null=True, blank=True, help_text=_("Seconds."))
+    log = models.JSONField(_("log"), default=list, blank=True)
+    alert_sent = models.BooleanField(_("alert sent"), default=False)
 
     class Meta:
+        verbose_name = _("step run")
+        verbose_name_plural = _("step runs")
         ordering = ["run_id", "id"]
         indexes = [models.Index(fields=["step", "-started"])]
 
@@ -97,21 +103,29 @@ class RecordOutcome(models.Model):
         FAILED = "failed", _("failed")
         WAITING = "waiting", _("waiting")
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="record_outcomes")
-    run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="outcomes")
-    step = models.CharField(max_length=40)
-    kind = models.CharField(max_length=20)
-    sage_key = models.CharField(max_length=80)
-    portal_id = models.CharField(max_length=64, blank=True)
-    action = models.CharField(max_length=20)
-    status = models.CharField(max_length=10, choices=Status.choices)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.CharField(max_length=500, blank=True)
-    permanent = models.BooleanField(default=False, help_text=_("A person must act before a retry helps."))
-    request_snapshot = models.JSONField(default=dict, blank=True)
-    updated = models.DateTimeField(auto_now=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="record_outcomes",
+    )
+    run = models.ForeignKey(
+        SyncRun, verbose_name=_("run"), null=True, blank=True, on_delete=models.SET_NULL, related_name="outcomes",
+    )
+    step = models.CharField(_("step"), max_length=40)
+    kind = models.CharField(_("kind"), max_length=20)
+    sage_key = models.CharField(_("Sage key"), max_length=80)
+    portal_id = models.CharField(_("portal id"), max_length=64, blank=True)
+    action = models.CharField(_("action"), max_length=20)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    permanent = models.BooleanField(
+        _("needs a person"), default=False, help_text=_("A person must act before a retry helps."),
+    )
+    request_snapshot = models.JSONField(_("request sent"), default=dict, blank=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("record outcome")
+        verbose_name_plural = _("record outcomes")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "kind", "sage_key", "action"], name="one_outcome_per_record_action")
         ]
@@ -142,18 +156,23 @@ class SyncLink(models.Model):
         CONFIRMED = "confirmed", _("confirmed")
         FAILED = "failed", _("failed")
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="sync_links")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    sage_key = models.CharField(max_length=80)
-    portal_id = models.CharField(max_length=64, blank=True)
-    content_hash = models.CharField(max_length=64, blank=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="sync_links",
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    sage_key = models.CharField(_("Sage key"), max_length=80)
+    portal_id = models.CharField(_("portal id"), max_length=64, blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
     sent_hash = models.CharField(
+        _("hash sent"),
         max_length=64, blank=True, help_text=_("The content hash of the write in flight (pending/sent).")
     )
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    updated = models.DateTimeField(auto_now=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("sync link")
+        verbose_name_plural = _("sync links")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "kind", "sage_key"], name="one_link_per_sage_record")
         ]
@@ -189,24 +208,28 @@ class Payment(models.Model):
         FAILED = "failed", _("failed")
         REVERSED = "reversed", _("reversed in Sage")
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="payments")
+    tenant = models.ForeignKey(
+        "tenants.Tenant", verbose_name=_("tenant"), on_delete=models.CASCADE, related_name="payments",
+    )
     docnbr = models.CharField(_("document number"), max_length=22)
-    vendor = models.CharField(max_length=12)
-    date = models.DateField()
-    amount = models.DecimalField(max_digits=19, decimal_places=3)
-    currency = models.CharField(max_length=3)
-    bank = models.CharField(max_length=8, blank=True)
-    remit_id = models.CharField(max_length=24, blank=True)
-    reference = models.CharField(max_length=60, blank=True)
-    batch = models.PositiveIntegerField()
-    entry = models.PositiveIntegerField()
-    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
-    wait_reason = models.CharField(max_length=500, blank=True)
-    sage_hash = models.CharField(max_length=64, help_text=_("Hash of the Sage facts last read."))
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    vendor = models.CharField(_("vendor"), max_length=12)
+    date = models.DateField(_("date"))
+    amount = models.DecimalField(_("amount"), max_digits=19, decimal_places=3)
+    currency = models.CharField(_("currency"), max_length=3)
+    bank = models.CharField(_("bank"), max_length=8, blank=True)
+    remit_id = models.CharField(_("remittance id"), max_length=24, blank=True)
+    reference = models.CharField(_("reference"), max_length=60, blank=True)
+    batch = models.PositiveIntegerField(_("batch"))
+    entry = models.PositiveIntegerField(_("entry"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.WAITING)
+    wait_reason = models.CharField(_("why it waits"), max_length=500, blank=True)
+    sage_hash = models.CharField(_("Sage hash"), max_length=64, help_text=_("Hash of the Sage facts last read."))
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         ordering = ["-date", "docnbr"]
         constraints = [models.UniqueConstraint(fields=["tenant", "docnbr"], name="one_payment_per_docnbr")]
 
@@ -215,13 +238,15 @@ class Payment(models.Model):
 
 
 class PaymentLine(models.Model):
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="lines")
-    line = models.PositiveIntegerField()
-    invoice_number = models.CharField(max_length=22)
-    cfdi_uuid = models.CharField(max_length=36, blank=True, help_text=_("Empty when Sage has none."))
-    amount = models.DecimalField(max_digits=19, decimal_places=3)
+    payment = models.ForeignKey(Payment, verbose_name=_("payment"), on_delete=models.CASCADE, related_name="lines")
+    line = models.PositiveIntegerField(_("line"))
+    invoice_number = models.CharField(_("invoice number"), max_length=22)
+    cfdi_uuid = models.CharField(_("CFDI UUID"), max_length=36, blank=True, help_text=_("Empty when Sage has none."))
+    amount = models.DecimalField(_("amount"), max_digits=19, decimal_places=3)
 
     class Meta:
+        verbose_name = _("payment line")
+        verbose_name_plural = _("payment lines")
         ordering = ["payment_id", "line"]
         constraints = [models.UniqueConstraint(fields=["payment", "line"], name="one_payment_line_per_number")]
 

@@ -20,3 +20,9 @@ def prune_history() -> str:
     from sync.housekeeping import prune_history as prune
 
     return ", ".join(f"{kind}: {count}" for kind, count in prune().items())
+
+
+def run_manual_cycle(tenant_id: int, step: str | None = None) -> str:
+    """A person pressed "Run now": recorded as manual, not as a retry."""
+    run = run_tenant(tenant_id, trigger=SyncRun.Trigger.MANUAL, only_step=step)
+    return f"run {run.pk}: {run.status}"

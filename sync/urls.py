@@ -5,6 +5,8 @@ from sync import views
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("overview/table", views.overview_fragment, name="overview-table"),
+    path("tenants/<slug:code>/", views.tenant_detail, name="tenant-detail"),
+    path("attention/", views.attention_list, name="attention-list"),
     path("runs/", views.run_list, name="run-list"),
     path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("cfdis/", views.cfdi_list, name="cfdi-list"),

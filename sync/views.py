@@ -23,13 +23,15 @@ from django_q.tasks import async_task
 
 from cfdi import views as cfdi_files
 from cfdi.models import Cfdi, CfdiStatus
-from sync import dashboard
+from sync import charts, dashboard
 from sync.lease import release_gone_holder
 from sync.models import Payment, SyncLink, SyncRun
+from sync.local_time import zone_name
 from sync.scheduling import set_paused
+from sync.templatetags.sync_labels import CFDI_KINDS, step_label
 from tenants.models import STEP_NAMES, Tenant
 
-RUN_TASK = "sync.tasks.run_retry_cycle"
+RUN_TASK = "sync.tasks.run_manual_cycle"
 # Where the import's "retry one invoice" task may live, first found wins.
 RETRY_IMPORT_MODULES = ("sync.steps.cfdi_import", "sync.cfdi_import")
 
@@ -55,15 +57,45 @@ def _listing(request: HttpRequest, **extra) -> dict:
 
 # --- overview ------------------------------------------------------------------
 
+def _charts(tenant: Tenant | None = None) -> dict:
+    """The three charts of the last days, for one tenant or for all."""
+    data = dashboard.chart_data(tenant)
+    return {"charts": [charts.runs_chart(data), charts.needing_chart(data, dashboard.needing_label),
+                       charts.durations_chart(data, step_label)],
+            "chart_zone": zone_name(data.zone)}
+
+
 @staff_required
 def overview(request: HttpRequest) -> HttpResponse:
-    return render(request, "sync/overview.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES})
+    return render(request, "sync/overview.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES,
+                                                  **_charts()})
 
 
 @staff_required
 def overview_fragment(request: HttpRequest) -> HttpResponse:
     # The auto-refresh swaps this table in place: no full reload.
     return render(request, "sync/_overview_table.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES})
+
+
+@staff_required
+def tenant_detail(request: HttpRequest, code: str) -> HttpResponse:
+    tenant = Tenant.objects.filter(code=code).first()
+    if tenant is None:
+        return render(request, "sync/not_found.html", {"what": _("tenant")}, status=404)
+    runs = (SyncRun.objects.filter(tenant=tenant).select_related("tenant").defer(*dashboard.TENANT_SECRETS)
+            .order_by("-started", "-id")[:10])
+    return render(request, "sync/tenant_detail.html", {
+        "tenant": tenant, "row": dashboard.overview_rows([tenant])[0], "runs": dashboard.with_seconds(runs),
+        **_charts(tenant)})
+
+
+# --- records needing a person -------------------------------------------------------
+
+@staff_required
+def attention_list(request: HttpRequest) -> HttpResponse:
+    page = dashboard.page_of(dashboard.filtered_attention(request.GET), request.GET.get("page"))
+    return render(request, "sync/attention_list.html", _listing(
+        request, page=page, rows=dashboard.record_links(page.object_list), kinds=SyncLink.Kind.choices))
 
 
 # --- runs ----------------------------------------------------------------------
@@ -90,7 +122,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 def cfdi_list(request: HttpRequest) -> HttpResponse:
     page = dashboard.page_of(dashboard.filtered_cfdis(request.GET), request.GET.get("page"))
     return render(request, "cfdi/cfdi_list.html", _listing(
-        request, page=page, statuses=CfdiStatus.choices, kinds=("I", "E", "P")))
+        request, page=page, statuses=CfdiStatus.choices,
+        kinds=[(kind, CFDI_KINDS[kind]) for kind in ("I", "E", "P")]))
 
 
 @staff_required
@@ -100,7 +133,7 @@ def cfdi_detail(request: HttpRequest, cfdi_id: int) -> HttpResponse:
     except Cfdi.DoesNotExist:
         return render(request, "sync/not_found.html", {"what": "CFDI"}, status=404)
     return render(request, "cfdi/cfdi_detail.html", {
-        "cfdi": detail.cfdi, "attempts": detail.attempts, "payments": detail.payments,
+        "cfdi": detail.cfdi, "attempts": detail.attempts, "payments": detail.payments, "detail": detail,
         "invoice": cfdi_files.invoice_for_people(detail.cfdi),
         "has_addenda_copy": cfdi_files.has_addenda_copy(detail.cfdi),
         "can_retry": dashboard.can_retry(detail.cfdi),
@@ -182,7 +215,7 @@ def po_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def scheduler(request: HttpRequest) -> HttpResponse:
-    return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(), "steps": STEP_NAMES,
+    return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(waiting=False), "steps": STEP_NAMES,
                                                    "is_admin": dashboard.is_admin(request.user)})
 
 

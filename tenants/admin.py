@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from tenants.forms import TenantAdminForm, clear_field_name
 from tenants.models import STEP_NAMES, Tenant
+from tenants.multivalue import LocationCodesField, PoTypesField
+
+# Site rules stored as JSON lists, edited as check boxes and a list of codes.
+MULTI_VALUE_FIELDS = {"po_types": PoTypesField, "skip_location_codes": LocationCodesField}
 
 
 def _secret(name: str) -> tuple[str, str]:
@@ -43,6 +52,28 @@ class TenantAdmin(admin.ModelAdmin):
         (_("Schedule"), {"fields": ("paused", "sync_every_minutes", "start_date")}),
     )
     actions = ["test_connections"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field_class = MULTI_VALUE_FIELDS.get(db_field.name)
+        if field_class is not None:
+            return field_class(label=capfirst(db_field.verbose_name))
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_urls(self):
+        own = [path("<path:object_id>/test-connections/", self.admin_site.admin_view(self.test_connections_view),
+                    name="tenants_tenant_test_connections")]
+        return own + super().get_urls()
+
+    def test_connections_view(self, request, object_id: str):
+        """The change page's "Test connections" button: the same check as the list's action, superusers only."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        tenant = get_object_or_404(Tenant, pk=object_id)
+        for line, ok in connection_report(tenant):
+            self.message_user(request, line, messages.SUCCESS if ok else messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
 
     # Only SageConnect admins manage tenants; staff see the staff pages, not this.
     def has_view_permission(self, request, obj=None) -> bool:

@@ -22,9 +22,9 @@ STEP_NAMES = (
 
 
 class SageEngine(models.TextChoices):
-    MSSQL = "mssql", "SQL Server (production)"
-    SQLITE = "sqlite", "SQLite (sandbox)"
-    POSTGRESQL = "postgresql", "PostgreSQL (sandbox)"
+    MSSQL = "mssql", _("SQL Server (production)")
+    SQLITE = "sqlite", _("SQLite (sandbox)")
+    POSTGRESQL = "postgresql", _("PostgreSQL (sandbox)")
 
 
 class VendorRfcSource(models.TextChoices):
@@ -53,39 +53,49 @@ class Tenant(models.Model):
     """A company kept in step: its Sage 300 company, Web API and portal tenant."""
 
     code = models.SlugField(
+        _("code"),
         max_length=20,
         unique=True,
         help_text=_("Short name used in commands and URLs, e.g. 'samltd'."),
     )
-    name = models.CharField(max_length=120)
-    rfc = models.CharField("RFC", max_length=13, validators=[validate_rfc])
-    active = models.BooleanField(default=True)
+    name = models.CharField(_("name"), max_length=120)
+    rfc = models.CharField(_("RFC"), max_length=13, validators=[validate_rfc])
+    active = models.BooleanField(_("active"), default=True)
     paused = models.BooleanField(
+        _("paused"),
         default=False, help_text=_("A paused tenant keeps its settings but its scheduled cycles do not run.")
     )
-    sync_every_minutes = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    sync_every_minutes = models.PositiveIntegerField(
+        _("every how many minutes"), default=10, validators=[MinValueValidator(1)],
+    )
     start_date = models.DateField(
+        _("start date"),
         null=True, blank=True, help_text=_("Nothing older than this is read from Sage (payments, POs).")
     )
-    time_zone = models.CharField(max_length=64, default="America/Mexico_City")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="America/Mexico_City")
     notice_emails = models.TextField(
+        _("notice e-mails"),
         blank=True, help_text=_("Who hears about failed steps: one address per line.")
     )
 
     # Sage company database
-    sage_db_engine = models.CharField(max_length=12, choices=SageEngine.choices, default=SageEngine.MSSQL)
-    sage_db_host = models.CharField(max_length=255, blank=True)
-    sage_db_port = models.PositiveIntegerField(null=True, blank=True)
+    sage_db_engine = models.CharField(
+        _("Sage database engine"), max_length=12, choices=SageEngine.choices, default=SageEngine.MSSQL,
+    )
+    sage_db_host = models.CharField(_("Sage database host"), max_length=255, blank=True)
+    sage_db_port = models.PositiveIntegerField(_("Sage database port"), null=True, blank=True)
     sage_db_name = models.CharField(
+        _("Sage database name"),
         max_length=255, help_text=_("Database name (SQL Server, PostgreSQL) or file path (SQLite).")
     )
-    sage_db_user = models.CharField(max_length=128, blank=True)
-    sage_db_password = EncryptedTextField(blank=True)
+    sage_db_user = models.CharField(_("Sage database user"), max_length=128, blank=True)
+    sage_db_password = EncryptedTextField(_("Sage database password"), blank=True)
     sage_db_driver = models.CharField(
-        "ODBC driver", max_length=128, default="ODBC Driver 18 for SQL Server", blank=True
+        _("ODBC driver"),
+        max_length=128, default="ODBC Driver 18 for SQL Server", blank=True
     )
     sage_db_extra_params = models.CharField(
-        "extra ODBC parameters",
+        _("extra ODBC parameters"),
         max_length=255,
         blank=True,
         help_text=_("Appended to the ODBC connection string, e.g. 'TrustServerCertificate=yes'."),
@@ -93,67 +103,80 @@ class Tenant(models.Model):
 
     # Sage 300 Web API
     webapi_url = models.URLField(
-        "Web API base URL",
+        _("Web API base URL"),
         blank=True,
         help_text=_("Up to and without /Sage300WebApi, e.g. https://sage.example.com"),
     )
     webapi_company = models.CharField(
-        "Web API company",
+        _("Web API company"),
         max_length=12,
         blank=True,
         validators=[RegexValidator(r"^[A-Za-z0-9]+$", _("Letters and digits only, e.g. SAMLTD."))],
     )
-    webapi_user = models.CharField("Web API user", max_length=64, blank=True)
-    webapi_password = EncryptedTextField("Web API password", blank=True)
+    webapi_user = models.CharField(_("Web API user"), max_length=64, blank=True)
+    webapi_password = EncryptedTextField(_("Web API password"), blank=True)
 
     # Focaltec portal
-    portal_url = models.URLField("portal base URL", default="https://api.portaldeproveedores.mx")
-    portal_tenant_id = models.CharField("portal tenant id", max_length=64)
-    portal_key = EncryptedTextField("portal key (PDPTenantKey)", blank=True)
-    portal_secret = EncryptedTextField("portal secret (PDPTenantSecret)", blank=True)
+    portal_url = models.URLField(_("portal base URL"), default="https://api.portaldeproveedores.mx")
+    portal_tenant_id = models.CharField(_("portal tenant id"), max_length=64)
+    portal_key = EncryptedTextField(_("portal key (PDPTenantKey)"), blank=True)
+    portal_secret = EncryptedTextField(_("portal secret (PDPTenantSecret)"), blank=True)
 
     # Site rules (EXTERNAL.md "(site)")
     vendor_rfc_source = models.CharField(
+        _("where Sage keeps the vendor's RFC"),
         max_length=12, choices=VendorRfcSource.choices, default=VendorRfcSource.IDTAXREGI1
     )
     vendor_rfc_optfield = models.CharField(
+        _("RFC optional field"),
         max_length=12, blank=True, help_text=_("The APVENO optional field that holds the RFC, when the source is one.")
     )
     folio_optfield = models.CharField(
-        "CFDI UUID optional field", max_length=12, default="FOLIOCFD",
+        _("CFDI UUID optional field"),
+        max_length=12, default="FOLIOCFD",
         help_text=_("APIBHO / APTCRO optional field holding the CFDI UUID."),
     )
-    payment_stamp_date_optfield = models.CharField(max_length=12, default="FECHACFD")
-    provider_id_optfield = models.CharField(max_length=12, default="PROVIDERID")
+    payment_stamp_date_optfield = models.CharField(
+        _("payment stamp date optional field"), max_length=12, default="FECHACFD",
+    )
+    provider_id_optfield = models.CharField(_("portal provider id optional field"), max_length=12, default="PROVIDERID")
     po_types = models.JSONField(
+        _("PO types"),
         default=list, blank=True, help_text=_("PORTYPE values eligible for the portal, e.g. [1]; empty = all.")
     )
     po_min_date = models.DateField(
+        _("oldest PO date"),
         null=True, blank=True, help_text=_("POs dated before this are not sent to the portal.")
     )
     po_required_optfield = models.CharField(
+        _("required PO optional field"),
         max_length=12, blank=True, help_text=_("POPORHO optional field a PO must carry to be eligible, e.g. AUTORIZADA.")
     )
-    po_required_value = models.CharField(max_length=60, blank=True)
+    po_required_value = models.CharField(_("required value"), max_length=60, blank=True)
     skip_location_codes = models.JSONField(
+        _("skipped location codes"),
         default=list, blank=True, help_text=_("Location codes whose PO lines are not sent, e.g. [\"GRAL\"].")
     )
-    ship_to_street = models.CharField(max_length=120, blank=True)
-    ship_to_city = models.CharField(max_length=60, blank=True)
-    ship_to_state = models.CharField(max_length=60, blank=True)
-    ship_to_zip = models.CharField(max_length=10, blank=True)
-    ship_to_country = models.CharField(max_length=3, default="MEX", blank=True)
+    ship_to_street = models.CharField(_("ship-to street"), max_length=120, blank=True)
+    ship_to_city = models.CharField(_("ship-to city"), max_length=60, blank=True)
+    ship_to_state = models.CharField(_("ship-to state"), max_length=60, blank=True)
+    ship_to_zip = models.CharField(_("ship-to postal code"), max_length=10, blank=True)
+    ship_to_country = models.CharField(_("ship-to country"), max_length=3, default="MEX", blank=True)
     vendor_number_prefix = models.CharField(
+        _("vendor number prefix"),
         max_length=6, default="PP", help_text=_("Prefix of the VENDORIDs SageConnect creates for new providers.")
     )
     vendor_group_code = models.CharField(
+        _("vendor group code"),
         max_length=6, blank=True, help_text=_("APVEN IDGRP for vendors SageConnect creates (Sage 300 requires one).")
     )
-    invoice_distribution_code = models.CharField(max_length=6, blank=True, default="")
+    invoice_distribution_code = models.CharField(_("invoice distribution code"), max_length=6, blank=True, default="")
     invoice_batch_max = models.PositiveIntegerField(
+        _("most invoices per batch"),
         default=50, validators=[MinValueValidator(1)], help_text=_("Most invoices in one AP batch.")
     )
     addenda_required = models.BooleanField(
+        _("add the addenda"),
         default=False, help_text=_("Add the AddendaEmisor (PO, provider, bank) to a copy of each CFDI.")
     )
 
@@ -183,10 +206,12 @@ class Tenant(models.Model):
     step_po_cancel = models.BooleanField(_("PO cancel"), default=True)
     step_payment_complement = models.BooleanField(_("payment complement"), default=True)
 
-    created = models.DateTimeField(auto_now_add=True)
-    updated = models.DateTimeField(auto_now=True)
+    created = models.DateTimeField(_("created"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
         ordering = ["code"]
 
     def __str__(self) -> str:

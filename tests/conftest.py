@@ -19,9 +19,11 @@ import sys
 
 import psutil
 import pytest
+from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test.testcases import _DatabaseFailure
+from django.utils import translation
 
 from tenants.routers import SAGE_ALIAS_PREFIX
 
@@ -118,6 +120,16 @@ def pytest_configure(config):
 def _stop_started_processes():
     yield
     stop_started()
+
+
+@pytest.fixture(autouse=True)
+def _site_language():
+    # LocaleMiddleware activates a request's language in the thread that served
+    # it and never deactivates it: after a Spanish page, the next test's run log
+    # would be written in Spanish. Each test starts in the settings' language.
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
 
 
 def still_running() -> list[psutil.Process]:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
 
+from django.utils.translation import gettext as _
+
 from tenants.models import Tenant
 
 logger = logging.getLogger("sync.steps")
@@ -28,9 +30,13 @@ class StepResult:
     would_send: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
-            f"created {self.created}, updated {self.updated}, skipped {self.skipped}, failed {self.failed}"
-        )
+        return counts_summary(self.created, self.updated, self.skipped, self.failed)
+
+
+def counts_summary(created: int, updated: int, skipped: int, failed: int) -> str:
+    """"created 28, updated 0, skipped 12, failed 0" in the language in force (the run page says the same)."""
+    return _("created %(c)s, updated %(u)s, skipped %(s)s, failed %(f)s") % {
+        "c": created, "u": updated, "s": skipped, "f": failed}
 
 
 @dataclass

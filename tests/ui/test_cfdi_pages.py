@@ -115,7 +115,10 @@ def test_it_hides_retry_for_an_imported_invoice(staff_client, world):
     Cfdi.objects.update(status=CfdiStatus.IMPORTED, sage_batch=12, sage_entry=3)
     html = staff_client.get(f"/cfdis/{Cfdi.objects.get().pk}/").content.decode()
     assert 'id="retry"' not in html
-    assert '<dd id="sage-batch">12</dd>' in html and '<dd id="sage-entry">3</dd>' in html
+    cfdi = Cfdi.objects.get()
+    assert f'<a href="/cfdis/?tenant={cfdi.tenant.code}&amp;batch=12"' in html and '<dd id="sage-entry">3</dd>' in html
+    assert [c.pk for c in staff_client.get("/cfdis/?batch=12").context["page"]] == [cfdi.pk]
+    assert list(staff_client.get("/cfdis/?batch=13").context["page"]) == []
 
 
 def test_it_refuses_to_retry_an_invoice_whose_problems_a_re_import_cannot_cure(staff_client, world):

@@ -100,6 +100,8 @@ def test_it_reports_each_tenant_in_api_status(staff_client, world):
     assert tenants[first.code]["problem"] is True
     assert tenants[first.code]["behind"] is False and tenants[first.code]["lease"] is None
     assert tenants[first.code]["last_completed"] is not None
+    assert tenants[first.code]["waiting_for_a_person"] == {"cfdi_failed": 1, "payment_waiting": 1}
+    assert tenants[first.code]["last_success"] is None
 
 
 def test_it_shows_the_lease_holder_and_its_age_in_api_status(staff_client, world):

@@ -42,8 +42,21 @@ def test_it_queues_a_run_of_a_tenant_or_of_one_step(staff_client, world):
     tenant = world(1)[0]
     staff_client.post("/scheduler/run", {"tenant": tenant.code})
     staff_client.post("/scheduler/run", {"tenant": tenant.code, "step": "payment_check"})
-    assert _queued() == [("sync.tasks.run_retry_cycle", (tenant.pk, None)),
-                         ("sync.tasks.run_retry_cycle", (tenant.pk, "payment_check"))]
+    assert _queued() == [("sync.tasks.run_manual_cycle", (tenant.pk, None)),
+                         ("sync.tasks.run_manual_cycle", (tenant.pk, "payment_check"))]
+
+
+def test_it_records_run_now_as_a_manual_run_not_a_retry(staff_client, world, sage_db_allowed):
+    from django.utils.module_loading import import_string
+
+    from sync.models import SyncRun
+
+    tenant = world(1)[0]
+    staff_client.post("/scheduler/run", {"tenant": tenant.code, "step": "po_close"})
+    queued = OrmQ.objects.get().task
+    import_string(queued["func"])(*queued["args"])  # as a worker would
+    run = SyncRun.objects.filter(tenant=tenant).latest("id")
+    assert (run.trigger, run.only_step) == (SyncRun.Trigger.MANUAL, "po_close")
 
 
 def test_it_refuses_an_unknown_step(staff_client, world):

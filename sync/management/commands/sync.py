@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from sync.models import StepRun, SyncRun
 from sync.pipeline import Interrupted, run_tenant, step_names
+from sync.steps.base import counts_summary
 from tenants.models import Tenant
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LEASE_HELD = 0, 1, 2, 3
@@ -75,9 +76,9 @@ class Command(BaseCommand):
 
     def _progress(self, tenant: Tenant):
         def show(step_run: StepRun) -> None:
-            line = (f"{tenant.code} {step_run.step}: {step_run.get_status_display()} — "
-                    f"created {step_run.created_count}, updated {step_run.updated_count}, "
-                    f"skipped {step_run.skipped_count}, failed {step_run.failed_count}")
+            counts = counts_summary(step_run.created_count, step_run.updated_count, step_run.skipped_count,
+                                    step_run.failed_count)
+            line = f"{tenant.code} {step_run.step}: {step_run.get_status_display()} — {counts}"
             if step_run.message:
                 line += f" ({step_run.message})"
             (self.stderr if step_run.status == StepRun.Status.FAILED else self.stdout).write(line)

@@ -1,0 +1,153 @@
+"""What needs a person, counted once for the overview and the chart; the charts' days in the tenant's
+zone; and, in a browser, the charts drawn from a real cycle against the stand-ins."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from collections import Counter
+
+import pytest
+from django.utils import timezone
+
+from cfdi.models import Cfdi, CfdiStatus
+from sync import dashboard
+from sync.models import Payment, RecordOutcome, StepRun, SyncRun
+
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+MEXICO = dt.timezone(dt.timedelta(hours=-6))
+
+
+def _outcome(tenant, kind: str, key: str, *, permanent: bool, updated: dt.datetime) -> None:
+    outcome = RecordOutcome.objects.create(tenant=tenant, step="providers", kind=kind, sage_key=key, action="create",
+                                           status=RecordOutcome.Status.FAILED, permanent=permanent)
+    RecordOutcome.objects.filter(pk=outcome.pk).update(updated=updated)  # auto_now set it to now
+
+
+@pytest.mark.django_db
+def test_it_counts_each_record_that_waits_for_a_person_once_by_tenant_kind_and_day(world):
+    first, second = world(2)  # each: one failed invoice, one waiting payment, one retryable PO failure
+    now = timezone.now()
+    _outcome(first, "vendor", "P001", permanent=True, updated=now - dt.timedelta(days=3))
+    _outcome(first, "vendor", "P002", permanent=False, updated=now)  # retried by itself: not a person's job
+    # Sage's refusal of the invoice is its CFDI (counted), not a second record.
+    _outcome(first, "cfdi_import", Cfdi.objects.get(tenant=first).uuid, permanent=True, updated=now)
+    Cfdi.objects.filter(tenant=second).update(status=CfdiStatus.NEEDS_ATTENTION, updated=now - dt.timedelta(days=20))
+    Payment.objects.filter(tenant=second).update(state=Payment.State.UPLOADED)
+
+    needing = dashboard.needing_a_person_counts(days=5)
+
+    assert needing.now == {
+        first.pk: Counter({"outcome_vendor": 1, "cfdi_failed": 1, "payment_waiting": 1}),
+        second.pk: Counter({"cfdi_needs_attention": 1}),
+    }
+    assert len(needing.days) == 5 and needing.days[-1] == timezone.localdate()
+    # The vendor waits since 3 days ago; the invoice of the second tenant since before the window.
+    assert [day["outcome_vendor"] for day in needing.by_day] == [0, 1, 1, 1, 1]
+    assert [day["cfdi_needs_attention"] for day in needing.by_day] == [1, 1, 1, 1, 1]
+    assert needing.by_day[-1] == needing.total_now()
+    # The overview counts come from the same function, and link to the lists that hold the records.
+    rows = {row.tenant.code: row for row in dashboard.overview_rows()}
+    assert {item.kind: item.count for item in rows[first.code].needs} == dict(needing.now[first.pk])
+    assert [item.url for item in rows[second.code].needs] == [f"/cfdis/?tenant={second.code}&status=needs_attention"]
+
+
+@pytest.mark.django_db
+def test_it_is_green_only_when_nothing_waits(staff_client, world):
+    tenant = world(1)[0]
+    html = staff_client.get("/").content.decode()
+    assert f'<tr class="problem" data-tenant="{tenant.code}">' in html
+    assert f"/payments/?tenant={tenant.code}&amp;state=waiting" in html
+    Cfdi.objects.update(status=CfdiStatus.IMPORTED)
+    Payment.objects.update(state=Payment.State.UPLOADED)
+    StepRun.objects.update(status=StepRun.Status.SUCCEEDED)
+    SyncRun.objects.update(status=SyncRun.Status.SUCCEEDED)
+    html = staff_client.get("/").content.decode()
+    assert f'<tr class="ok" data-tenant="{tenant.code}">' in html
+
+
+@pytest.mark.django_db
+def test_it_puts_each_run_on_the_day_of_the_tenants_zone(world):
+    from tenants.models import Tenant
+
+    tenant = world(1)[0]
+    Tenant.objects.filter(pk=tenant.pk).update(time_zone="America/Tijuana")  # UTC−8 in January
+    tenant.refresh_from_db()
+    # 05:30 UTC on the 15th is still the 14th in Tijuana.
+    SyncRun.objects.update(started=dt.datetime(2026, 1, 15, 5, 30, tzinfo=dt.timezone.utc))
+    StepRun.objects.update(started=dt.datetime(2026, 1, 15, 5, 30, tzinfo=dt.timezone.utc))
+
+    data = dashboard.chart_data(tenant, days=3, today=dt.date(2026, 1, 15))
+
+    assert data.days == [dt.date(2026, 1, 13), dt.date(2026, 1, 14), dt.date(2026, 1, 15)]
+    assert [dict(day) for day in data.runs] == [{}, {"partial": 1}, {}]
+    assert data.durations["providers"] == [None, 1.5, None]
+    assert data.longest["providers"] == 1.5
+
+
+# --- in a browser, after a real cycle -------------------------------------------
+
+from tests.ui.conftest import SAGE_ALIAS  # noqa: E402
+from tests.ui.test_browser import SCREENSHOTS, browser, log_in, page  # noqa: E402,F401 (fixtures)
+from tests.ui.test_browser_retry import sandbox_tenant  # noqa: E402,F401 (fixture)
+
+
+def _drawn(page, chart: str) -> dict[str, float]:
+    """What one chart's bars say for today, by series, read from the SVG the page shows."""
+    today = timezone.localdate().isoformat()
+    bars = page.locator(f"figure[data-chart={chart}] svg rect[data-day='{today}']")
+    found: dict[str, float] = {}
+    for index in range(bars.count()):
+        bar = bars.nth(index)
+        found[bar.get_attribute("data-series")] = float(bar.get_attribute("data-value"))
+    return found
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", SAGE_ALIAS])
+def test_it_draws_the_charts_from_a_real_cycle(live_server, sandbox_tenant, staff_user, page):  # noqa: F811
+    from sandbox.company import write_company  # noqa: F401
+    from sync.pipeline import run_tenant
+    from sync.sage.models import APVEN
+    from tenants.sage_db import sage_alias
+    from tests.sync.cfdi.world import to_import
+
+    tenant, plan = sandbox_tenant
+    victim = sorted(to_import(plan))[0]
+    vendor_id = next(c.vendor_id for c in plan.cfdis if c.uuid == victim)
+    APVEN.objects.using(sage_alias(tenant)).filter(VENDORID=vendor_id).update(SWACTV=0)  # Sage refuses its invoices
+    first = run_tenant(tenant.pk)
+    second = run_tenant(tenant.pk)
+    assert Cfdi.objects.filter(tenant=tenant, status=CfdiStatus.FAILED).exists()
+
+    log_in(page, live_server, staff_user.username)
+    page.goto(f"{live_server.url}/tenants/{tenant.code}/")
+    for chart in ("runs", "needing", "durations"):
+        svg = page.locator(f"figure[data-chart={chart}] svg[role=img]")
+        assert svg.get_attribute("aria-label")
+        box = svg.bounding_box()
+        assert box["width"] > 300 and box["height"] > 100, (chart, box)
+
+    runs_today = Counter(SyncRun.objects.filter(tenant=tenant).values_list("status", flat=True))
+    assert _drawn(page, "runs") == {status: float(n) for status, n in runs_today.items()}
+    assert sum(runs_today.values()) == 2 and {first.status, second.status} <= set(runs_today)
+
+    needing = dashboard.needing_a_person_counts([tenant.pk]).now[tenant.pk]
+    assert needing["cfdi_failed"] >= 1
+    assert _drawn(page, "needing") == {kind: float(n) for kind, n in needing.items()}
+
+    durations = _drawn(page, "durations")
+    ran = set(StepRun.objects.filter(run__tenant=tenant, duration__isnull=False).values_list("step", flat=True))
+    assert set(durations) == ran and len(ran) >= 5
+    for step, mean in durations.items():
+        expected = [s.duration for s in StepRun.objects.filter(run__tenant=tenant, step=step)]
+        assert mean == pytest.approx(sum(expected) / len(expected), abs=1e-3)
+    # The numbers behind the pictures are on the page too, for whoever cannot see them.
+    page.locator("figure[data-chart=runs] summary").click()
+    assert re.search(r"\d", page.locator("figure[data-chart=runs] table.chart-data").inner_text())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "tenant-charts-after-a-real-cycle.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/")  # the overview draws the same, for every tenant
+    assert _drawn(page, "runs") == {status: float(n) for status, n in runs_today.items()}
+    assert page.locator(f"tr[data-tenant={tenant.code}] .needs-cell a").first.is_visible()
