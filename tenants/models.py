@@ -144,6 +144,11 @@ class Tenant(models.Model):
     addenda_required = models.BooleanField(
         default=False, help_text=_("Add the AddendaEmisor (PO, provider, bank) to a copy of each CFDI.")
     )
+    cfdi_sweep_days = models.PositiveIntegerField(
+        "CFDI sweep days", default=90, validators=[MinValueValidator(1)],
+        help_text=_("Once a day the CFDI download also lists every CFDI issued in this many past days, "
+                    "catching what the new-arrivals window missed and refreshing portal statuses."),
+    )
 
     # Steps
     step_providers = models.BooleanField(_("providers"), default=True)

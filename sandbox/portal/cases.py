@@ -1,0 +1,104 @@
+"""One CFDI at a time on the portal stand-in, for training, tests and checking by hand.
+
+`add_one_cfdi` issues a new invoice from an existing provider of the tenant's
+sandbox portal to the tenant, dated some days ago but reaching the portal now
+(a late upload), optionally rejected or cancelled there. `change_portal_status`
+rejects or cancels a CFDI the portal already has (e.g. one already imported).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid as uuidlib
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from sandbox.cfdi_factory import build_cfdi_xml
+from sandbox.plan import CENT, IVA, PlanCfdi
+from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
+from sandbox.portal.query import PROSE_ENUMS
+from sandbox.portal.seed import add_cfdi
+
+# The statuses the spec's list_5 `status` parameter names; `rejected` is short for REJECTED.
+PORTAL_STATUSES = PROSE_ENUMS[("list_5", "status")]
+# Stage (CfdiStage) a status belongs to; FINISHED "incluyen los pagados y cancelados".
+FINISHED_STATUSES = {"REJECTED", "REJECTED_BY_ADMIN", "REJECTED_BY_CXP", "PAYMENT_CFDI_REJECTED", "PAID"}
+
+
+class CaseError(Exception):
+    """The CFDI cannot be made; the message says what is missing."""
+
+
+def portal_status_name(value: str) -> str:
+    name = value.strip().upper().replace("-", "_")
+    if name not in PORTAL_STATUSES:
+        raise CaseError(f"Unknown portal status {value!r}; use one of: {', '.join(PORTAL_STATUSES)}.")
+    return name
+
+
+def portal_tenant_of(tenant) -> SandboxPortalTenant:
+    found = SandboxPortalTenant.objects.filter(tenant_id=tenant.portal_tenant_id).first()
+    if found is None:
+        raise CaseError(f"Tenant {tenant.code} has no sandbox portal: run `manage.py sandbox company "
+                        f"--tenant {tenant.code}` first.")
+    return found
+
+
+def pick_provider(portal: SandboxPortalTenant, external_id: str | None) -> SandboxProvider:
+    providers = SandboxProvider.objects.filter(portal_tenant=portal, expedient_status="ACCEPTED").exclude(external_id="")
+    if external_id:
+        providers = providers.filter(external_id=external_id)
+    provider = providers.order_by("external_id").first()
+    if provider is None:
+        which = f"with external id {external_id}" if external_id else "accepted and known to Sage (with an external id)"
+        raise CaseError(f"The sandbox portal of {portal.tenant_id} has no provider {which}.")
+    return provider
+
+
+def add_one_cfdi(tenant, *, issued_days_ago: int = 0, portal_status: str | None = None,
+                 cancelled_by_sat: bool = False, cancelled_in_tenant: bool = False,
+                 provider_external_id: str | None = None, kind: str = "I") -> SandboxCfdi:
+    portal = portal_tenant_of(tenant)
+    provider = pick_provider(portal, provider_external_id)
+    status = portal_status_name(portal_status) if portal_status else None
+    plan_cfdi = _plan_cfdi(portal, provider, issued_days_ago, kind)
+    xml = build_cfdi_xml(plan_cfdi, receptor_rfc=tenant.rfc, receptor_name=tenant.name)
+    cancelled = cancelled_by_sat or cancelled_in_tenant
+    with transaction.atomic():
+        return add_cfdi(portal, plan_cfdi, provider, xml, receptor=(tenant.rfc, tenant.name), uploaded=timezone.now(),
+                        status=status, stage="FINISHED" if cancelled or status in FINISHED_STATUSES else None,
+                        cancelled_by_sat=cancelled_by_sat, cancelled_in_tenant=cancelled_in_tenant)
+
+
+def change_portal_status(tenant, cfdi_uuid: str, *, portal_status: str | None = None,
+                         cancelled_by_sat: bool = False, cancelled_in_tenant: bool = False) -> SandboxCfdi:
+    portal = portal_tenant_of(tenant)
+    found = SandboxCfdi.objects.filter(portal_tenant=portal, uuid=cfdi_uuid.strip().upper()).first()
+    if found is None:
+        raise CaseError(f"The sandbox portal of {portal.tenant_id} has no CFDI {cfdi_uuid}.")
+    if portal_status:
+        found.status = portal_status_name(portal_status)
+    found.cancelled_by_sat = found.cancelled_by_sat or cancelled_by_sat
+    found.cancelled_in_tenant = found.cancelled_in_tenant or cancelled_in_tenant
+    if found.cancelled_by_sat or found.cancelled_in_tenant or found.status in FINISHED_STATUSES:
+        found.stage = "FINISHED"
+    found.save()
+    return found
+
+
+def _plan_cfdi(portal: SandboxPortalTenant, provider: SandboxProvider, issued_days_ago: int, kind: str) -> PlanCfdi:
+    rng = random.Random()
+    number = SandboxCfdi.objects.filter(portal_tenant=portal).count() + 9001
+    subtotal = Decimal(rng.randint(50_000, 5_000_000)) / 100
+    tax = (subtotal * IVA).quantize(CENT, ROUND_HALF_UP)
+    usd = provider.data.get("currency") == "USD"
+    issued = timezone.localtime().replace(tzinfo=None, microsecond=0) - dt.timedelta(days=issued_days_ago)
+    return PlanCfdi(
+        uuid=str(uuidlib.uuid4()).upper(), kind=kind, vendor_id=provider.external_id, issuer_rfc=provider.rfc,
+        issuer_name=provider.name, issued=issued, series="FA" if kind == "I" else "NC", folio=str(number),
+        currency="USD" if usd else "MXN", exchange_rate=Decimal("17.2500") if usd else None,
+        subtotal=subtotal, discount=Decimal(0), tax=tax, total=subtotal + tax, payment_method="PUE",
+        po_number="", in_sage=False,
+    )
