@@ -213,7 +213,9 @@ PROVIDER_FILTERS: dict[str, Callable[[Any], Q]] = {
     "ids": lambda values: Q(portal_id__in=values),
     "external_ids": lambda values: Q(external_id__in=values),
     "type": lambda value: Q(data__type=value),
-    "expiredExpedient": lambda expired: Q(data__expedient_expired=True) if expired else ~Q(data__expedient_expired=True),
+    # A provider without the flag has no expired expedient (a negated JSON lookup would drop it: NULL).
+    "expiredExpedient": lambda expired: (Q(data__expedient_expired=True) if expired
+                                         else Q(data__expedient_expired=False) | Q(data__expedient_expired__isnull=True)),
 }
 
 
@@ -506,6 +508,7 @@ def _file_error(code: str, status: int = 403) -> HttpResponse:
     return HttpResponse(f"<Error><Code>{code}</Code></Error>".encode(), status=status, content_type="application/xml")
 
 
+@csrf_exempt  # a storage link, not a form: a wrong method gets 405, not a CSRF page
 @require_GET
 def cfdi_file(request, name: str):
     """The pre-signed link: no PDP headers, only a signature that expires, as on the real storage."""
