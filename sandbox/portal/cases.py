@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from sandbox.cfdi_factory import build_cfdi_xml
 from sandbox.plan import CENT, IVA, PlanCfdi
@@ -34,15 +35,16 @@ class CaseError(Exception):
 def portal_status_name(value: str) -> str:
     name = value.strip().upper().replace("-", "_")
     if name not in PORTAL_STATUSES:
-        raise CaseError(f"Unknown portal status {value!r}; use one of: {', '.join(PORTAL_STATUSES)}.")
+        raise CaseError(_("Unknown portal status %(status)r; use one of: %(statuses)s.")
+                        % {"status": value, "statuses": ", ".join(PORTAL_STATUSES)})
     return name
 
 
 def portal_tenant_of(tenant) -> SandboxPortalTenant:
     found = SandboxPortalTenant.objects.filter(tenant_id=tenant.portal_tenant_id).first()
     if found is None:
-        raise CaseError(f"Tenant {tenant.code} has no sandbox portal: run `manage.py sandbox company "
-                        f"--tenant {tenant.code}` first.")
+        raise CaseError(_("Tenant %(code)s has no sandbox portal: run `manage.py sandbox company --tenant %(code)s` "
+                          "first.") % {"code": tenant.code})
     return found
 
 
@@ -52,8 +54,11 @@ def pick_provider(portal: SandboxPortalTenant, external_id: str | None) -> Sandb
         providers = providers.filter(external_id=external_id)
     provider = providers.order_by("external_id").first()
     if provider is None:
-        which = f"with external id {external_id}" if external_id else "accepted and known to Sage (with an external id)"
-        raise CaseError(f"The sandbox portal of {portal.tenant_id} has no provider {which}.")
+        if external_id:
+            raise CaseError(_("The sandbox portal of %(portal)s has no accepted provider with external id %(id)s.")
+                            % {"portal": portal.tenant_id, "id": external_id})
+        raise CaseError(_("The sandbox portal of %(portal)s has no accepted provider known to Sage (with an "
+                          "external id).") % {"portal": portal.tenant_id})
     return provider
 
 
@@ -77,7 +82,8 @@ def change_portal_status(tenant, cfdi_uuid: str, *, portal_status: str | None = 
     portal = portal_tenant_of(tenant)
     found = SandboxCfdi.objects.filter(portal_tenant=portal, uuid=cfdi_uuid.strip().upper()).first()
     if found is None:
-        raise CaseError(f"The sandbox portal of {portal.tenant_id} has no CFDI {cfdi_uuid}.")
+        raise CaseError(_("The sandbox portal of %(portal)s has no CFDI %(uuid)s.")
+                        % {"portal": portal.tenant_id, "uuid": cfdi_uuid})
     if portal_status:
         found.status = portal_status_name(portal_status)
     found.cancelled_by_sat = found.cancelled_by_sat or cancelled_by_sat
