@@ -82,7 +82,7 @@ def portal_view(*methods: str) -> Callable:
 
 def _answer(view, request, tenant, methods, kwargs) -> HttpResponse:
     if request.method not in methods:
-        refused = _error(405, 405, f"Method {request.method} not allowed")
+        refused = _error(405, "GENERAL__WRONG_METHOD", f"Method {request.method} not allowed")  # a spec error code
         refused["Allow"] = ", ".join(methods)  # RFC 9110 §15.5.6: a 405 must name what is allowed
         return refused
     if tenant is None or request.headers.get("PDPTenantKey") != tenant.key or request.headers.get("PDPTenantSecret") != tenant.secret:
