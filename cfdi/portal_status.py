@@ -41,13 +41,23 @@ def portal_refusal(metadata: dict) -> Problem | None:
     return None
 
 
+def _what_happened(refusal: Problem, metadata: dict) -> str:
+    if refusal.code == CANCELLED_BY_SAT:
+        return _("SAT cancelled this CFDI")
+    if refusal.code == CANCELLED_IN_TENANT:
+        return _("This company's staff cancelled the CFDI on the portal")
+    return _("The CFDI was rejected on the portal (status %(status)s)") % {
+        "status": str(metadata.get("status") or "").strip().upper()}
+
+
 def _after_import(cfdi: Cfdi, refusal: Problem) -> Problem:
     return Problem(AFTER_IMPORT, _(
-        "%(reason)s It reached the portal's records after it was imported into Sage (AP batch %(batch)s, entry "
-        "%(entry)s, document %(document)s). SageConnect changes nothing in Sage: if the batch is not posted, delete "
-        "that entry; if it is posted, enter a credit note or adjustment for it in Sage AP and do not pay it. Then "
-        "ask the supplier for the CFDI that replaces it, if any.") % {
-        "reason": refusal.message, "batch": cfdi.sage_batch if cfdi.sage_batch is not None else "—",
+        "%(what)s after it was imported into Sage (AP batch %(batch)s, entry %(entry)s, document %(document)s): "
+        "it is not payable. SageConnect changes nothing in Sage: if the batch is not posted, delete that entry; "
+        "if it is posted, enter a credit note or adjustment for it in Sage AP and do not pay it. Then ask the "
+        "supplier for the CFDI that replaces it, if any.") % {
+        "what": _what_happened(refusal, cfdi.portal_metadata or {}),
+        "batch": cfdi.sage_batch if cfdi.sage_batch is not None else "—",
         "entry": cfdi.sage_entry if cfdi.sage_entry is not None else "—", "document": cfdi.document_number or cfdi.uuid},
         {"reason_code": refusal.code})
 

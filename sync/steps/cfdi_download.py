@@ -89,7 +89,7 @@ def run(ctx: StepContext) -> StepResult:
         keep(ctx, item, xml_bytes, error)
     if tenant.addenda_required:
         make_addenda_copies(ctx)
-    remember_window(tenant, last, date_from, date_to, swept=sweep is not None)
+    remember_window(tenant, last, date_from, date_to, swept=sweep is not None or last is None)
     ctx.log(f"{len(listed)} CFDI(s) reached the portal {date_from} – {date_to}"
             + (f" or were issued {sweep[0]} – {sweep[1]}" if sweep else "")
             + f"; {len(to_fetch)} downloaded or retried")
@@ -105,12 +105,17 @@ def window(tenant, last: CfdiDownloadWindow | None) -> tuple[dt.date, dt.date]:
 
 
 def sweep_window(tenant, last: CfdiDownloadWindow | None) -> tuple[dt.date, dt.date] | None:
-    """Issue dates of the daily sweep, or None when today's sweep is done."""
+    """Issue dates of the daily sweep, or None when today's sweep is done (or the first window covers it)."""
     today = timezone.localdate()
     if last is not None and last.swept_on is not None and today - last.swept_on < SWEEP_EVERY:
         return None
     since = today - dt.timedelta(days=tenant.cfdi_sweep_days)
-    return max(since, tenant.start_date or since), today
+    since = max(since, tenant.start_date or since)
+    if last is None and window(tenant, last)[0] <= since:
+        # A CFDI reaches the portal on or after its issue date: the first window, by arrival
+        # from an earlier day, already lists everything the sweep would.
+        return None
+    return since, today
 
 
 def remember_window(tenant, last: CfdiDownloadWindow | None, date_from: dt.date, date_to: dt.date, *,

@@ -73,8 +73,8 @@ def test_it_asks_the_portal_once_per_provider_and_makes_no_copy_twice(world):
     run_step(world, "cfdi_download")
     providers = Cfdi.objects.filter(tenant=world, kind__in=("I", "E")).values("portal_metadata__provider_id").distinct()
     portal.refresh_from_db()
-    # Three listings, the sweep's three, a file link per CFDI, one provider read per issuer.
-    assert portal.reads == 6 + Cfdi.objects.filter(tenant=world).count() + providers.count()
+    # Three listings (the first window covers the sweep), a file link per CFDI, one provider read per issuer.
+    assert portal.reads == 3 + Cfdi.objects.filter(tenant=world).count() + providers.count()
 
     before = portal.reads
     again = run_step(world, "cfdi_download")

@@ -72,6 +72,18 @@ def test_the_daily_sweep_catches_what_no_window_listed(world):
     assert Cfdi.objects.filter(tenant=world, uuid=old.uuid).exists()
 
 
+def test_the_first_cycle_needs_no_sweep_and_the_next_day_sweeps(world):
+    first = portal_reads(world)
+    run_step(world, "cfdi_download")
+    assert portal_reads(world) - first == 3 + Cfdi.objects.filter(tenant=world).count()
+    assert CfdiDownloadWindow.objects.get(tenant=world).swept_on == timezone.localdate()
+
+    sweep_due(world)
+    before = portal_reads(world)
+    run_step(world, "cfdi_download")
+    assert portal_reads(world) - before == 6
+
+
 def test_a_cfdi_both_listings_name_is_downloaded_once(world):
     run_step(world, "cfdi_download")
     recent = add_one_cfdi(world, issued_days_ago=2)
