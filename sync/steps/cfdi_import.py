@@ -207,6 +207,7 @@ def send_statuses(ctx: StepContext, portal: PortalClient, updates: list[CfdiProg
         ctx.log(_("The portal's batch answer has a result that matches no CFDI sent: %(result)s")
                 % {"result": describe(result)})
     if matched.unmatched and not matched.unanswered(u.uuid for u in updates):
+        # Every CFDI has its answer and still something else came back: the answer is not what was sent.
         ctx.result.failed += len(matched.unmatched)
     idempotence.confirm_many(ctx, told, action="erp_status")
 

@@ -137,6 +137,9 @@ def send_batch(ctx: StepContext, portal: PortalClient, uploads: list[Upload]) ->
     for result in matched.unmatched:
         ctx.log(_("The portal's batch answer has a result that matches no payment sent: %(result)s")
                 % {"result": describe(result)})
+    if matched.unmatched and not matched.unanswered(upload.payment.docnbr for upload in uploads):
+        # Every payment has its answer and still something else came back: the answer is not what was sent.
+        ctx.result.failed += len(matched.unmatched)
     for upload in uploads:
         result = matched.by_key.get(upload.payment.docnbr)
         if result is None:
