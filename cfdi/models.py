@@ -49,6 +49,12 @@ class Cfdi(models.Model):
     payment_method = models.CharField(_("payment method"), max_length=3, blank=True)
     stamped = models.DateTimeField(_("stamped"), null=True, blank=True)
     related_uuids = models.JSONField(_("related UUIDs"), default=list, blank=True)
+    addenda_po_number = models.CharField(
+        _("PO number in the Addenda"), max_length=60, blank=True, help_text=_("The PO an AddendaEmisor/OrdenCompra of the original names, read at download."))
+
+    addenda_at = models.DateTimeField(
+        _("Addenda copy made"), null=True, blank=True, help_text=_("When the copy with our Addenda was made (tenants with addenda on)."))
+    addenda_error = models.CharField(_("Addenda problem"), max_length=500, blank=True, help_text=_("Why the Addenda copy could not be made."))
 
     sage_batch = models.IntegerField(
         _("Sage batch"), null=True, blank=True, help_text=_("AP invoice batch number in Sage."),
@@ -132,15 +138,19 @@ class ImportAttempt(models.Model):
 
 
 class CfdiDownloadWindow(models.Model):
-    """The portal date window the CFDI download last finished, per tenant.
+    """What the CFDI download last finished listing, per tenant.
 
-    The next cycle asks the portal from a few days before `last_to`, so a
-    CFDI that reached the portal late, dated at the edge, is not lost.
+    `last_from`/`last_to` are days the CFDIs reached the portal (createdFrom /
+    createdUntil): the next cycle asks from a few days before `last_to`, so one
+    that arrived at the edge is not lost. `swept_on` is the day of the last
+    sweep by issue date over the tenant's sweep window, which catches anything
+    a window missed and refreshes the portal status of recent CFDIs.
     """
 
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, related_name="cfdi_download_window")
     last_from = models.DateField()
     last_to = models.DateField(help_text=_("Last day of the last window whose CFDIs were all listed and stored."))
+    swept_on = models.DateField(null=True, blank=True, help_text=_("Day of the last sweep by issue date."))
     updated = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

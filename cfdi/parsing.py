@@ -71,6 +71,8 @@ class CfdiFacts:
     paid_documents: list[PaidDocument] = field(default_factory=list)
     has_addenda: bool = False
     empty_addenda: bool = False
+    stamp_count: int = 0           # TimbreFiscalDigital elements outside the Addenda; a CFDI has exactly one
+    addenda_po_number: str = ""    # AddendaEmisor/OrdenCompra/@Numero, what the older importer read
     local_taxes_transferred: Decimal = ZERO
     local_taxes_withheld: Decimal = ZERO
 
@@ -183,6 +185,7 @@ def extract_facts(root: etree._Element) -> CfdiFacts:
     complement = root.find(f"{{{ns}}}Complemento")
     stamp = complement.find(f"{{{TFD_NS}}}TimbreFiscalDigital") if complement is not None else None
     addenda = root.find(f"{{{ns}}}Addenda")
+    po_in_addenda = addenda.find(".//{*}OrdenCompra") if addenda is not None else None
     transferred, withheld = _taxes(root, ns)
     local_transferred, local_withheld = _local_taxes(complement)
     return CfdiFacts(
@@ -209,9 +212,18 @@ def extract_facts(root: etree._Element) -> CfdiFacts:
         paid_documents=_paid_documents(complement),
         has_addenda=addenda is not None,
         empty_addenda=addenda is not None and len(addenda) == 0,
+        stamp_count=_stamp_count(root, ns),
+        addenda_po_number=_clean(po_in_addenda.get("Numero") if po_in_addenda is not None else ""),
         local_taxes_transferred=local_transferred,
         local_taxes_withheld=local_withheld,
     )
+
+
+def _stamp_count(root: etree._Element, ns: str) -> int:
+    """Stamps anywhere but the Addenda (which is outside the seal and may quote anything)."""
+    addenda = f"{{{ns}}}Addenda"
+    return sum(1 for stamp in root.iter(f"{{{TFD_NS}}}TimbreFiscalDigital")
+               if not any(ancestor.tag == addenda for ancestor in stamp.iterancestors()))
 
 
 def remove_addenda(root: etree._Element) -> None:

@@ -107,6 +107,11 @@ def _version_problems(facts: CfdiFacts) -> list[Problem]:
 
 
 def _stamp_problems(facts: CfdiFacts) -> list[Problem]:
+    if facts.stamp_count > 1:
+        # Which stamp is SAT's cannot be told from the file: the UUID read may not be the one certified.
+        return [Problem("stamp_multiple", _(
+            "The document carries %(count)s TimbreFiscalDigital stamps; a CFDI has exactly one. "
+            "Ask the supplier for the file exactly as the PAC stamped it.") % {"count": facts.stamp_count})]
     if facts.uuid:
         return []
     return [Problem("not_stamped", _("The document has no TimbreFiscalDigital stamp UUID: it was never certified by a PAC."))]

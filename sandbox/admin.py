@@ -15,6 +15,6 @@ class FaultRuleAdmin(admin.ModelAdmin):
 class SandboxPortalTenantAdmin(admin.ModelAdmin):
     # The key and secret stay out: the stand-in's are test values, but an
     # admin page that shows credentials teaches the wrong habit.
-    list_display = ("tenant_id", "name", "reads", "writes", "file_url_seconds")
-    fields = ("tenant_id", "name", "rfc", "file_url_seconds", "reads", "writes")
+    list_display = ("tenant_id", "name", "reads", "writes", "file_url_seconds", "page_size_max", "batch_result_id")
+    fields = ("tenant_id", "name", "rfc", "file_url_seconds", "page_size_max", "batch_result_id", "reads", "writes")
     readonly_fields = ("reads", "writes")

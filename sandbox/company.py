@@ -93,8 +93,10 @@ def _vendor_rows(plan: Plan, rows: dict[str, list]) -> None:
 
 
 def portal_provider_id(plan: Plan, vendor: PlanVendor) -> str:
-    """The portal's 24-hex id of a provider, derived from the company and VENDORID so both stand-ins agree."""
-    return hashlib.sha256(f"provider:{plan.company_rfc}:{vendor.vendor_id}".encode()).hexdigest()[:24]
+    """The portal's 24-hex id of a provider, derived from the portal tenant, the company and the VENDORID,
+    so both stand-ins agree and two tenants of one stand-in never share an id (portal ids are unique)."""
+    tenant = f"{plan.portal_tenant_id}:" if plan.portal_tenant_id else ""
+    return hashlib.sha256(f"provider:{tenant}{plan.company_rfc}:{vendor.vendor_id}".encode()).hexdigest()[:24]
 
 
 def _po_rows(plan: Plan, po: PlanPo, index: int, rows: dict[str, list]) -> None:

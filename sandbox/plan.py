@@ -164,6 +164,9 @@ class Plan:
     cfdis: tuple[PlanCfdi, ...]
     payments: tuple[PlanPayment, ...]
     extra: dict = field(default_factory=dict, compare=False)
+    # The portal tenant the plan is for: part of every portal provider id, so tenants built
+    # from the same seed and company RFC live side by side on one stand-in.
+    portal_tenant_id: str = ""
 
     def vendor(self, vendor_id: str) -> PlanVendor:
         return next(v for v in self.vendors if v.vendor_id == vendor_id)
@@ -180,6 +183,7 @@ def build_plan(
     company_rfc: str = "DEM8801152E9",
     company_name: str = "Demostración Industrial SA de CV",
     today: dt.date | None = None,
+    portal_tenant_id: str = "",
 ) -> Plan:
     rng = random.Random(seed)
     today = today or dt.date.today()
@@ -188,7 +192,8 @@ def build_plan(
     plan_pos = tuple(_po(rng, i, sage_vendors, lines_per_po, today) for i in range(pos))
     plan_cfdis, payable = _cfdis(rng, cfdis, plan_vendors, sage_vendors, plan_pos, today)
     plan_payments = tuple(_payment(rng, i, payable, today) for i in range(min(payments, len(payable))))
-    return Plan(seed, company_rfc, company_name, today, plan_vendors, plan_pos, plan_cfdis, plan_payments)
+    return Plan(seed, company_rfc, company_name, today, plan_vendors, plan_pos, plan_cfdis, plan_payments,
+                portal_tenant_id=portal_tenant_id)
 
 
 def _money(rng: random.Random, low: int, high: int) -> Decimal:

@@ -25,9 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cfdi import storage
 from cfdi.models import Cfdi, CfdiStatus, ImportAttempt, ImportOutcome
-from cfdi.parsing import ParseError, parse_xml
 from sync import idempotence
 from sync.crashpoints import crashpoint
 from sync.idempotence import strip_secrets
@@ -111,19 +109,8 @@ def po_number(cfdi: Cfdi) -> str:
             number = str(order.get("purchase_order_external_id") or order.get("external_id") or "").strip()
             if number:
                 return number[:PO_NUMBER_MAX]
-    return addenda_po_number(cfdi)[:PO_NUMBER_MAX]
-
-
-def addenda_po_number(cfdi: Cfdi) -> str:
-    """The PO an AddendaEmisor/OrdenCompra of the original names, if any."""
-    if not cfdi.sha256:
-        return ""
-    try:
-        root = parse_xml(storage.read_original(cfdi.sha256))
-    except (OSError, ParseError):
-        return ""
-    found = root.find(".//{*}Addenda//{*}OrdenCompra")
-    return (found.get("Numero") or "").strip() if found is not None else ""
+    # What the original's own AddendaEmisor/OrdenCompra named, read once when it was downloaded.
+    return cfdi.addenda_po_number[:PO_NUMBER_MAX]
 
 
 # ---------------------------------------------------------------------------

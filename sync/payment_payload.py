@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from decimal import Decimal
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -18,9 +19,44 @@ from sync.sage.values import currency, uuid_key
 
 # Sage's APTCR does not say how the money moved (transfer, cheque, cash).
 OPERATION_TYPE = "NOT_DEFINED"
+CENT = Decimal("0.01")
+HOME_CURRENCY = "MXN"  # the currency a CFDI's TipoCambio converts into (Anexo 20: pesos per unit)
 
 
-def wait_reason(payment: Payment, lines: list[PaymentLine], confirmed: set[str]) -> str:
+@dataclass(frozen=True)
+class CfdiMoney:
+    """A paid CFDI's own Moneda and TipoCambio, as its stored original says."""
+
+    currency: str
+    exchange_rate: Decimal | None
+
+
+def cfdi_money(tenant_id: int, uuids: Iterable[str]) -> dict[str, CfdiMoney]:
+    """The stored CFDIs' currencies, by upper-case UUID; a CFDI we never downloaded is absent."""
+    from cfdi.models import Cfdi
+
+    rows = Cfdi.objects.filter(tenant_id=tenant_id, uuid__in=sorted({uuid_key(u) for u in uuids if u}))
+    return {uuid: CfdiMoney(currency or "", rate) for uuid, currency, rate
+            in rows.values_list("uuid", "currency", "exchange_rate")}
+
+
+def payment_rate(payment_currency: str, money: CfdiMoney | None) -> Decimal | None:
+    """Units of the payment's currency per unit of the CFDI's: 1 when they are the same currency.
+
+    Only the pesos case is known: a CFDI in a foreign currency carries its
+    TipoCambio to MXN, so an MXN payment of it converts at that rate. Any
+    other pair has no rate we can stand behind (README, "Unverified against
+    the real portal").
+    """
+    if money is None or not money.currency or money.currency == payment_currency:
+        return Decimal(1)
+    if payment_currency == HOME_CURRENCY and money.exchange_rate:
+        return money.exchange_rate
+    return None
+
+
+def wait_reason(payment: Payment, lines: list[PaymentLine], confirmed: set[str],
+                money: Mapping[str, CfdiMoney] | None = None) -> str:
     """Why the payment cannot go to the portal yet; "" when it can."""
     if not lines:
         return _("the Sage payment applies to no invoice")
@@ -31,26 +67,46 @@ def wait_reason(payment: Payment, lines: list[PaymentLine], confirmed: set[str])
     missing = sorted({uuid_key(line.cfdi_uuid) for line in lines} - confirmed)
     if missing:
         return _("waiting for CFDI import: %(uuids)s") % {"uuids": ", ".join(missing)}
+    paid_in = currency(payment.currency)
+    for line in lines:
+        found = (money or {}).get(uuid_key(line.cfdi_uuid))
+        if payment_rate(paid_in, found) is None:
+            return _("CFDI %(uuid)s is in %(cfdi)s and the payment in %(payment)s: no exchange rate between them "
+                     "is known (the CFDI's TipoCambio converts only to MXN); record the payment in the CFDI's "
+                     "currency in Sage") % {"uuid": uuid_key(line.cfdi_uuid), "cfdi": found.currency, "payment": paid_in}
     return ""
 
 
-def build_payment(tenant, payment: Payment, lines: list[PaymentLine]) -> OnePaymentRequest:
-    money = currency(payment.currency)
+def build_payment(tenant, payment: Payment, lines: list[PaymentLine],
+                  money: Mapping[str, CfdiMoney] | None = None) -> OnePaymentRequest:
+    """`money`: each paid CFDI's own currency (cfdi_money); a CFDI missing there is taken to be in the
+    payment's currency, which is the Sage invoice's (AP applies a payment in the document's currency)."""
+    paid_in = currency(payment.currency)
     return OnePaymentRequest(
         external_id=payment.docnbr,
         provider_external_id=payment.vendor,
-        currency=money,
+        currency=paid_in,
         payment_date=portal_datetime(payment.date, tenant.time_zone),
         total_amount=payment.amount,
         operation_type=OPERATION_TYPE,
         reference=(payment.reference or payment.remit_id or None),
-        cfdis=[
-            # Sage applies a payment in the invoice's currency: the rate between them is 1.
-            CfdiToPayExternRequest(uuid=uuid_key(line.cfdi_uuid), amount=line.amount, payment_amount=line.amount,
-                                   currency=money, exchange_rate=Decimal(1))
-            for line in lines
-        ],
+        cfdis=[cfdi_to_pay(line, paid_in, (money or {}).get(uuid_key(line.cfdi_uuid))) for line in lines],
     )
+
+
+def cfdi_to_pay(line: PaymentLine, paid_in: str, money: CfdiMoney | None) -> CfdiToPayExternRequest:
+    """CfdiToPayExternRequest (focaltec/openapi.json): `amount` and `currency` are the CFDI's ("en la
+    moneda del comprobante"), `payment_amount` the payment's, `exchange_rate` 1 when both are the same."""
+    rate = payment_rate(paid_in, money)
+    if rate is None:
+        raise ValueError(f"no exchange rate from {money.currency if money else '?'} to {paid_in}")
+    own = money.currency if money is not None and money.currency else paid_in
+    if own == paid_in:
+        return CfdiToPayExternRequest(uuid=uuid_key(line.cfdi_uuid), amount=line.amount, payment_amount=line.amount,
+                                      currency=own, exchange_rate=Decimal(1))
+    return CfdiToPayExternRequest(
+        uuid=uuid_key(line.cfdi_uuid), amount=(line.amount / rate).quantize(CENT, ROUND_HALF_UP),
+        payment_amount=line.amount, currency=own, payment_currency=paid_in, exchange_rate=rate)
 
 
 def payment_hash(request: OnePaymentRequest) -> str:

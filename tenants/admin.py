@@ -45,7 +45,7 @@ class TenantAdmin(admin.ModelAdmin):
             "skip_location_codes", "ship_to_street", ("ship_to_city", "ship_to_state"),
             ("ship_to_zip", "ship_to_country"), ("vendor_number_prefix", "vendor_group_code"),
             "invoice_distribution_code", "invoice_batch_max",
-            "addenda_required",
+            "addenda_required", "cfdi_sweep_days",
         )}),
         (_("SAT CFDI status"), {"fields": ("sat_status_url", "sat_unreachable", "sat_wait_hours")}),
         (_("Steps"), {"fields": tuple(f"step_{name}" for name in STEP_NAMES)}),

@@ -179,6 +179,11 @@ class Tenant(models.Model):
         _("add the addenda"),
         default=False, help_text=_("Add the AddendaEmisor (PO, provider, bank) to a copy of each CFDI.")
     )
+    cfdi_sweep_days = models.PositiveIntegerField(
+        "CFDI sweep days", default=90, validators=[MinValueValidator(1)],
+        help_text=_("Once a day the CFDI download also lists every CFDI issued in this many past days, "
+                    "catching what the new-arrivals window missed and refreshing portal statuses."),
+    )
 
     # SAT's CFDI status, checked before an invoice is imported (sync.sat)
     sat_status_url = models.URLField(

@@ -5,11 +5,25 @@ import secrets
 
 from django.db import models
 from django.db.models import F
+from django.utils import timezone
 
 
 def new_portal_id() -> str:
     """Portal object ids are 24 hex characters (MongoDB ObjectIds on the real one)."""
     return secrets.token_hex(12)
+
+
+class BatchResultId(models.TextChoices):
+    """What a batch answer's `results[].id` holds.
+
+    The spec (BatchResponseCfdiResponse, BatchResponseExternalPaymentResponse)
+    describes it as "Id externo" with a 24-hex example; the older system read
+    it as the portal's own id. The stand-in answers either way so the client is
+    tested against both readings.
+    """
+
+    EXTERNAL = "external", "the external id: the CFDI's UUID, the payment's external_id (the spec's words)"
+    PORTAL = "portal", "the portal's own 24-hex id (the older system's reading)"
 
 
 class SandboxPortalTenant(models.Model):
@@ -19,6 +33,9 @@ class SandboxPortalTenant(models.Model):
     name = models.CharField(max_length=200, blank=True)
     rfc = models.CharField(max_length=13, blank=True)
     file_url_seconds = models.PositiveIntegerField(default=300, help_text="how long a CFDI file link stays valid")
+    page_size_max = models.PositiveIntegerField(
+        default=100, help_text="most items a list answers with, whatever pageSize asks: the client must page")
+    batch_result_id = models.CharField(max_length=10, choices=BatchResultId.choices, default=BatchResultId.EXTERNAL)
     reads = models.PositiveIntegerField(default=0, help_text="GET requests received")
     writes = models.PositiveIntegerField(default=0, help_text="POST/PUT/DELETE requests received")
 
@@ -74,6 +91,10 @@ class SandboxCfdi(_PortalRecord):
     stage = models.CharField(max_length=40, default="PENDING_TO_PAY")
     erp_status = models.CharField(max_length=35, blank=True)
     issued = models.DateField()
+    # When the CFDI reached the portal: metadata.created_at, what createdFrom/createdUntil filter on.
+    uploaded = models.DateTimeField(default=timezone.now, db_index=True)
+    cancelled_by_sat = models.BooleanField(default=False)  # CfdiMetadataResponse.cancelled_by_sat
+    cancelled_in_tenant = models.BooleanField(default=False)  # CfdiMetadataResponse.cancelled_in_tenant
     provider_external_id = models.CharField(max_length=100, blank=True)
     total = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     paid = models.DecimalField(max_digits=18, decimal_places=2, default=0)

@@ -11,12 +11,15 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
 
 from sandbox.company import portal_provider_id
 from sandbox.plan import Plan, PlanCfdi, PlanVendor
 from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
 
 CFDI_TYPES = {"I": "INVOICE", "E": "CREDIT_NOTE", "P": "PAYMENT_CFDI"}
+ISSUER_TIME_ZONE = dt.timezone(dt.timedelta(hours=-6))
+BANKS = ("BANORTE", "BBVA MEXICO", "SANTANDER", "BANAMEX")
 
 
 class SeedError(Exception):
@@ -30,10 +33,17 @@ def seed_portal(tenant, plan: Plan) -> SandboxPortalTenant:
         portal_tenant = _portal_tenant(tenant, plan)
         providers = {vendor.vendor_id: _provider(portal_tenant, vendor, plan, index)
                      for index, vendor in enumerate(plan.vendors)}
-        for index, plan_cfdi in enumerate(plan.cfdis):
+        for plan_cfdi in plan.cfdis:
             xml = build_cfdi_xml(plan_cfdi, receptor_rfc=plan.company_rfc, receptor_name=plan.company_name)
-            _cfdi(portal_tenant, plan_cfdi, providers[plan_cfdi.vendor_id], plan, xml, index)
+            add_cfdi(portal_tenant, plan_cfdi, providers[plan_cfdi.vendor_id], xml,
+                     receptor=(plan.company_rfc, plan.company_name), uploaded=_uploaded(plan_cfdi))
     return portal_tenant
+
+
+def _uploaded(plan_cfdi: PlanCfdi) -> dt.datetime:
+    """Seeded CFDIs reached the portal two hours after they were issued (not later than now)."""
+    issued = plan_cfdi.issued.replace(tzinfo=ISSUER_TIME_ZONE)
+    return min(issued + dt.timedelta(hours=2), timezone.now())
 
 
 def _cfdi_factory():
@@ -70,6 +80,9 @@ def _provider(portal_tenant, vendor: PlanVendor, plan: Plan, index: int) -> Sand
     else:
         accepted_on = None
     currency = "USD" if vendor.currency == "USD" else "MXN"
+    # The accepted bank account of the supplier's expedient (ExpedientResponse.bank_accounts).
+    bank = [{"bank_name": BANKS[index % len(BANKS)], "account": f"{index + 1:010d}",
+             "clabe": f"072580{index + 1:011d}{index % 10}", "currency": currency}] if accepted else []
     return SandboxProvider.objects.create(
         portal_tenant=portal_tenant,
         # The id the Sage company's APVENO PROVIDERID already names.
@@ -81,7 +94,7 @@ def _provider(portal_tenant, vendor: PlanVendor, plan: Plan, index: int) -> Sand
             "name": vendor.name, "rfc": vendor.rfc, "country": "MX", "currency": currency, "credit_days": 30,
             "enabled": True, "type": "REGULAR", "allow_invoice_reception": True, "use_advance_invoices": False,
             "unlimited_payment_cfdi_pending": True, "use_tenant_credit_days": True,
-            "require_consignment_note": "NOT_REQUIRED", "email": vendor.email,
+            "require_consignment_note": "NOT_REQUIRED", "email": vendor.email, "bank_accounts": bank,
         },
     )
 
@@ -98,9 +111,13 @@ def _stage_and_status(plan_cfdi: PlanCfdi) -> tuple[str, str]:
     return "PENDING_TO_PAY", "PENDING_PAYMENT"
 
 
-def _cfdi(portal_tenant, plan_cfdi: PlanCfdi, provider: SandboxProvider, plan: Plan, xml: bytes, index: int) -> SandboxCfdi:
-    stage, status = _stage_and_status(plan_cfdi)
-    issued = plan_cfdi.issued.replace(tzinfo=dt.timezone(dt.timedelta(hours=-6)))
+def add_cfdi(portal_tenant, plan_cfdi: PlanCfdi, provider: SandboxProvider, xml: bytes, *,
+             receptor: tuple[str, str], uploaded: dt.datetime, status: str | None = None, stage: str | None = None,
+             cancelled_by_sat: bool = False, cancelled_in_tenant: bool = False) -> SandboxCfdi:
+    """One CFDI on the stand-in, as the portal lists it (CfdiExternResponse), with its XML."""
+    default_stage, default_status = _stage_and_status(plan_cfdi)
+    stage, status = stage or default_stage, status or default_status
+    issued = plan_cfdi.issued.replace(tzinfo=ISSUER_TIME_ZONE)
     stamped = (issued + dt.timedelta(minutes=2)).isoformat(timespec="milliseconds")
     raw = {
         "version": "4.0", "serie": plan_cfdi.series, "folio": plan_cfdi.folio,
@@ -110,7 +127,7 @@ def _cfdi(portal_tenant, plan_cfdi: PlanCfdi, provider: SandboxProvider, plan: P
         "total": _number(plan_cfdi.total), "tipo_comprobante": plan_cfdi.kind,
         "metodo_pago": plan_cfdi.payment_method or None,
         "emisor": {"rfc": plan_cfdi.issuer_rfc, "nombre": plan_cfdi.issuer_name},
-        "receptor": {"rfc": plan.company_rfc, "nombre": plan.company_name},
+        "receptor": {"rfc": receptor[0], "nombre": receptor[1]},
         "timbre": {"uuid": plan_cfdi.uuid, "fecha_timbrado": stamped, "version": "1.1"},
     }
     metadata = {
@@ -130,6 +147,7 @@ def _cfdi(portal_tenant, plan_cfdi: PlanCfdi, provider: SandboxProvider, plan: P
     }
     return SandboxCfdi.objects.create(
         portal_tenant=portal_tenant, uuid=plan_cfdi.uuid.upper(), cfdi_type=CFDI_TYPES[plan_cfdi.kind],
-        status=status, stage=stage, issued=plan_cfdi.issued.date(),
+        status=status, stage=stage, issued=plan_cfdi.issued.date(), uploaded=uploaded,
+        cancelled_by_sat=cancelled_by_sat, cancelled_in_tenant=cancelled_in_tenant,
         provider_external_id=provider.external_id, total=plan_cfdi.total, item=item, xml=xml,
     )

@@ -13,16 +13,21 @@ from decimal import Decimal
 from functools import wraps
 from typing import Any, Callable
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
 
 from sandbox import faults
-from sandbox.portal import contract
+from sandbox.portal import contract, query
+from sandbox.portal.errors import Refusal
 from sandbox.portal.models import (
+    BatchResultId,
     SandboxBatch,
     SandboxCfdi,
     SandboxPayment,
@@ -33,6 +38,7 @@ from sandbox.portal.models import (
 
 PAGE_SIZE_WHEN_ZERO = 200  # the real portal silently serves 200 when asked for 0
 ASYNC_BATCH_OVER = 20  # bigger PO batches are queued, answered NEW, and polled for
+PORTAL_TIME_ZONE = ZoneInfo("America/Mexico_City")
 _FILE_SALT = "sandbox.portal.cfdi-file"
 
 # ProviderRequest fields the ProviderResponse echoes under the same name and type.
@@ -45,14 +51,6 @@ _PROVIDER_ECHO = (
     "use_advance_invoices", "use_cash_discount", "use_max_cfdi_pending_doc_tenant_config",
     "use_max_payment_cfdi_pending_tenant_config", "use_tenant_credit_days", "workflows", "companies",
 )
-
-
-class Refusal(Exception):
-    """What the portal answers with {code, description} and a 4xx status."""
-
-    def __init__(self, status: int, code: str | int, description: str) -> None:
-        super().__init__(description)
-        self.status, self.code, self.description = status, code, description
 
 
 def _error(status: int, code: str | int, description: str) -> JsonResponse:
@@ -84,13 +82,16 @@ def portal_view(*methods: str) -> Callable:
 
 def _answer(view, request, tenant, methods, kwargs) -> HttpResponse:
     if request.method not in methods:
-        return _error(405, 405, f"Method {request.method} not allowed")
+        refused = _error(405, "GENERAL__WRONG_METHOD", f"Method {request.method} not allowed")  # a spec error code
+        refused["Allow"] = ", ".join(methods)  # RFC 9110 §15.5.6: a 405 must name what is allowed
+        return refused
     if tenant is None or request.headers.get("PDPTenantKey") != tenant.key or request.headers.get("PDPTenantSecret") != tenant.secret:
         return _error(401, "USERS__BAD_CREDENTIALS", "PDPTenantKey / PDPTenantSecret no válidos para esta empresa")
     problems = _body_violations(request)
     if problems:
         return _error(400, 400, "; ".join(problems[:5]))
     try:
+        request.portal_query = query.read(request)
         with transaction.atomic():
             return view(request, tenant, **kwargs)
     except Refusal as refusal:
@@ -125,45 +126,33 @@ def _body(request: HttpRequest) -> dict:
     return json.loads(request.body)
 
 
+def _q(request: HttpRequest) -> dict[str, Any]:
+    """The typed query parameters (sandbox.portal.query) of this request."""
+    return getattr(request, "portal_query", {})
+
+
 def _id_type(request: HttpRequest, name: str = "id_type") -> str:
-    value = request.GET.get(name, "INTERNAL")
-    if value not in ("INTERNAL", "EXTERNAL"):
-        raise Refusal(400, 400, f"{name} must be INTERNAL or EXTERNAL")
-    return value
+    return _q(request).get(name, "INTERNAL")
 
 
-def _paging(request: HttpRequest, *, required: bool) -> tuple[int, int]:
-    values = []
-    for name in ("offset", "pageSize"):
-        raw = request.GET.get(name)
-        if raw is None:
-            if required:
-                raise Refusal(400, 400, f"Required request parameter '{name}' is not present")
-            raw = "0"
-        try:
-            values.append(int(raw))
-        except ValueError:
-            raise Refusal(400, 400, f"{name} must be an integer, not {raw!r}") from None
-    offset, page_size = values
+def _paging(request: HttpRequest, tenant: SandboxPortalTenant) -> tuple[int, int]:
+    offset, page_size = _q(request).get("offset", 0), _q(request).get("pageSize", 0)
     if offset < 0 or page_size < 0:
         raise Refusal(400, 400, "offset and pageSize cannot be negative")
-    return offset, page_size or PAGE_SIZE_WHEN_ZERO
+    # Whatever is asked, a page holds at most the tenant's cap: a client that
+    # does not follow `total` with further pages loses items.
+    return offset, min(page_size or PAGE_SIZE_WHEN_ZERO, max(1, tenant.page_size_max))
 
 
-def _page(queryset, request: HttpRequest, render: Callable, *, required: bool) -> JsonResponse:
-    offset, page_size = _paging(request, required=required)
+def _page(queryset, request: HttpRequest, tenant: SandboxPortalTenant, render: Callable) -> JsonResponse:
+    offset, page_size = _paging(request, tenant)
     total = queryset.count()
     return _json({"total": total, "items": [render(row) for row in queryset[offset:offset + page_size]]})
 
 
-def _date_param(request: HttpRequest, name: str) -> dt.date | None:
-    raw = request.GET.get(name)
-    if not raw:
-        return None
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise Refusal(400, 400, f"{name} must be a date yyyy-mm-dd, not {raw!r}") from None
+def _day_starts(day: dt.date) -> dt.datetime:
+    """Midnight of `day` where the portal is: the spec's "00:00 horas" / "23:59:59" name no zone (unverified)."""
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=PORTAL_TIME_ZONE)
 
 
 def _iso(moment: dt.datetime | dt.date | None) -> str | None:
@@ -176,19 +165,28 @@ def _iso(moment: dt.datetime | dt.date | None) -> str | None:
 
 # --- providers ---------------------------------------------------------------
 
-def provider_json(provider: SandboxProvider) -> dict:
+# Kept in SandboxProvider.data but filled by the supplier's expedient, not by a ProviderRequest.
+_EXPEDIENT_DATA = ("bank_accounts", "expedient_expired")
+
+
+def provider_json(provider: SandboxProvider, *, hide_bank_information: bool = False) -> dict:
     body = {key: provider.data[key] for key in _PROVIDER_ECHO if provider.data.get(key) is not None}
+    expedient = {"status": provider.expedient_status, "expired": bool(provider.data.get("expedient_expired"))}
+    if provider.expedient_accepted is not None:
+        expedient["approved"] = _iso(provider.expedient_accepted)
+    if provider.data.get("bank_accounts") and not hide_bank_information:
+        # ExpedientResponse.bank_accounts: {key: ExpedientBankAccountResponse{status, value: BankAccountResponse}}
+        expedient["bank_accounts"] = {f"bank_account_{index}": {"status": "ACCEPTED", "value": account}
+                                      for index, account in enumerate(provider.data["bank_accounts"])}
     body.update({
         "id": provider.portal_id, "tenant_id": provider.portal_tenant.tenant_id, "name": provider.name,
         "rfc": provider.rfc, "status": provider.status, "expedient_status": provider.expedient_status,
-        "expedient": {"status": provider.expedient_status, "approved": _iso(provider.expedient_accepted)},
+        "expedient": expedient,
     })
     if provider.data.get("currency"):
         body["currency_str"] = provider.data["currency"]
     if provider.external_id:
         body["external_id"] = provider.external_id
-    if body["expedient"]["approved"] is None:
-        del body["expedient"]["approved"]
     return body
 
 
@@ -200,20 +198,41 @@ def _provider(tenant, provider_id: str, id_type: str) -> SandboxProvider:
     return provider
 
 
+# list_2's filters (focaltec/openapi.json, GET …/providers), each a condition on the stand-in's rows.
+# The paging and response-shaping parameters (offset, pageSize, hideBankInformation) are read elsewhere.
+PROVIDER_FILTERS: dict[str, Callable[[Any], Q]] = {
+    "statusExpedient": lambda value: Q(expedient_status=value),
+    "expedientAcceptedFrom": lambda day: Q(expedient_accepted__gte=day),
+    "expedientAcceptedTo": lambda day: Q(expedient_accepted__lte=day),
+    "emptyExternalId": lambda empty: Q(external_id="") if empty else ~Q(external_id=""),
+    "status": lambda value: Q(status=value),
+    "rfc": lambda value: Q(rfc=value.upper()),
+    "externalId": lambda value: Q(external_id=value),
+    # "Razón social del proveedor": whether the real portal matches exactly or by part is not said (README).
+    "name": lambda value: Q(name__icontains=value),
+    "ids": lambda values: Q(portal_id__in=values),
+    "external_ids": lambda values: Q(external_id__in=values),
+    "type": lambda value: Q(data__type=value),
+    # A provider without the flag has no expired expedient (a negated JSON lookup would drop it: NULL).
+    "expiredExpedient": lambda expired: (Q(data__expedient_expired=True) if expired
+                                         else Q(data__expedient_expired=False) | Q(data__expedient_expired__isnull=True)),
+}
+
+
+def _filtered(rows: QuerySet, filters: dict[str, Callable[[Any], Q]], params: dict[str, Any]) -> QuerySet:
+    for name, condition in filters.items():
+        if name in params:
+            rows = rows.filter(condition(params[name]))
+    return rows
+
+
 @portal_view("GET")
 def providers(request, tenant):
-    rows = SandboxProvider.objects.filter(portal_tenant=tenant).select_related("portal_tenant")
-    filters = {"rfc": "rfc", "externalId": "external_id", "status": "status", "statusExpedient": "expedient_status"}
-    for param, field in filters.items():
-        if request.GET.get(param):
-            rows = rows.filter(**{field: request.GET[param]})
-    if (accepted_from := _date_param(request, "expedientAcceptedFrom")) is not None:
-        rows = rows.filter(expedient_accepted__gte=accepted_from)
-    if (accepted_to := _date_param(request, "expedientAcceptedTo")) is not None:
-        rows = rows.filter(expedient_accepted__lte=accepted_to)
-    if request.GET.get("emptyExternalId") == "true":
-        rows = rows.filter(external_id="")
-    return _page(rows, request, provider_json, required=False)
+    params = _q(request)
+    rows = _filtered(SandboxProvider.objects.filter(portal_tenant=tenant).select_related("portal_tenant"),
+                     PROVIDER_FILTERS, params)
+    hide = params.get("hideBankInformation", False)
+    return _page(rows, request, tenant, lambda row: provider_json(row, hide_bank_information=hide))
 
 
 @portal_view("GET", "PUT")
@@ -225,7 +244,8 @@ def provider(request, tenant, provider_id: str):
     found.name, found.rfc = body["name"], body["rfc"]
     found.status = "ENABLED" if body["enabled"] else "DISABLED"
     found.external_id = body.get("external_id") or found.external_id
-    found.data = body
+    # What the portal keeps outside the ProviderRequest (its expedient) survives an update.
+    found.data = {**{key: found.data[key] for key in _EXPEDIENT_DATA if key in found.data}, **body}
     found.save()
     return _json(provider_json(found))
 
@@ -282,6 +302,22 @@ def _check_provider_known(tenant, order: dict) -> None:
                       f"No provider with external_id {order['provider_external_id']} for purchase order {order['external_id']}")
 
 
+# Which status a purchase order may move to from which. The spec names the refusals
+# (CfdiExternResponse.error_code: PURCHASE_ORDERS__NOT_OPEN, PURCHASE_ORDERS__UNEXPECTED_STATUS)
+# but not the table itself: this one is ours (README, "Unverified against the real portal").
+PO_MOVES = {"GENERATED": {"OPEN", "CANCELLED"}, "OPEN": {"CANCELLED", "CLOSED"}}
+FINAL_PO_STATUSES = ("CANCELLED", "CLOSED")
+
+
+def _check_move(order: SandboxPurchaseOrder, target: str, *, content_changed: bool = False) -> None:
+    if order.status in FINAL_PO_STATUSES and (target != order.status or content_changed):
+        raise Refusal(400, "PURCHASE_ORDERS__NOT_OPEN",
+                      f"Purchase order {order.external_id} is {order.status}: it is not open to changes")
+    if target != order.status and target not in PO_MOVES.get(order.status, ()):
+        raise Refusal(400, "PURCHASE_ORDERS__UNEXPECTED_STATUS",
+                      f"Purchase order {order.external_id} cannot go from {order.status} to {target}")
+
+
 def _create_order(tenant, order: dict) -> SandboxPurchaseOrder:
     _check_provider_known(tenant, order)
     try:
@@ -306,15 +342,22 @@ def purchase_order(request, tenant, po_id: str):
         if body["external_id"] != found.external_id:
             raise Refusal(400, 400, f"The body's external_id {body['external_id']} is not the order's {found.external_id}")
         _check_provider_known(tenant, body)
+        _check_move(found, body["status"], content_changed=_content(body) != _content(found.request))
         found.request, found.status = body, body["status"]
         found.save()
     return _json(purchase_order_json(found))
 
 
+def _content(order: dict) -> dict:
+    return {key: value for key, value in order.items() if key != "status"}
+
+
 @portal_view("PUT")
 def purchase_order_status(request, tenant, po_id: str):
     found = _order(tenant, po_id, _id_type(request))
-    found.status = _body(request)["status"]
+    target = _body(request)["status"]
+    _check_move(found, target)
+    found.status = target
     found.request = {**found.request, "status": found.status}
     found.save()
     return _json({"internal_id": found.portal_id, "external_id": found.external_id, "status": found.status, "errors": []})
@@ -332,6 +375,11 @@ def _upsert_one(tenant, order: dict) -> dict:
         existing = SandboxPurchaseOrder.objects.create(portal_tenant=tenant, external_id=order["external_id"],
                                                        status=order["status"], request=order)
         return {**result, "status": "CREATED", "internal_id": existing.portal_id}
+    try:
+        _check_move(existing, order["status"], content_changed=_content(order) != _content(existing.request))
+    except Refusal as refusal:
+        return {**result, "status": "ERROR", "internal_id": existing.portal_id,
+                "errors": [{"error_code": str(refusal.code), "error_message": refusal.description, "error_source": "CORE"}]}
     existing.request, existing.status = order, order["status"]
     existing.save()
     return {**result, "status": "UPDATED", "internal_id": existing.portal_id}
@@ -361,16 +409,32 @@ def purchase_order_batch_status(request, tenant, batch_id: str):
 
 # --- CFDIs -------------------------------------------------------------------
 
-def cfdi_json(cfdi: SandboxCfdi) -> dict:
+def cfdi_json(cfdi: SandboxCfdi, *, hide_validations: bool = False, retrieve_history: bool = False) -> dict:
     item = dict(cfdi.item)
     item["id"] = cfdi.portal_id
     item["status"] = cfdi.status
     metadata = dict(item.get("metadata", {}))
-    metadata.update({"status": cfdi.status, "type": cfdi.cfdi_type})
+    metadata.update({"status": cfdi.status, "type": cfdi.cfdi_type, "created_at": _iso(cfdi.uploaded),
+                     "cancelled_by_sat": cfdi.cancelled_by_sat, "cancelled_in_tenant": cfdi.cancelled_in_tenant})
     if cfdi.erp_status:
         metadata["erp_status"] = cfdi.erp_status
+    if not hide_validations:
+        # CfdiValidation: what the portal checked with SAT when the CFDI arrived.
+        metadata["validations"] = [{"group": "SAT", "type": "SAT_CFDI_STATUS", "valid": not cfdi.cancelled_by_sat,
+                                    "code": "SAT_CANCELLED" if cfdi.cancelled_by_sat else "SAT_ACTIVE"}]
+    if retrieve_history:
+        # CfdiHistoryResponse: the stand-in remembers only the arrival and the present status.
+        metadata["history"] = [{"created_at": _iso(cfdi.uploaded), "status": "IN_RECEPTION"},
+                               {"created_at": _iso(cfdi.updated), "previous_status": "IN_RECEPTION", "status": cfdi.status,
+                                **({"status_erp": cfdi.erp_status} if cfdi.erp_status else {})}]
     item["metadata"] = metadata
     return item
+
+
+def _cfdi_render(request: HttpRequest) -> Callable[[SandboxCfdi], dict]:
+    params = _q(request)
+    return lambda row: cfdi_json(row, hide_validations=params.get("hideValidations", False),
+                                 retrieve_history=params.get("retrieveHistory", False))
 
 
 def _cfdi(tenant, cfdi_id: str, id_type: str) -> SandboxCfdi:
@@ -381,25 +445,50 @@ def _cfdi(tenant, cfdi_id: str, id_type: str) -> SandboxCfdi:
     return cfdi
 
 
+# list_5's filters (focaltec/openapi.json, GET …/cfdis), each a condition on the stand-in's rows.
+# The spec does not say which date from/to filter on: the stand-in reads them as the issue date
+# (README, "Unverified against the real portal"); createdFrom/createdUntil are the day it reached the portal.
+CFDI_FILTERS: dict[str, Callable[[Any], Q]] = {
+    "from": lambda day: Q(issued__gte=day),
+    "to": lambda day: Q(issued__lte=day),
+    "createdFrom": lambda day: Q(uploaded__gte=_day_starts(day)),
+    "createdUntil": lambda day: Q(uploaded__lt=_day_starts(day + dt.timedelta(days=1))),
+    "providerId": lambda value: Q(item__metadata__provider_id=value),
+    "providerExternalId": lambda value: Q(provider_external_id=value),
+    "cfdiIds": lambda values: Q(portal_id__in=values),
+    "uuids": lambda values: Q(uuid__in=[value.upper() for value in values]),
+    "cfdiType": lambda value: Q(cfdi_type=value),
+    "documentTypes": lambda values: Q(item__type__in=values),
+    "stage": lambda value: Q(stage=value),
+    "status": lambda value: Q(status=value),
+    "serie": lambda value: Q(item__cfdi__serie=value),
+    "folio": lambda value: Q(item__cfdi__folio=value),
+}
+
+
+def _with_purchase_order(rows: QuerySet, key: str, wanted: str) -> QuerySet:
+    """metadata.purchase_orders[] holds the CFDI's POs (PurchaseOrderRelationInvoice); SQLite cannot
+    search inside a JSON list, so the few candidates are looked at here."""
+    matching = [row.pk for row in rows.only("pk", "item")
+                if any(isinstance(po, dict) and po.get(key) == wanted
+                       for po in (row.item.get("metadata", {}).get("purchase_orders") or []))]
+    return rows.filter(pk__in=matching)
+
+
 @portal_view("GET")
 def cfdis(request, tenant):
-    rows = SandboxCfdi.objects.filter(portal_tenant=tenant)
-    if (date_from := _date_param(request, "from")) is not None:
-        rows = rows.filter(issued__gte=date_from)
-    if (date_to := _date_param(request, "to")) is not None:
-        rows = rows.filter(issued__lte=date_to)
-    for param, field in {"cfdiType": "cfdi_type", "stage": "stage", "status": "status",
-                         "providerExternalId": "provider_external_id"}.items():
-        if request.GET.get(param):
-            rows = rows.filter(**{field: request.GET[param]})
-    if uuids := request.GET.getlist("uuids"):
-        rows = rows.filter(uuid__in=[uuid.upper() for uuid in uuids])
-    return _page(rows, request, cfdi_json, required=True)
+    params = _q(request)
+    rows = _filtered(SandboxCfdi.objects.filter(portal_tenant=tenant), CFDI_FILTERS, params)
+    if "purchaseOrderId" in params:
+        rows = _with_purchase_order(rows, "purchase_order_id", params["purchaseOrderId"])
+    if "purchaseOrderExternalId" in params:
+        rows = _with_purchase_order(rows, "purchase_order_external_id", params["purchaseOrderExternalId"])
+    return _page(rows, request, tenant, _cfdi_render(request))
 
 
 @portal_view("GET")
 def cfdi(request, tenant, cfdi_id: str):
-    return _json(cfdi_json(_cfdi(tenant, cfdi_id, _id_type(request))))
+    return _json(_cfdi_render(request)(_cfdi(tenant, cfdi_id, _id_type(request))))
 
 
 @portal_view("GET")
@@ -419,6 +508,8 @@ def _file_error(code: str, status: int = 403) -> HttpResponse:
     return HttpResponse(f"<Error><Code>{code}</Code></Error>".encode(), status=status, content_type="application/xml")
 
 
+@csrf_exempt  # a storage link, not a form: a wrong method gets 405, not a CSRF page
+@require_GET
 def cfdi_file(request, name: str):
     """The pre-signed link: no PDP headers, only a signature that expires, as on the real storage."""
     if "PDPTenantKey" in request.headers or "PDPTenantSecret" in request.headers:
@@ -442,18 +533,24 @@ def cfdi_file(request, name: str):
     return HttpResponse(bytes(found.xml), content_type="application/xml")
 
 
+def _result_id(tenant: SandboxPortalTenant, external_id: str, portal_id: str) -> str:
+    """A batch result's `id`: "Id externo" as the spec describes it, or the portal's own id (the switch)."""
+    return portal_id if tenant.batch_result_id == BatchResultId.PORTAL else external_id
+
+
 @portal_view("PUT")
 def batch_cfdis(request, tenant):
     results = []
     for update in _body(request)["cfdis"]:
         found = SandboxCfdi.objects.filter(portal_tenant=tenant, uuid=update["uuid"].upper()).first()
         if found is None or found.portal_id != update["cfdi_id"]:
-            results.append({"id": update["uuid"], "error_code": 1800, "item": {},
-                            "error_message": f"CFDI {update['uuid']} / {update['cfdi_id']} not found"})
+            results.append({"id": _result_id(tenant, update["uuid"], update["cfdi_id"]), "error_code": 1800,
+                            "item": {}, "error_message": f"CFDI {update['uuid']} / {update['cfdi_id']} not found"})
             continue
         found.erp_status = update["new_status"]
         found.save(update_fields=["erp_status", "updated"])
-        results.append({"id": update["uuid"], "error_code": 0, "error_message": "", "item": cfdi_json(found)})
+        results.append({"id": _result_id(tenant, update["uuid"], found.portal_id), "error_code": 0,
+                        "error_message": "", "item": cfdi_json(found)})
     batch = SandboxBatch.objects.create(portal_tenant=tenant, kind="cfdis", response={"results": results})
     return _json({"id": batch.portal_id, "results": results})
 
@@ -512,9 +609,11 @@ def batch_payments(request, tenant):
                 created = _create_payment(tenant, sent)
         except Refusal as refusal:
             code = refusal.code if isinstance(refusal.code, int) else refusal.status
-            results.append({"id": sent.get("external_id") or "", "error_code": code,
+            # Refused: the portal made no payment, so in the portal-id reading there is no id to give.
+            results.append({"id": _result_id(tenant, sent.get("external_id") or "", ""), "error_code": code,
                             "error_message": refusal.description, "item": {}})
             continue
-        results.append({"id": sent.get("external_id") or "", "error_code": 0, "error_message": "", "item": payment_json(created)})
+        results.append({"id": _result_id(tenant, sent.get("external_id") or "", created.portal_id), "error_code": 0,
+                        "error_message": "", "item": payment_json(created)})
     batch = SandboxBatch.objects.create(portal_tenant=tenant, kind="payments", response={"results": results})
     return _json({"id": batch.portal_id, "results": results})

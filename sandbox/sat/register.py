@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils import timezone
 from lxml import etree
 
+from sandbox.portal.models import SandboxCfdi
 from sandbox.sat.models import SandboxSatCfdi
 
 CFDI_NAMESPACES = ("http://www.sat.gob.mx/cfd/4", "http://www.sat.gob.mx/cfd/3")
@@ -62,8 +63,6 @@ def register_of(uuid: str) -> SandboxSatCfdi | None:
     entry = SandboxSatCfdi.objects.filter(uuid=uuid).first()
     if entry is not None:
         return entry
-    from sandbox.portal.models import SandboxCfdi
-
     for stored in SandboxCfdi.objects.filter(uuid=uuid).only("xml")[:1]:
         try:
             return register_stamped(stored.xml)

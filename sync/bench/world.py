@@ -9,7 +9,9 @@ from django.db.models import F
 from sandbox.company import create_sage_tables, write_company
 from sandbox.faults import set_faults
 from sandbox.plan import Plan, build_plan
+from sandbox.portal.models import SandboxPortalTenant
 from sandbox.portal.seed import seed_portal
+from sync.portal.schemas import PAGE_SIZE_MAX
 from tenants.models import Tenant
 from tenants.sage_db import sage_alias
 
@@ -56,7 +58,9 @@ def fill(tenant: Tenant, plan: Plan, *, company: bool = True) -> None:
         alias = sage_alias(tenant)
         create_sage_tables(alias, drop=True)
         write_company(alias, plan)
-    seed_portal(tenant, plan)
+    portal = seed_portal(tenant, plan)
+    # Pages as large as the real portal serves (EXTERNAL.md: 200), which is what sync.bench.minimum counts.
+    SandboxPortalTenant.objects.filter(pk=portal.pk).update(page_size_max=PAGE_SIZE_MAX)
 
 
 def add_latency(tenant: Tenant, latency_ms: int) -> None:

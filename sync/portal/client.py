@@ -201,17 +201,26 @@ class PortalClient:
         *,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        created_from: dt.date | None = None,
+        created_until: dt.date | None = None,
         cfdi_type: s.CfdiType | None = None,
         stage: s.CfdiStage | None = None,
         status: str | None = None,
         uuids: Iterable[str] | None = None,
         provider_external_id: str | None = None,
+        hide_validations: bool = True,
         page_size: int = s.PAGE_SIZE_MAX,
     ) -> Iterator[s.CfdiExternResponse]:
+        """`date_from`/`date_to` are the spec's from/to (which date they filter on it does not say);
+        `created_from`/`created_until` are createdFrom/createdUntil: the day the CFDI reached the portal."""
         filters = {
-            "from": _date(date_from), "to": _date(date_to), "cfdiType": cfdi_type, "stage": stage,
+            "from": _date(date_from), "to": _date(date_to),
+            "createdFrom": _date(created_from), "createdUntil": _date(created_until),
+            "cfdiType": cfdi_type, "stage": stage,
             "status": status, "uuids": list(uuids) if uuids is not None else None,
             "providerExternalId": provider_external_id,
+            # The portal's own validation results are not read: asking without them keeps pages small.
+            "hideValidations": "true" if hide_validations else None,
         }
         return self._pages(self._extern("cfdis"), filters, page_size, s.CfdisExternResponse)
 

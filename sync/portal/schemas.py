@@ -110,6 +110,22 @@ class ProviderExternalIdUpdateRequest(PortalRequest):
     external_id: str
 
 
+class BankAccountResponse(PortalResponse):
+    bank_name: str | None = None
+    account: str | None = None
+    clabe: str | None = None
+
+
+class ExpedientBankAccountResponse(PortalResponse):
+    status: str | None = None  # PENDING, ACCEPTED, EXPIRED, NOT_ACCEPTED
+    value: BankAccountResponse | None = None
+
+
+class ExpedientResponse(PortalResponse):
+    status: str | None = None
+    bank_accounts: dict[str, ExpedientBankAccountResponse] | None = None
+
+
 class ProviderResponse(PortalResponse):
     id: str | None = None
     external_id: str | None = None
@@ -118,10 +134,16 @@ class ProviderResponse(PortalResponse):
     tax_id: str | None = None
     status: str | None = None
     expedient_status: str | None = None
+    expedient: ExpedientResponse | None = None
     country: str | None = None
     currency_str: str | None = None
     credit_days: int | None = None
     type: str | None = None
+
+    def accepted_bank_account(self) -> BankAccountResponse | None:
+        """The first bank account of the expedient the buyer accepted, if any."""
+        accounts = (self.expedient.bank_accounts or {}) if self.expedient else {}
+        return next((a.value for _key, a in sorted(accounts.items()) if a.status == "ACCEPTED" and a.value), None)
 
 
 class ProvidersResponse(PortalResponse):
@@ -292,6 +314,10 @@ class CfdiMetadataResponse(PortalResponse):
     type: str | None = None
     status: str | None = None
     erp_id: str | None = None
+    erp_status: str | None = None
+    created_at: str | None = None  # when the CFDI reached the portal
+    cancelled_by_sat: bool | None = None
+    cancelled_in_tenant: bool | None = None
     purchase_orders: list[dict[str, Any]] | None = None
 
 

@@ -1,16 +1,23 @@
 """Step 2, CFDI download: every portal CFDI of the tenant stored once, unaltered.
 
-Select: the portal's INVOICE, CREDIT_NOTE and PAYMENT_CFDI documents issued
-in the window from a few days before the last finished window up to today
-(the overlap catches documents that reached the portal late, dated at the
-edge), plus every CFDI whose earlier download failed.
+Select: the portal's INVOICE, CREDIT_NOTE and PAYMENT_CFDI documents that
+reached the portal (createdFrom/createdUntil) from a few days before the last
+finished window up to today — a supplier may upload today an invoice issued
+weeks ago — plus, once a day, every one issued (from/to) in the tenant's
+sweep window (cfdi_sweep_days), which catches anything a window missed and
+refreshes the portal status of recent CFDIs; the two listings are merged by
+UUID. Every CFDI whose earlier download failed is retried too.
 Fetch: only UUIDs we do not hold yet (a stored original never changes, so a
 held UUID costs no download), through each CFDI's pre-signed files URL, a
 few at a time. Each worker thread has its own PortalClient: a client's
 session and counters are not shared between threads.
 Record: cfdi.services.store_cfdi — the original once, by sha256, with the
 portal's metadata. A download that fails leaves a row whose problem says why,
-retried next cycle; nothing else stops.
+retried next cycle; nothing else stops. The portal's status is applied to
+every listed row (cfdi.portal_status): rejected or cancelled CFDIs are kept
+from the import, and an imported one cancelled later needs attention.
+Addenda: for a tenant with addenda on, each stored invoice gets its copy with
+our Addenda (sync.cfdi_addenda); the original is never touched.
 """
 from __future__ import annotations
 
@@ -27,8 +34,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
+from cfdi import portal_status
+from cfdi.portal_status import apply_portal_status
 from cfdi.services import store_cfdi
 from cfdi.storage import sha256_hex
+from sync.cfdi_addenda import make_addenda_copies
 from sync.crashpoints import crashpoint
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
@@ -38,6 +48,7 @@ from sync.steps.base import StepContext, StepResult
 CFDI_TYPES = ("INVOICE", "CREDIT_NOTE", "PAYMENT_CFDI")
 OVERLAP_DAYS = 3
 FIRST_WINDOW_DAYS = 90
+SWEEP_EVERY = dt.timedelta(days=1)
 DOWNLOAD_WORKERS = 4  # settings.CFDI_DOWNLOAD_WORKERS overrides
 DOWNLOAD_FAILED = "download_failed"
 # No original yet, or one that never parsed: the rows `needs_download` is true of.
@@ -55,8 +66,13 @@ def run(ctx: StepContext) -> StepResult:
     tenant = ctx.tenant
     last = CfdiDownloadWindow.objects.filter(tenant=tenant).first()
     date_from, date_to = window(tenant, last)
+    sweep = sweep_window(tenant, last)
     with PortalClient(tenant) as portal:
-        listed = {item.cfdi_uuid: item for item in list_portal_cfdis(portal, date_from, date_to)}
+        listed = {item.cfdi_uuid: item for item in list_portal_cfdis(portal, created_from=date_from,
+                                                                     created_until=date_to)}
+        if sweep is not None:
+            swept = list_portal_cfdis(portal, date_from=sweep[0], date_to=sweep[1])
+            listed.update({item.cfdi_uuid: item for item in swept if item.cfdi_uuid not in listed})
     # One read: the listed CFDIs we hold, and the failed downloads dated outside the window.
     rows = list(Cfdi.objects.filter(Q(uuid__in=list(listed)) | FAILED_DOWNLOAD, tenant=tenant))
     held = {row.uuid: row for row in rows if row.uuid in listed}
@@ -66,33 +82,57 @@ def run(ctx: StepContext) -> StepResult:
     refresh_metadata(ctx, [(held[uuid], item.metadata) for uuid, item in listed.items()
                            if uuid in held and not needs_download(held[uuid])])
     if ctx.dry_run:
-        ctx.log(f"would download {len(to_fetch)} CFDI(s) listed {date_from} – {date_to}")
+        ctx.log(f"would download {len(to_fetch)} CFDI(s) that reached the portal {date_from} – {date_to}"
+                + (f" or were issued {sweep[0]} – {sweep[1]}" if sweep else ""))
         return ctx.result
     for item, xml_bytes, error in fetch_all(tenant, to_fetch, ctx):
         keep(ctx, item, xml_bytes, error)
-    remember_window(tenant, last, date_from, date_to)
-    ctx.log(f"{len(listed)} CFDI(s) on the portal {date_from} – {date_to}; {len(to_fetch)} downloaded or retried")
+    if tenant.addenda_required:
+        make_addenda_copies(ctx)
+    remember_window(tenant, last, date_from, date_to, swept=sweep is not None or last is None)
+    ctx.log(f"{len(listed)} CFDI(s) reached the portal {date_from} – {date_to}"
+            + (f" or were issued {sweep[0]} – {sweep[1]}" if sweep else "")
+            + f"; {len(to_fetch)} downloaded or retried")
     return ctx.result
 
 
 def window(tenant, last: CfdiDownloadWindow | None) -> tuple[dt.date, dt.date]:
+    """Days the CFDIs to list reached the portal: from a few days before the last window's end to today."""
     today = timezone.localdate()
     if last is not None:
         return min(last.last_to, today) - dt.timedelta(days=OVERLAP_DAYS), today
     return tenant.start_date or today - dt.timedelta(days=FIRST_WINDOW_DAYS), today
 
 
-def remember_window(tenant, last: CfdiDownloadWindow | None, date_from: dt.date, date_to: dt.date) -> None:
+def sweep_window(tenant, last: CfdiDownloadWindow | None) -> tuple[dt.date, dt.date] | None:
+    """Issue dates of the daily sweep, or None when today's sweep is done (or the first window covers it)."""
+    today = timezone.localdate()
+    if last is not None and last.swept_on is not None and today - last.swept_on < SWEEP_EVERY:
+        return None
+    since = today - dt.timedelta(days=tenant.cfdi_sweep_days)
+    since = max(since, tenant.start_date or since)
+    if last is None and window(tenant, last)[0] <= since:
+        # A CFDI reaches the portal on or after its issue date: the first window, by arrival
+        # from an earlier day, already lists everything the sweep would.
+        return None
+    return since, today
+
+
+def remember_window(tenant, last: CfdiDownloadWindow | None, date_from: dt.date, date_to: dt.date, *,
+                    swept: bool) -> None:
+    swept_on = timezone.localdate() if swept else (last.swept_on if last else None)
     if last is None:
-        CfdiDownloadWindow.objects.create(tenant=tenant, last_from=date_from, last_to=date_to)
-    elif (last.last_from, last.last_to) != (date_from, date_to):  # the same window again: nothing to write
-        last.last_from, last.last_to = date_from, date_to
-        last.save(update_fields=["last_from", "last_to", "updated"])
+        CfdiDownloadWindow.objects.create(tenant=tenant, last_from=date_from, last_to=date_to, swept_on=swept_on)
+    elif (last.last_from, last.last_to, last.swept_on) != (date_from, date_to, swept_on):
+        # The same window again, no sweep: nothing to write.
+        last.last_from, last.last_to, last.swept_on = date_from, date_to, swept_on
+        last.save(update_fields=["last_from", "last_to", "swept_on", "updated"])
 
 
-def list_portal_cfdis(portal: PortalClient, date_from: dt.date, date_to: dt.date) -> Iterator[PortalCfdi]:
+def list_portal_cfdis(portal: PortalClient, **dates: dt.date) -> Iterator[PortalCfdi]:
+    """The portal's CFDIs of the types we keep, for the given iter_cfdis date filters."""
     for cfdi_type in CFDI_TYPES:
-        for item in portal.iter_cfdis(date_from=date_from, date_to=date_to, cfdi_type=cfdi_type):
+        for item in portal.iter_cfdis(cfdi_type=cfdi_type, **dates):
             if item.cfdi_uuid and item.id:
                 yield PortalCfdi(item.cfdi_uuid, item.id, portal_metadata(item))
 
@@ -114,17 +154,38 @@ def retries_outside(rows: list[Cfdi]) -> list[PortalCfdi]:
 
 
 def refresh_metadata(ctx: StepContext, held: list[tuple[Cfdi, dict]]) -> None:
-    """The portal's metadata merged into the held rows; only rows it changes are written, in one UPDATE."""
+    """The portal's metadata (and what its status means for the import) merged into the held rows;
+    only rows it changes are written, in one UPDATE."""
     changed = []
     for row, metadata in held:
         merged = {**row.portal_metadata, **metadata}
-        if merged == row.portal_metadata or ctx.dry_run:
+        if ctx.dry_run:
             ctx.result.skipped += 1
             continue
-        row.portal_metadata, row.updated = merged, timezone.now()
+        moved = merged != row.portal_metadata
+        row.portal_metadata = merged
+        if not (apply_portal_status(row) | moved):
+            ctx.result.skipped += 1
+            continue
+        row.updated = timezone.now()
         changed.append(row)
-    Cfdi.objects.bulk_update(changed, ["portal_metadata", "updated"], batch_size=500)
+        note_portal_status(ctx, row)
+    Cfdi.objects.bulk_update(changed, ["portal_metadata", "problems", "status", "updated"], batch_size=500)
     ctx.result.updated += len(changed)
+
+
+def note_portal_status(ctx: StepContext, row: Cfdi) -> None:
+    """A CFDI the portal refuses, in the run log: kept from the import, or needing a person."""
+    for problem in row.problems:
+        if problem.get("code") == portal_status.AFTER_IMPORT:
+            ctx.result.failed += 1  # a person must act in Sage
+        if problem.get("code") in portal_status.CODES:
+            ctx.log(f"CFDI {row.uuid}: {problem.get('message', '')}")
+
+
+def own_problems(row: Cfdi) -> list[dict]:
+    """The row's problems other than the portal's refusal of it."""
+    return [p for p in row.problems if p.get("code") not in portal_status.CODES]
 
 
 def fetch_all(tenant, items: list[PortalCfdi], ctx: StepContext) -> Iterator[tuple[PortalCfdi, bytes | None, str]]:
@@ -174,7 +235,7 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
     with transaction.atomic():
         earlier = Cfdi.objects.select_for_update().filter(tenant=tenant, uuid=item.cfdi_uuid).first()
         if earlier is not None and earlier.sha256 == sha256_hex(xml_bytes):
-            ctx.result.failed += 1 if earlier.problems else 0
+            ctx.result.failed += 1 if own_problems(earlier) else 0
             return
         if earlier is not None:
             # A failed or unreadable download is no original: the new bytes replace
@@ -182,10 +243,14 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
             earlier.delete()
         crashpoint("cfdi_download:downloaded")
         cfdi = store_cfdi(tenant, xml_bytes, item.metadata)
-    if cfdi.status == CfdiStatus.INVALID:
-        ctx.result.failed += 1
+        if apply_portal_status(cfdi):
+            cfdi.save(update_fields=["problems", "status", "updated"])
+    if cfdi.problems:
         ctx.log(f"CFDI {cfdi.uuid}: " + "; ".join(p.get("message", "") for p in cfdi.problems))
+    if cfdi.status == CfdiStatus.INVALID and own_problems(cfdi):
+        ctx.result.failed += 1
     elif earlier is not None:
+        # Rejected or cancelled on the portal is the portal's decision, not a failed download.
         ctx.result.updated += 1
     else:
         ctx.result.created += 1

@@ -2,7 +2,8 @@
 
 Select: stored CFDIs of type I/E that passed validation and are not imported
 (and those held back only because no Sage vendor had the issuer's RFC: the
-providers step may have created it since).
+providers step may have created it since), except those the portal rejected
+or that were cancelled (cfdi.portal_status).
 Build: the issuer RFC → VENDORID (sync.sage.queries.vendors_by_rfc), one AP
 invoice each (sync.cfdi_import.build_invoice), batches of at most
 tenant.invoice_batch_max.
@@ -22,12 +23,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cfdi.models import Cfdi, CfdiStatus
+from cfdi.portal_status import portal_refusal
 from cfdi.validation import Problem
 from sync import idempotence
 from sync.cfdi_import import VENDOR_UNKNOWN, BatchRefused, Candidate, build_invoice, not_in_sage, send_batch
 from sync.crashpoints import crashpoint
 from sync.models import SyncLink
 from sync.portal.client import PortalClient
+from sync.portal.batch import describe, match_results
 from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiProgressRequest
 from sync.sat import status as sat_status
@@ -78,6 +81,9 @@ def selected(tenant) -> Iterator[Cfdi]:
 
 
 def importable(cfdi: Cfdi) -> bool:
+    # Rejected or cancelled on the portal: never payable, whatever our own checks say.
+    if portal_refusal(cfdi.portal_metadata) is not None:
+        return False
     # An INVALID row qualifies only when a missing vendor is its one problem.
     if cfdi.status == CfdiStatus.VALID:
         return True
@@ -178,21 +184,36 @@ def send_statuses(ctx: StepContext, portal: PortalClient, updates: list[CfdiProg
         answer = portal.update_cfdi_erp_status(updates)
         crashpoint("cfdi_import:status_sent")
     except PortalError as error:
+        ctx.result.failed += len(updates)
         ctx.log(_("The ERP status of %(n)s CFDI(s) could not reach the portal (%(error)s); sent again next cycle.")
                 % {"n": len(updates), "error": error})
         return
-    results = {(r.id or "").upper(): r for r in answer.results}
+    matched = match_results(answer.results, {u.uuid: (u.uuid, u.cfdi_id) for u in updates})
     told = []
     for update in updates:
-        result = results.get(update.uuid)
+        result = matched.by_key.get(update.uuid)
+        snapshot = update.model_dump(mode="json")
         if result is not None and not result.error_code:
-            told.append((links[update.uuid], update.cfdi_id, update.model_dump(mode="json")))
+            told.append((links[update.uuid], update.cfdi_id, snapshot))
+            continue
+        ctx.result.failed += 1
+        if result is None:
+            # Whether the portal applied it is unknown: the link stays PENDING and it is sent again next cycle.
+            error = _("the portal's batch answer names no result for this CFDI")
+            idempotence.record_failure(ctx, links[update.uuid], action="erp_status", error=error, permanent=False,
+                                       snapshot=snapshot)
         else:
-            error = f"{result.error_code}: {result.error_message}" if result else _("no answer for this CFDI")
+            error = f"{result.error_code}: {result.error_message}"
             idempotence.record_failure(ctx, links[update.uuid], action="erp_status", error=error, permanent=True,
-                                       snapshot=update.model_dump(mode="json"))
-            ctx.log(_("The portal refused the ERP status of CFDI %(uuid)s: %(error)s")
-                    % {"uuid": update.uuid, "error": error})
+                                       snapshot=snapshot)
+        ctx.log(_("The ERP status of CFDI %(uuid)s did not reach the portal: %(error)s")
+                % {"uuid": update.uuid, "error": error})
+    for result in matched.unmatched:
+        ctx.log(_("The portal's batch answer has a result that matches no CFDI sent: %(result)s")
+                % {"result": describe(result)})
+    if matched.unmatched and not matched.unanswered(u.uuid for u in updates):
+        # Every CFDI has its answer and still something else came back: the answer is not what was sent.
+        ctx.result.failed += len(matched.unmatched)
     idempotence.confirm_many(ctx, told, action="erp_status")
 
 

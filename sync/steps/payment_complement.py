@@ -8,7 +8,7 @@ rows the download step stored (cfdi.models.Cfdi, kind P, with their
 DoctoRelacionado rows) when there are any, else from the portal
 (cfdiType=PAYMENT_CFDI, issued since a month before the oldest such payment), whose XML is
 read only for complements not matched by the portal's own metadata.
-Match: the DOCNBR the portal names (payment_info / erp_id), else the invoice
+Match: the DOCNBR the portal names (payment_info.payments_response[].external_id), else the invoice
 UUIDs the complement settles → our PaymentLines (narrowed by amount when
 several payments pay one invoice).
 Write, once per payment (SyncLink kind "complement", sage_key = DOCNBR):
@@ -122,10 +122,16 @@ def from_portal(portal: PortalClient, item: CfdiExternResponse, matcher: Matcher
 
 
 def _hint(metadata: dict) -> str:
-    info = metadata.get("payment_info") or {}
-    if isinstance(info, list):
-        info = info[0] if info else {}
-    return trimmed(str(info.get("external_id") or info.get("erp_id") or "")) if isinstance(info, dict) else ""
+    """The ERP id of the one payment the portal links to this CFDI, if it names exactly one.
+
+    focaltec/openapi.json: CfdiMetadataResponse.payment_info is a PaymentInfoResponse, whose
+    payments_response[] are PaymentResponse objects with an `external_id` (the DOCNBR we sent).
+    The spec has no payment_info.external_id nor payment_info.erp_id: those are not read.
+    """
+    info = metadata.get("payment_info")
+    payments = info.get("payments_response") if isinstance(info, dict) else None
+    ids = {trimmed(str(p.get("external_id") or "")) for p in payments or [] if isinstance(p, dict)} - {""}
+    return ids.pop() if len(ids) == 1 else ""
 
 
 def _date(value: str | None) -> dt.date | None:

@@ -25,9 +25,10 @@ from django.utils.translation import gettext as _
 from sync import idempotence
 from sync.crashpoints import crashpoint
 from sync.models import Payment, SyncLink
-from sync.payment_payload import build_payment, payment_hash, wait_reason
+from sync.payment_payload import build_payment, cfdi_money, payment_hash, wait_reason
 from sync.portal.client import PortalClient
-from sync.portal.errors import PortalError, PortalNotFoundError
+from sync.portal.batch import describe, match_results
+from sync.portal.errors import PortalError, PortalNotFoundError, PortalPermanentError
 from sync.portal.schemas import BatchResponseExternalPaymentResponse, OnePaymentRequest
 from sync.sage.confirm import confirmed_in_sage
 from sync.steps.base import StepContext, StepResult
@@ -69,15 +70,16 @@ def select_ready(ctx: StepContext, payments: list[Payment]) -> list[Upload]:
     lines = {p.pk: list(p.lines.all()) for p in payments}
     uuids = {line.cfdi_uuid for group in lines.values() for line in group if line.cfdi_uuid}
     confirmed = confirmed_in_sage(sage_alias(ctx.tenant), ctx.tenant, uuids) if uuids else set()
+    money = cfdi_money(ctx.tenant_id, uuids)
     links = {link.sage_key: link for link in SyncLink.objects.filter(
         tenant_id=ctx.tenant_id, kind=KIND, sage_key__in=[p.docnbr for p in payments])}
     ready = []
     for payment in payments:
-        reason = wait_reason(payment, lines[payment.pk], confirmed)
+        reason = wait_reason(payment, lines[payment.pk], confirmed, money)
         if reason:
             note_waiting(ctx, payment, reason)
             continue
-        request = build_payment(ctx.tenant, payment, lines[payment.pk])
+        request = build_payment(ctx.tenant, payment, lines[payment.pk], money)
         upload = Upload(payment, request, payment_hash(request), links.get(payment.docnbr))
         if upload.link and upload.link.state == SyncLink.State.FAILED and upload.link.sent_hash == upload.content_hash:
             # Refused as it stands: it waits for a change in Sage or a person's Retry.
@@ -129,16 +131,45 @@ def send_batch(ctx: StepContext, portal: PortalClient, uploads: list[Upload]) ->
             refused(ctx, upload, str(error), code=None, permanent=False)
         return
     crashpoint("payment_upload:batch_accepted")
-    results = {(result.id or "").strip(): result for result in answer.results}
+    matched = match_results(answer.results, {
+        upload.payment.docnbr: (upload.payment.docnbr, upload.link.portal_id if upload.link else "")
+        for upload in uploads})
+    for result in matched.unmatched:
+        ctx.log(_("The portal's batch answer has a result that matches no payment sent: %(result)s")
+                % {"result": describe(result)})
+    if matched.unmatched and not matched.unanswered(upload.payment.docnbr for upload in uploads):
+        # Every payment has its answer and still something else came back: the answer is not what was sent.
+        ctx.result.failed += len(matched.unmatched)
     for upload in uploads:
-        record_result(ctx, portal, upload, results.get(upload.payment.docnbr))
+        result = matched.by_key.get(upload.payment.docnbr)
+        if result is None:
+            settle_unanswered(ctx, portal, upload)
+        else:
+            record_result(ctx, portal, upload, result)
+
+
+def settle_unanswered(ctx: StepContext, portal: PortalClient, upload: Upload) -> None:
+    """No result of the batch answer names this payment: ask the portal by DOCNBR, and send it alone
+    if it is not there, so its own answer (taken or refused, with the portal's code) is recorded."""
+    ctx.log(_("payment %(docnbr)s: the portal's batch answer names no result for it; asked on its own")
+            % {"docnbr": upload.payment.docnbr})
+    try:
+        if already_on_portal(portal, upload):
+            uploaded(ctx, upload, upload.link.portal_id if upload.link else "", action="create")
+            return
+        created = portal.create_payment(upload.request)
+    except PortalPermanentError as error:
+        refused(ctx, upload, error.description or str(error), code=error.code, permanent=True)
+        return
+    except PortalError as error:
+        refused(ctx, upload, str(error), code=None, permanent=False)
+        return
+    uploaded(ctx, upload, created.id or "", action="create")
 
 
 def record_result(ctx: StepContext, portal: PortalClient, upload: Upload,
-                  result: BatchResponseExternalPaymentResponse | None) -> None:
-    if result is None:
-        refused(ctx, upload, _("the portal's batch answer says nothing about this payment"), code=None, permanent=False)
-    elif not result.error_code:
+                  result: BatchResponseExternalPaymentResponse) -> None:
+    if not result.error_code:
         uploaded(ctx, upload, (result.item.id if result.item else "") or "", action="create")
     elif result.error_code in ALREADY_THERE and already_on_portal(portal, upload):
         uploaded(ctx, upload, upload.link.portal_id if upload.link else "", action="create")

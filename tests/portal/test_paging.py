@@ -6,6 +6,8 @@ from tests.portal.factories import add_cfdis, add_providers
 
 
 def test_it_yields_every_cfdi_across_pages(portal, stand_in):
+    stand_in.page_size_max = 200
+    stand_in.save()
     created = add_cfdis(stand_in, 1050)
 
     seen = [cfdi.cfdi_uuid for cfdi in portal.iter_cfdis(date_from=dt.date(2026, 11, 1), date_to=dt.date(2026, 11, 30),
@@ -16,6 +18,17 @@ def test_it_yields_every_cfdi_across_pages(portal, stand_in):
     assert seen[0] == created[-1].uuid, "the portal lists newest first"
     assert portal.calls.reads == 6  # 5 full pages of 200 and one of 50
     assert portal.calls.writes == 0
+
+
+def test_it_follows_total_when_the_portal_serves_smaller_pages_than_asked(portal, stand_in):
+    stand_in.page_size_max = 7
+    stand_in.save()
+    created = add_cfdis(stand_in, 30)
+
+    seen = [cfdi.cfdi_uuid for cfdi in portal.iter_cfdis(cfdi_type="INVOICE", page_size=200)]
+
+    assert sorted(seen) == sorted(row.uuid for row in created)
+    assert portal.calls.reads == 5  # 4 pages of 7 and one of 2, though 200 were asked for
 
 
 def test_it_stops_on_an_empty_window(portal, stand_in):
@@ -50,6 +63,8 @@ def test_it_answers_page_size_zero_with_200_items_like_the_real_portal(portal_te
 
     from tests.portal.conftest import PORTAL_KEY, PORTAL_SECRET
 
+    stand_in.page_size_max = 500
+    stand_in.save()
     add_cfdis(stand_in, 230)
     answer = requests.get(f"{portal_tenant.portal_url}/api/1.0/extern/tenants/acme-portal/cfdis",
                           params={"offset": 0, "pageSize": 0},
@@ -58,3 +73,18 @@ def test_it_answers_page_size_zero_with_200_items_like_the_real_portal(portal_te
     assert answer.status_code == 200
     assert answer.json()["total"] == 230
     assert len(answer.json()["items"]) == 200
+
+
+def test_it_caps_every_page_at_the_tenants_page_size(portal_tenant, stand_in, live_server):
+    import requests
+
+    from tests.portal.conftest import PORTAL_KEY, PORTAL_SECRET
+
+    stand_in.page_size_max = 25
+    stand_in.save()
+    add_cfdis(stand_in, 60)
+    for asked in (0, 26, 200):
+        answer = requests.get(f"{portal_tenant.portal_url}/api/1.0/extern/tenants/acme-portal/cfdis",
+                              params={"offset": 0, "pageSize": asked},
+                              headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET}, timeout=10)
+        assert (answer.json()["total"], len(answer.json()["items"])) == (60, 25)

@@ -1,15 +1,19 @@
-"""`manage.py sandbox company|portal|sat-cancel`: build the sandbox company from a seed.
+"""`manage.py sandbox company|portal|cfdi|sat-cancel`: build the sandbox company from a seed, or add to it.
 
 `company` wires the tenant to the stand-ins, recreates its Sage tables, writes
 the plan into them and then seeds the portal stand-in; `portal` re-seeds only
-the portal. Both build the same plan from the same arguments. `sat-cancel`
-tells the SAT status stand-in that SAT cancelled a CFDI.
+the portal. Both build the same plan from the same arguments; any number of
+tenants can be built side by side. `cfdi` adds one CFDI to an existing
+tenant's sandbox portal (or changes the portal status of one it has) and
+prints its UUID. `sat-cancel` tells the SAT status stand-in that SAT
+cancelled a CFDI.
 """
 from __future__ import annotations
 
 import datetime as dt
 import importlib
 from argparse import ArgumentParser, ArgumentTypeError
+from dataclasses import replace
 from typing import Callable
 
 from django.conf import settings
@@ -44,6 +48,8 @@ class Command(BaseCommand):
             ("portal", _("Re-seed only the portal stand-in for the tenant.")),
         ):
             _plan_arguments(actions.add_parser(name, help=text))
+        _cfdi_arguments(actions.add_parser("cfdi", help=_(
+            "Add one CFDI from an existing provider to the tenant's sandbox portal and print its UUID.")))
         sat_cancel = actions.add_parser("sat-cancel", help=_("Mark a CFDI cancelled at SAT (the SAT status stand-in)."))
         sat_cancel.add_argument("--uuid", required=True, help=_("The CFDI's UUID."))
         sat_cancel.add_argument("--cancellation-status", default=CANCELLATION_STATUSES[0],
@@ -52,10 +58,13 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options) -> None:
         if action == "sat-cancel":
             return self.sat_cancel(options)
+        if action == "cfdi":
+            self.cfdi(options)
+            return
         plan = build_plan(
             seed=options["seed"], vendors=options["vendors"], pos=options["pos"],
             lines_per_po=options["lines_per_po"], cfdis=options["cfdis"], payments=options["payments"],
-            today=options["today"],
+            today=options["today"], portal_tenant_id=options["tenant"],
         )
         handlers: dict[str, Callable[[Plan, dict], None]] = {"company": self.company, "portal": self.portal}
         handlers[action](plan, options)
@@ -84,11 +93,32 @@ class Command(BaseCommand):
                           % {"uuid": entry.uuid, "state": entry.state, "how": entry.cancellation_status})
 
     def portal(self, plan: Plan, options: dict) -> None:
-        tenant = Tenant.objects.filter(code=options["tenant"]).first()
+        tenant = self._existing_tenant(options["tenant"])
+        self._seed_portal(tenant, replace(plan, portal_tenant_id=tenant.portal_tenant_id), required=True)
+
+    def cfdi(self, options: dict) -> None:
+        from sandbox.portal.cases import CaseError, add_one_cfdi, change_portal_status
+
+        tenant = self._existing_tenant(options["tenant"])
+        marks = {"portal_status": options["portal_status"], "cancelled_by_sat": options["cancelled_by_sat"],
+                 "cancelled_in_tenant": options["cancelled_in_tenant"]}
+        try:
+            if options["uuid"]:
+                found = change_portal_status(tenant, options["uuid"], **marks)
+            else:
+                found = add_one_cfdi(tenant, issued_days_ago=options["issued_days_ago"],
+                                     provider_external_id=options["provider"], kind=options["kind"], **marks)
+        except CaseError as exc:
+            raise CommandError(str(exc)) from exc
+        # The UUID alone on stdout, so a script can take it: UUID=$(manage.py sandbox cfdi --tenant demo)
+        self.stdout.write(found.uuid)
+
+    def _existing_tenant(self, code: str) -> Tenant:
+        tenant = Tenant.objects.filter(code=code).first()
         if tenant is None:
             raise CommandError(_("No tenant %(code)s: run `manage.py sandbox company --tenant %(code)s` first.")
-                               % {"code": options["tenant"]})
-        self._seed_portal(tenant, plan, required=True)
+                               % {"code": code})
+        return tenant
 
     def _seed_portal(self, tenant: Tenant, plan: Plan, *, required: bool) -> None:
         seed_portal = _portal_seeder()
@@ -143,6 +173,20 @@ def _plan_arguments(parser: ArgumentParser) -> None:
                         help=_("Where the sandbox Sage database lives."))
     parser.add_argument("--today", type=_date, default=None,
                         help=_("The plan's today (YYYY-MM-DD); fix it to get identical data on another day."))
+
+
+def _cfdi_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--tenant", required=True, help=_("Tenant code (built with `sandbox company` before)."))
+    parser.add_argument("--issued-days-ago", type=_at_least(0), default=0,
+                        help=_("Issue date this many days ago; it reaches the portal now."))
+    parser.add_argument("--portal-status", default=None,
+                        help=_("The CFDI's status on the portal, e.g. rejected (REJECTED), REJECTED_BY_CXP."))
+    parser.add_argument("--cancelled-by-sat", action="store_true", help=_("Mark it cancelled by SAT."))
+    parser.add_argument("--cancelled-in-tenant", action="store_true", help=_("Mark it cancelled in the company."))
+    parser.add_argument("--provider", default=None, help=_("The issuer: a provider's external id (VENDORID)."))
+    parser.add_argument("--kind", choices=("I", "E"), default="I", help=_("I invoice (default) or E credit note."))
+    parser.add_argument("--uuid", default=None,
+                        help=_("Change this CFDI's portal status instead of adding one (e.g. one already imported)."))
 
 
 def wire_sandbox_tenant(code: str, plan: Plan, *, engine: str) -> Tenant:
