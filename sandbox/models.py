@@ -21,6 +21,9 @@ class FaultRule(models.Model):
                   "(a poison invoice, e.g. its document number)")
     refuse_code = models.CharField(max_length=40, default="General", blank=True,
                                    help_text="the Sage error code of that refusal")
+    recalculate_taxes = models.BooleanField(
+        default=False, help_text="Sage stand-in: work every invoice's tax out from the vendor's tax group, "
+                                 "ignoring entered tax amounts (a Sage that does not honour TaxAmountControl)")
 
     def __str__(self) -> str:
         return self.target

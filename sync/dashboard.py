@@ -269,6 +269,7 @@ class PaymentRow:
     payment: Payment
     lines: list[PaymentLine]
     waiting_for: list[str]
+    complement_todo: str = ""  # what staff are to enter in Sage (sync.steps.payment_complement)
 
 
 def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
@@ -281,14 +282,27 @@ def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
     wanted = {(p.tenant_id, line.cfdi_uuid.upper()) for p in waiting for line in lines_by_payment[p.pk]
               if line.cfdi_uuid}
     imported = _imported_uuids(wanted)
+    todo = _complement_todos(payments)
     rows = []
     for payment in payments:
         lines = lines_by_payment[payment.pk]
         waiting_for = [] if payment.state != Payment.State.WAITING else sorted({
             line.cfdi_uuid.upper() for line in lines
             if not line.cfdi_uuid or (payment.tenant_id, line.cfdi_uuid.upper()) not in imported})
-        rows.append(PaymentRow(payment, lines, waiting_for))
+        rows.append(PaymentRow(payment, lines, waiting_for, todo.get((payment.tenant_id, payment.docnbr), "")))
     return rows
+
+
+def _complement_todos(payments: list[Payment]) -> dict[tuple[int, str], str]:
+    """(tenant, DOCNBR) → the payment complement staff are asked to enter in Sage, in one query."""
+    if not payments:
+        return {}
+    query = Q()
+    for tenant_id in {p.tenant_id for p in payments}:
+        query |= Q(tenant_id=tenant_id, sage_key__in=[p.docnbr for p in payments if p.tenant_id == tenant_id])
+    outcomes = RecordOutcome.objects.filter(query, kind=SyncLink.Kind.COMPLEMENT, action="record",
+                                            status=RecordOutcome.Status.FAILED)
+    return {(o.tenant_id, o.sage_key): o.last_error for o in outcomes.only("tenant_id", "sage_key", "last_error")}
 
 
 def _imported_uuids(wanted: set[tuple[int, str]]) -> set[tuple[int, str]]:

@@ -77,12 +77,16 @@ class Entry:
 # ---------------------------------------------------------------------------
 # Reading a POSTed batch
 
-def create_batch(alias: str, body: Any, audit: Audit) -> int:
+def create_batch(alias: str, body: Any, audit: Audit, *, recalculate_taxes: bool = False) -> int:
+    """`recalculate_taxes` (a fault to inject): behave like a Sage that works every tax out itself."""
     body = schema.INVOICE_BATCH.check(body, "The batch")
     invoices = records(body, "Invoices")
     if not invoices:
         raise SageError("InvalidPayload", "The batch: Invoices is required.")
     entries = [read_entry(invoice, number_) for number_, invoice in enumerate(invoices, start=1)]
+    if recalculate_taxes:
+        for entry in entries:
+            entry.columns["SWCALCTX"] = TAX_CONTROL["Calculate"]
     status = body.get("BatchStatus") or "Open"
     if status not in ("Open", "ReadyToPost"):
         # Developer Reference §9.1: a POST may set ReadyToPost; posting is a process.

@@ -160,7 +160,9 @@ def invoice_batches(call: Call, method: str, key: Any) -> JsonResponse:
     if method == "GET":
         return JsonResponse(invoices.batch_record(alias, invoices.find_batch(alias, key)))
     if method == "POST":
-        number = invoices.create_batch(alias, call.body(), call.audit)
+        rule = faults.rule_for(f"sage:{call.company}")
+        number = invoices.create_batch(alias, call.body(), call.audit,
+                                       recalculate_taxes=bool(rule and rule.recalculate_taxes))
         return JsonResponse(invoices.batch_record(alias, invoices.find_batch(alias, number)), status=201)
     if method == "PATCH" and key is not None:
         batch = invoices.update_batch(alias, key, call.body(), call.audit)
