@@ -27,7 +27,9 @@ TAX_KEY_PATTERN = re.compile(r"^[TR](00[1-3]|LOCAL)$")
 
 
 def validate_tax_authorities(value) -> None:
-    """{"T002": 1, "R002": 2, …}: each CFDI tax → a Sage tax authority position 1–5."""
+    """{"T002": 1, "R002": 2, …}: each CFDI tax → a Sage tax authority position 1–5 (empty: none)."""
+    if value in (None, ""):
+        return
     if not isinstance(value, dict):
         raise ValidationError(_("Give an object such as {\"T002\": 1, \"R002\": 2, \"R001\": 3}."),
                               code="invalid_tax_authorities")

@@ -57,7 +57,6 @@ def run(ctx: StepContext) -> StepResult:
     cfdis = list(selected(tenant))
     if cfdis:
         alias = sage_alias(tenant)
-        check_distribution_code(alias, tenant)
         candidates = with_vendors(ctx, alias, not_in_sage(ctx, alias, cfdis))
         if ctx.dry_run:
             for candidate in candidates:
@@ -196,6 +195,9 @@ def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> bool:
 
 
 def import_all(ctx: StepContext, alias: str, candidates: list[Candidate]) -> None:
+    if not candidates:
+        return
+    check_distribution_code(alias, ctx.tenant)
     size = max(1, ctx.tenant.invoice_batch_max)
     webapi = SageWebApi(ctx.tenant)
     try:
