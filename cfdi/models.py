@@ -52,6 +52,9 @@ class Cfdi(models.Model):
     addenda_po_number = models.CharField(
         _("PO number in the Addenda"), max_length=60, blank=True, help_text=_("The PO an AddendaEmisor/OrdenCompra of the original names, read at download."))
 
+    tax_lines = models.JSONField(
+        _("tax lines"), null=True, blank=True,
+        help_text=_("Each tax of the CFDI's summary, read at download (empty: stored before they were kept)."))
     addenda_at = models.DateTimeField(
         _("Addenda copy made"), null=True, blank=True, help_text=_("When the copy with our Addenda was made (tenants with addenda on)."))
     addenda_error = models.CharField(_("Addenda problem"), max_length=500, blank=True, help_text=_("Why the Addenda copy could not be made."))

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from lxml import etree
 
+from cfdi.taxes import cfdi_taxes
+
 CFDI_NAMESPACES = {"http://www.sat.gob.mx/cfd/4": "4.0", "http://www.sat.gob.mx/cfd/3": "3.3"}
 TFD_NS = "http://www.sat.gob.mx/TimbreFiscalDigital"
 PAGOS_NAMESPACES = ("http://www.sat.gob.mx/Pagos20", "http://www.sat.gob.mx/Pagos")
@@ -73,6 +75,8 @@ class CfdiFacts:
     empty_addenda: bool = False
     stamp_count: int = 0           # TimbreFiscalDigital elements outside the Addenda; a CFDI has exactly one
     addenda_po_number: str = ""    # AddendaEmisor/OrdenCompra/@Numero, what the older importer read
+    # Each tax line of the summary (cfdi.taxes), read here so the import never parses the original again.
+    tax_lines: list[dict] = field(default_factory=list)
     local_taxes_transferred: Decimal = ZERO
     local_taxes_withheld: Decimal = ZERO
 
@@ -216,6 +220,7 @@ def extract_facts(root: etree._Element) -> CfdiFacts:
         addenda_po_number=_clean(po_in_addenda.get("Numero") if po_in_addenda is not None else ""),
         local_taxes_transferred=local_transferred,
         local_taxes_withheld=local_withheld,
+        tax_lines=[tax.as_json() for tax in cfdi_taxes(root)],
     )
 
 

@@ -23,7 +23,7 @@ from sageconnect.crashpoints import crashpoint
 FACT_FIELDS = (
     "version", "kind", "series", "folio", "issued", "issuer_rfc", "issuer_name", "receptor_rfc", "receptor_name",
     "currency", "exchange_rate", "subtotal", "discount", "taxes_transferred", "taxes_withheld", "total",
-    "payment_method", "stamped", "related_uuids", "addenda_po_number",
+    "payment_method", "stamped", "related_uuids", "addenda_po_number", "tax_lines",
 )
 
 

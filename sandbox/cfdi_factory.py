@@ -18,6 +18,9 @@ PAGOS_NS = "http://www.sat.gob.mx/Pagos20"
 TEST_CERTIFICATE_NUMBER = "30001000000500003416"  # SAT's published test certificate
 TEST_SEAL = "U0FOREJPWA=="                           # base64 "SANDBOX": not a signature
 RATE = Decimal("0.160000")
+BORDER_RATE = Decimal("0.080000")
+IVA_WITHHELD_RATE = Decimal("0.106667")
+ISR_RATE = Decimal("0.100000")
 POSTAL_CODE = "64000"
 
 
@@ -54,28 +57,66 @@ def _parties(plan_cfdi: PlanCfdi, receptor_rfc: str, receptor_name: str, use: st
                                         RegimenFiscalReceptor="601", UsoCFDI=use) + "/>")
 
 
-def _invoice(plan_cfdi: PlanCfdi, receptor_rfc: str, receptor_name: str) -> str:
-    base = plan_cfdi.subtotal - plan_cfdi.discount
-    tax_attrs = _attrs(Base=_money(base), Impuesto="002", TipoFactor="Tasa", TasaOCuota=str(RATE),
-                       Importe=_money(plan_cfdi.tax))
-    concept = ("<cfdi:Concepto" + _attrs(
+def _traslado(base: Decimal, rate: Decimal, amount: Decimal) -> str:
+    return ("<cfdi:Traslado" + _attrs(Base=_money(base), Impuesto="002", TipoFactor="Tasa",
+                                      TasaOCuota=f"{rate:.6f}", Importe=_money(amount)) + "/>")
+
+
+def _retencion(base: Decimal, tax: str, rate: Decimal, amount: Decimal) -> str:
+    return ("<cfdi:Retencion" + _attrs(Base=_money(base), Impuesto=tax, TipoFactor="Tasa",
+                                       TasaOCuota=f"{rate:.6f}", Importe=_money(amount)) + "/>")
+
+
+def _concept(plan_cfdi: PlanCfdi, importe: Decimal, discount: Decimal, taxes: str) -> str:
+    return ("<cfdi:Concepto" + _attrs(
         ClaveProdServ="84111506" if plan_cfdi.kind == "E" else "31161500", Cantidad="1",
         ClaveUnidad="ACT" if plan_cfdi.kind == "E" else "H87",
         Descripcion="Bonificación" if plan_cfdi.kind == "E" else "Mercancía según pedido",
-        ValorUnitario=_money(plan_cfdi.subtotal), Importe=_money(plan_cfdi.subtotal),
-        Descuento=_money(plan_cfdi.discount) if plan_cfdi.discount else "", ObjetoImp="02")
-        + f"><cfdi:Impuestos><cfdi:Traslados><cfdi:Traslado{tax_attrs}/></cfdi:Traslados></cfdi:Impuestos>"
-        + "</cfdi:Concepto>")
+        ValorUnitario=_money(importe), Importe=_money(importe),
+        Descuento=_money(discount) if discount else "", ObjetoImp="02")
+        + f"><cfdi:Impuestos>{taxes}</cfdi:Impuestos></cfdi:Concepto>")
+
+
+def _invoice(plan_cfdi: PlanCfdi, receptor_rfc: str, receptor_name: str) -> str:
+    # The 16 % concept carries the discount and any withholdings; an 8 % concept,
+    # when there is one, the border part of the base.
+    border = plan_cfdi.base_border
+    standard = plan_cfdi.subtotal - plan_cfdi.discount - border
+    tax_border = (border * BORDER_RATE).quantize(CENT, ROUND_HALF_UP)
+    tax_standard = plan_cfdi.tax - tax_border
+    withheld = ""
+    if plan_cfdi.withheld:
+        withheld = ("<cfdi:Retenciones>" + _retencion(standard, "001", ISR_RATE, plan_cfdi.withheld_isr)
+                    + _retencion(standard, "002", IVA_WITHHELD_RATE, plan_cfdi.withheld_iva) + "</cfdi:Retenciones>")
+    concepts = _concept(plan_cfdi, standard + plan_cfdi.discount, plan_cfdi.discount,
+                        f"<cfdi:Traslados>{_traslado(standard, RATE, tax_standard)}</cfdi:Traslados>{withheld}")
+    summary = _traslado(standard, RATE, tax_standard)
+    if border:
+        concepts += _concept(plan_cfdi, border, Decimal(0),
+                             f"<cfdi:Traslados>{_traslado(border, BORDER_RATE, tax_border)}</cfdi:Traslados>")
+        summary += _traslado(border, BORDER_RATE, tax_border)
     header = _header(
         plan_cfdi, plan_cfdi.kind, FormaPago="99" if plan_cfdi.payment_method == "PPD" else "03",
         SubTotal=_money(plan_cfdi.subtotal), Descuento=_money(plan_cfdi.discount) if plan_cfdi.discount else "",
         Moneda=plan_cfdi.currency,
         TipoCambio=str(plan_cfdi.exchange_rate) if plan_cfdi.exchange_rate is not None else "",
         Total=_money(plan_cfdi.total), MetodoPago=plan_cfdi.payment_method)
-    return (header + _parties(plan_cfdi, receptor_rfc, receptor_name, "G01" if plan_cfdi.kind == "I" else "G02")
-            + f"<cfdi:Conceptos>{concept}</cfdi:Conceptos>"
-            + f'<cfdi:Impuestos TotalImpuestosTrasladados="{_money(plan_cfdi.tax)}"><cfdi:Traslados>'
-            + f"<cfdi:Traslado{tax_attrs}/></cfdi:Traslados></cfdi:Impuestos>"
+    related = ""
+    if plan_cfdi.related:
+        related = ('<cfdi:CfdiRelacionados TipoRelacion="01">'
+                   + "".join(f'<cfdi:CfdiRelacionado UUID="{uuid}"/>' for uuid in plan_cfdi.related)
+                   + "</cfdi:CfdiRelacionados>")
+    totals = _attrs(TotalImpuestosRetenidos=_money(plan_cfdi.withheld) if plan_cfdi.withheld else "",
+                    TotalImpuestosTrasladados=_money(plan_cfdi.tax))
+    retained = ""
+    if plan_cfdi.withheld:
+        retained = ('<cfdi:Retenciones><cfdi:Retencion Impuesto="001" Importe="' + _money(plan_cfdi.withheld_isr)
+                    + '"/><cfdi:Retencion Impuesto="002" Importe="' + _money(plan_cfdi.withheld_iva)
+                    + '"/></cfdi:Retenciones>')
+    return (header + related
+            + _parties(plan_cfdi, receptor_rfc, receptor_name, "G01" if plan_cfdi.kind == "I" else "G02")
+            + f"<cfdi:Conceptos>{concepts}</cfdi:Conceptos>"
+            + f"<cfdi:Impuestos{totals}>{retained}<cfdi:Traslados>{summary}</cfdi:Traslados></cfdi:Impuestos>"
             + f"<cfdi:Complemento>{_stamp(plan_cfdi)}</cfdi:Complemento></cfdi:Comprobante>")
 
 

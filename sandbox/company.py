@@ -13,8 +13,8 @@ from django.db import connections, transaction
 
 from sandbox.plan import CENT, Plan, PlanCfdi, PlanPo, PlanPoLine, PlanVendor
 from sync.sage.models import (
-    APBTA, APIBC, APIBD, APIBH, APIBHO, APOBL, APPYM, APTCP, APTCR, APTCRO, APVEN, APVENO, POPORH1, POPORH2, POPORHO,
-    POPORL, PORCPH1, PORCPL, SAGE_MODELS,
+    APBTA, APIBC, APIBD, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APTCRO, APVEN, APVENO, APVGR,
+    POPORH1, POPORH2, POPORHO, POPORL, PORCPH1, PORCPL, SAGE_MODELS, TXGRP, TXRATE,
 )
 from sync.sage.values import to_sage_date
 
@@ -42,18 +42,41 @@ BATCH_SIZE = 500
 FOLIO_OPTFIELD = "FOLIOCFD"
 PROVIDER_ID_OPTFIELD = "PROVIDERID"
 STAMP_DATE_OPTFIELD = "FECHACFD"
-# Sage's AP transaction types in APOBL.IDTRXTYPE.
+# Sage's AP transaction types in APOBL.IDTRXTYPE (AOM APOBL).
 INVOICE_TRX, CREDIT_NOTE_TRX = 12, 32
 INVOICES_PER_BATCH = 10
+# The company's set-up: vendor groups, the distribution code imported invoices
+# are charged to, and one purchase tax group whose authorities are, in order,
+# IVA, IVA withheld and ISR withheld (a withholding authority has negative rates).
+VENDOR_GROUPS = (("NAC", "Proveedores nacionales", "MXP"), ("EXT", "Proveedores extranjeros", "USD"))
+DISTRIBUTION_CODE, EXPENSE_ACCOUNT = "INV", "5000-000"
+TAX_GROUP = "IVA"
+TAX_AUTHORITIES = ("IVA", "IVARET", "ISRRET")
+# (authority, vendor class) → rate % by item class 1..5: 16 %, 8 % (border), 0 %, exempt.
+TAX_RATES = {
+    ("IVA", 1): (Decimal(16), Decimal(8), Decimal(0), Decimal(0), Decimal(0)),
+    ("IVARET", 1): (Decimal(0),) * 5,
+    ("IVARET", 2): (Decimal("-10.66667"), Decimal(0), Decimal(0), Decimal(0), Decimal(0)),
+    ("ISRRET", 1): (Decimal(0),) * 5,
+    ("ISRRET", 2): (Decimal(-10), Decimal(-10), Decimal(0), Decimal(0), Decimal(0)),
+}
+BANK, BANK_CURRENCY = "BANORTE", "MXP"
+USD_RATE = Decimal("17.2500")
 
 
-def write_company(alias: str, plan: Plan) -> dict[str, int]:
-    """Fill the (empty) Sage tables of `alias` from `plan`; return rows written per table."""
+def write_company(alias: str, plan: Plan, *, cleared_history: bool = False) -> dict[str, int]:
+    """Fill the (empty) Sage tables of `alias` from `plan`; return rows written per table.
+
+    `cleared_history`: the company ran Sage's Clear History on its posted invoice
+    batches, so the invoices Sage already holds are only posted documents
+    (APOBL/APOBLO), with no APIBC/APIBH/APIBHO rows left.
+    """
     rows: dict[str, list] = {model._meta.db_table: [] for model in SAGE_MODELS}
+    _setup_rows(plan, rows)
     _vendor_rows(plan, rows)
     for index, po in enumerate(plan.pos):
         _po_rows(plan, po, index, rows)
-    _invoice_rows(plan, rows)
+    _invoice_rows(plan, rows, cleared_history=cleared_history)
     _payment_rows(plan, rows)
     with transaction.atomic(using=alias):
         for model in SAGE_MODELS:
@@ -73,6 +96,18 @@ def _audit(day: dt.date, sequence: int) -> dict:
     }
 
 
+def _setup_rows(plan: Plan, rows: dict[str, list]) -> None:
+    audit = _audit(plan.today - dt.timedelta(days=365), 0)
+    rows["APVGR"] += [APVGR(IDGRP=code, TEXTDESC=name, CURNCODE=currency, TERMSCODE="30", CODETAXGRP=TAX_GROUP,
+                            **audit) for code, name, currency in VENDOR_GROUPS]
+    rows["APRDC"].append(APRDC(IDDIST=DISTRIBUTION_CODE, TEXTDESC="Compras", IDGLACCT=EXPENSE_ACCOUNT, **audit))
+    rows["TXGRP"].append(TXGRP(GROUPID=TAX_GROUP, TTYPE=2, **{f"TAXAUTH{n}": authority for n, authority in
+                                                               enumerate(TAX_AUTHORITIES, start=1)}, **audit))
+    rows["TXRATE"] += [TXRATE(AUTHORITY=authority, TTYPE=2, BUYERCLASS=vendor_class,
+                              **{f"ITEMRATE{n}": rate for n, rate in enumerate(rates, start=1)}, **audit)
+                       for (authority, vendor_class), rates in TAX_RATES.items()]
+
+
 def _vendor_rows(plan: Plan, rows: dict[str, list]) -> None:
     for index, vendor in enumerate(plan.vendors):
         if not vendor.in_sage:
@@ -82,8 +117,9 @@ def _vendor_rows(plan: Plan, rows: dict[str, list]) -> None:
             VENDORID=vendor.vendor_id, SHORTNAME=vendor.name[:10], IDGRP="NAC" if vendor.currency == "MXP" else "EXT",
             SWACTV=1, VENDNAME=vendor.name[:60], TEXTSTRE1=f"Av. Industria {100 + index}",
             NAMECITY="Monterrey", CODESTTE="NL", CODEPSTL="64000", CODECTRY="MEXICO",
-            NAMECTAC="Cuentas por cobrar", TEXTPHON1=f"81{index:08d}", EMAIL1=vendor.email[:50],
-            CURNCODE=vendor.currency, TERMSCODE="30", IDTAXREGI1=vendor.rfc, **audit,
+            NAMECTAC="Cuentas por cobrar", TEXTPHON1=f"81{index:08d}", EMAIL1=f"contacto.{vendor.email}"[:50],
+            EMAIL2=vendor.email[:50], CURNCODE=vendor.currency, TERMSCODE="30", IDTAXREGI1=vendor.rfc,
+            CODETAXGRP=TAX_GROUP, **audit,
         ))
         if vendor.external_id_on_portal:
             rows["APVENO"].append(APVENO(
@@ -161,38 +197,55 @@ def _sage_currency(cfdi_currency: str) -> str:
     return "MXP" if cfdi_currency == "MXN" else cfdi_currency
 
 
-def _invoice_rows(plan: Plan, rows: dict[str, list]) -> None:
+def _invoice_rows(plan: Plan, rows: dict[str, list], *, cleared_history: bool) -> None:
     without_folio = {line.invoice_number for p in plan.payments for line in p.lines if not line.cfdi_uuid}
     paid = {line.invoice_number: line.amount for p in plan.payments if not p.reversed for line in p.lines}
     invoices = [cfdi for cfdi in plan.cfdis if cfdi.in_sage and cfdi.kind in ("I", "E")]
     for position, cfdi in enumerate(invoices):
         batch, item = position // INVOICES_PER_BATCH + 1, position % INVOICES_PER_BATCH + 1
         audit = _audit(cfdi.issued.date(), position)
-        if item == 1:
-            rows["APIBC"].append(APIBC(
-                CNTBTCH=batch, DATEBTCH=to_sage_date(cfdi.issued.date()), BTCHDESC=f"Facturas CFDI lote {batch}",
-                BTCHTYPE=1, BTCHSTTS=3, **audit,
-            ))
         number = cfdi.document_number
-        rows["APIBH"].append(APIBH(
-            CNTBTCH=batch, CNTITEM=item, IDVEND=cfdi.vendor_id, IDINVC=number,
-            TEXTTRX=1 if cfdi.kind == "I" else 3, PONBR=cfdi.po_number, DATEINVC=to_sage_date(cfdi.issued.date()),
-            CODECURN=_sage_currency(cfdi.currency), AMTINVCTOT=cfdi.total, ERRENTRY=0, **audit,
-        ))
-        if number not in without_folio:
-            rows["APIBHO"].append(APIBHO(CNTBTCH=batch, CNTITEM=item, OPTFIELD=FOLIO_OPTFIELD, VALUE=cfdi.uuid, **audit))
-        rows["APIBD"].append(APIBD(
-            CNTBTCH=batch, CNTITEM=item, CNTLINE=20, IDDIST="INV", IDGLACCT="5000-000",
-            AMTDIST=cfdi.subtotal - cfdi.discount, **audit,
-        ))
-        home_total = (cfdi.total * (cfdi.exchange_rate or 1)).quantize(CENT)
+        keys = {"CNTBTCH": batch, "CNTITEM": item}
+        folio = [] if number in without_folio else [(FOLIO_OPTFIELD, cfdi.uuid)]
+        if not cleared_history:
+            if item == 1:
+                rows["APIBC"].append(APIBC(
+                    CNTBTCH=batch, DATEBTCH=to_sage_date(cfdi.issued.date()),
+                    BTCHDESC=f"Facturas CFDI lote {batch}", BTCHTYPE=1, BTCHSTTS=3, **audit,
+                ))
+            rows["APIBH"].append(APIBH(**keys, **_entry_columns(cfdi), **audit))
+            rows["APIBHO"] += [APIBHO(**keys, OPTFIELD=name, VALUE=value, **audit) for name, value in folio]
+            rows["APIBD"].append(APIBD(
+                **keys, CNTLINE=20, IDDIST=DISTRIBUTION_CODE, IDGLACCT=EXPENSE_ACCOUNT,
+                AMTDIST=cfdi.subtotal - cfdi.discount, AMTTOTTAX=cfdi.tax - cfdi.withheld, **audit,
+            ))
+        rate = cfdi.exchange_rate or Decimal(1)
+        home_total = (cfdi.total * rate).quantize(CENT)
         fully_paid = paid.get(number, Decimal(0)) >= cfdi.total
         rows["APOBL"].append(APOBL(
             IDVEND=cfdi.vendor_id, IDINVC=number, IDTRXTYPE=INVOICE_TRX if cfdi.kind == "I" else CREDIT_NOTE_TRX,
-            DATEINVC=to_sage_date(cfdi.issued.date()), AMTINVCHC=home_total,
-            AMTDUEHC=Decimal(0) if fully_paid else home_total, SWPAID=int(fully_paid),
-            CNTBTCH=batch, CNTITEM=item, **audit,
+            TXTTRXTYPE=1 if cfdi.kind == "I" else 3, DATEINVC=to_sage_date(cfdi.issued.date()),
+            CODECURN=_sage_currency(cfdi.currency), EXCHRATEHC=rate, AMTINVCHC=home_total,
+            AMTDUEHC=Decimal(0) if fully_paid else home_total, AMTDUETC=Decimal(0) if fully_paid else cfdi.total,
+            SWPAID=int(fully_paid), **keys, **audit,
         ))
+        # Posting copies the entry's optional fields to the posted document (AOM APOBLO).
+        rows["APOBLO"] += [APOBLO(IDVEND=cfdi.vendor_id, IDINVC=number, OPTFIELD=name, VALUE=value, **audit)
+                           for name, value in folio]
+
+
+def _entry_columns(cfdi: PlanCfdi) -> dict:
+    """An AP invoice entry as Sage holds it: taxes entered per authority, balanced (AOM APIBH)."""
+    tax_total = cfdi.tax - cfdi.withheld
+    return dict(
+        IDVEND=cfdi.vendor_id, IDINVC=cfdi.document_number, TEXTTRX=1 if cfdi.kind == "I" else 3,
+        PONBR=cfdi.po_number, INVCDESC=cfdi.issuer_name[:60], DATEINVC=to_sage_date(cfdi.issued.date()),
+        CODECURN=_sage_currency(cfdi.currency), EXCHRATEHC=cfdi.exchange_rate or Decimal(1),
+        SWMANRTE=int(cfdi.exchange_rate is not None), SWCALCTX=0, CODETAXGRP=TAX_GROUP,
+        AMTTAX1=cfdi.tax, AMTTAX2=-cfdi.withheld_iva, AMTTAX3=-cfdi.withheld_isr, AMTTAXTOT=tax_total,
+        AMTINVCTOT=cfdi.total - tax_total, AMTGROSTOT=cfdi.total, AMTGROSDST=cfdi.total, AMTUNDISTR=Decimal(0),
+        ERRENTRY=0,
+    )
 
 
 def _complement_of(plan: Plan) -> dict[str, PlanCfdi]:
@@ -207,11 +260,17 @@ def _payment_rows(plan: Plan, rows: dict[str, list]) -> None:
         audit = _audit(payment.date, index)
         if payment.batch not in batches:
             batches.add(payment.batch)
-            rows["APBTA"].append(APBTA(PAYMTYPE="PY", CNTBTCH=payment.batch, BATCHSTAT=3, IDBANK=payment.bank, **audit))
+            rows["APBTA"].append(APBTA(
+                PAYMTYPE="PY", CNTBTCH=payment.batch, DATEBTCH=to_sage_date(payment.date),
+                BATCHDESC=f"Pagos lote {payment.batch}", BATCHSTAT=3, IDBANK=payment.bank, CODECURN=BANK_CURRENCY,
+                **audit))
+        # The bank pays in pesos: a USD vendor's check is AMTRMITTC dollars and AMTRMIT pesos (AOM APTCR).
+        bank_amount = payment.amount if payment.currency == BANK_CURRENCY else (payment.amount * USD_RATE).quantize(CENT)
         rows["APTCR"].append(APTCR(
             BTCHTYPE="PY", CNTBTCH=payment.batch, CNTENTR=payment.entry, IDVEND=payment.vendor_id,
             DOCNBR=payment.docnbr, IDRMIT=payment.check_number, DATERMIT=to_sage_date(payment.date),
-            AMTRMIT=payment.amount, TEXTRMIT=f"Pago {payment.docnbr}", TXTRMITREF=f"TRANSF {payment.check_number}",
+            NAMERMIT=plan.vendor(payment.vendor_id).name[:60], AMTRMIT=bank_amount, AMTRMITTC=payment.amount,
+            TEXTRMIT=f"Pago {payment.docnbr}", TXTRMITREF=f"TRANSF {payment.check_number}",
             RMITTYPE=1, ERRENTRY=0, CODECURN=payment.currency, **audit,
         ))
         for number, line in enumerate(payment.lines, start=1):
@@ -229,5 +288,7 @@ def _payment_rows(plan: Plan, rows: dict[str, list]) -> None:
                                              OPTFIELD=name, VALUE=value, **audit))
         rows["APPYM"].append(APPYM(
             IDBANK=payment.bank, IDVEND=payment.vendor_id, IDRMIT=payment.check_number,
+            LONGSERIAL=int(payment.check_number), DATERMIT=to_sage_date(payment.date), CODECURN=payment.currency,
+            AMTRMITTC=payment.amount, CNTBTCH=payment.batch, CNTITEM=payment.entry,
             SWCHKCLRD=2 if payment.reversed else 0, **audit,
         ))

@@ -67,6 +67,11 @@ def inject(request: HttpRequest, target: str, *, error_body=None) -> HttpRespons
     rule = rule_for(target)
     if rule is None:
         return None
+    if rule.refuse_when_body_has and request.method != "GET" and rule.refuse_when_body_has.encode() in request.body:
+        # A refusal that names no entry, as a business-layer error does ("General").
+        body = error_body(400, rule.refuse_code or "General", "The request failed in the business layer.") \
+            if error_body else {"code": 400, "description": "Refused"}
+        return HttpResponse(json.dumps(body), status=400, content_type="application/json")
     if rule.latency_ms:
         time.sleep(rule.latency_ms / 1000)
     roll = _random.random()

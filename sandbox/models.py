@@ -15,6 +15,15 @@ class FaultRule(models.Model):
     latency_ms = models.PositiveIntegerField(default=0)
     drop_rate = models.FloatField(default=0.0, validators=_rate, help_text="share of connections dropped mid-answer")
     malformed_rate = models.FloatField(default=0.0, validators=_rate, help_text="share answered with malformed JSON")
+    refuse_when_body_has = models.CharField(
+        max_length=120, blank=True,
+        help_text="a write whose body contains this text is refused, with refuse_code and a message naming no entry "
+                  "(a poison invoice, e.g. its document number)")
+    refuse_code = models.CharField(max_length=40, default="General", blank=True,
+                                   help_text="the Sage error code of that refusal")
+    recalculate_taxes = models.BooleanField(
+        default=False, help_text="Sage stand-in: work every invoice's tax out from the vendor's tax group, "
+                                 "ignoring entered tax amounts (a Sage that does not honour TaxAmountControl)")
 
     def __str__(self) -> str:
         return self.target

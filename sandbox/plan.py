@@ -15,6 +15,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 IVA = Decimal("0.16")
+IVA_BORDER = Decimal("0.08")        # the northern-border IVA rate: a second rate on one invoice
+IVA_WITHHELD = Decimal("0.106667")  # two thirds of IVA, withheld by a company paying a persona física
+ISR_WITHHELD = Decimal("0.10")
 
 # What Sage can say about a PO (EXTERNAL.md "Things a PO in Sage can be").
 PO_STATES = ("open", "partly_received", "partly_cancelled", "cancelled", "complete", "on_hold", "standing")
@@ -125,6 +128,14 @@ class PlanCfdi:
     po_number: str           # '' when not against a PO
     in_sage: bool            # already imported: APIBH/APIBHO FOLIOCFD in a posted batch
     pays: tuple[PaidDocument, ...] = ()  # P documents: the invoices they settle
+    base_border: Decimal = Decimal(0)    # the part of the base taxed at 8 % (the rest at 16 %)
+    withheld_iva: Decimal = Decimal(0)   # retención IVA
+    withheld_isr: Decimal = Decimal(0)   # retención ISR
+    related: tuple[str, ...] = ()        # E documents: the invoice UUIDs they credit (CfdiRelacionados 01)
+
+    @property
+    def withheld(self) -> Decimal:
+        return self.withheld_iva + self.withheld_isr
 
     @property
     def document_number(self) -> str:
@@ -289,10 +300,13 @@ def _cfdis(rng, count, all_vendors, sage_vendors, pos, today):
         if index % 6 == 5 and ppd_in_sage:
             items.append(_payment_cfdi(rng, index, ppd_in_sage.pop(0), today))
             continue
+        credited = _credited(items, index) if kind == "E" else None
+        if credited is not None:
+            vendor = next(v for v in all_vendors if v.vendor_id == credited.vendor_id)
         subtotal = _money(rng, 500, 60000)
         discount = _money(rng, 0, 50) if index % 4 == 1 else Decimal(0)
-        tax = ((subtotal - discount) * IVA).quantize(CENT, ROUND_HALF_UP)
         usd = vendor.currency == "USD"
+        taxes = _taxes(index, kind, usd, subtotal - discount)
         vendor_pos = [po for po in pos if po.vendor_id == vendor.vendor_id]
         cfdi = PlanCfdi(
             uuid=_uuid(rng), kind=kind, vendor_id=vendor.vendor_id, issuer_rfc=vendor.rfc,
@@ -300,11 +314,14 @@ def _cfdis(rng, count, all_vendors, sage_vendors, pos, today):
             issued=dt.datetime.combine(today - dt.timedelta(days=rng.randint(0, 40)), dt.time(10, 15, index % 60)),
             series="FA" if kind == "I" else "NC", folio=str(1000 + index),
             currency="USD" if usd else "MXN", exchange_rate=Decimal("17.2500") if usd else None,
-            subtotal=subtotal, discount=discount, tax=tax, total=subtotal - discount + tax,
+            subtotal=subtotal, discount=discount, tax=taxes["tax"],
+            total=subtotal - discount + taxes["tax"] - taxes["withheld_iva"] - taxes["withheld_isr"],
             payment_method="PPD" if index % 3 == 0 else "PUE",
             po_number=vendor_pos[0].po_number if vendor_pos and kind == "I" and index % 2 == 0 else "",
             # About a third were imported into Sage before we started.
             in_sage=index % 3 == 1 or (index % 3 == 0 and index % 2 == 1),
+            base_border=taxes["base_border"], withheld_iva=taxes["withheld_iva"], withheld_isr=taxes["withheld_isr"],
+            related=_related(credited, index) if kind == "E" else (),
         )
         items.append(cfdi)
         if cfdi.kind == "I" and cfdi.in_sage:
@@ -312,6 +329,32 @@ def _cfdis(rng, count, all_vendors, sage_vendors, pos, today):
             if cfdi.payment_method == "PPD":
                 ppd_in_sage.append(cfdi)
     return tuple(items), payable
+
+
+def _taxes(index: int, kind: str, usd: bool, base: Decimal) -> dict[str, Decimal]:
+    """Every eleventh invoice has a second IVA rate; every thirteenth (in pesos) carries
+    withholdings; the rest are plain 16 %."""
+    border = (base * Decimal("0.3")).quantize(CENT, ROUND_HALF_UP) if kind == "I" and index % 11 == 4 else Decimal(0)
+    withholding = kind == "I" and not usd and not border and index % 13 == 6
+    standard = base - border
+    return {
+        "base_border": border,
+        "tax": (standard * IVA).quantize(CENT, ROUND_HALF_UP) + (border * IVA_BORDER).quantize(CENT, ROUND_HALF_UP),
+        "withheld_iva": (standard * IVA_WITHHELD).quantize(CENT, ROUND_HALF_UP) if withholding else Decimal(0),
+        "withheld_isr": (base * ISR_WITHHELD).quantize(CENT, ROUND_HALF_UP) if withholding else Decimal(0),
+    }
+
+
+def _credited(items: list[PlanCfdi], index: int) -> PlanCfdi | None:
+    """The invoice a credit note corrects: the latest one Sage holds (the note comes from its vendor)."""
+    if index % 16 == 15:
+        return None
+    return next((item for item in reversed(items) if item.kind == "I" and item.in_sage), None)
+
+
+def _related(credited: PlanCfdi | None, index: int) -> tuple[str, ...]:
+    # Every other note names an invoice Sage never had: it is imported unapplied.
+    return (credited.uuid,) if credited else (str(uuid.UUID(int=index + 1, version=4)).upper(),)
 
 
 def _payment_cfdi(rng, index, invoice: PlanCfdi, today) -> PlanCfdi:

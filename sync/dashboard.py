@@ -603,11 +603,13 @@ class PaymentRow:
     lines: list[PaymentLine]
     waiting_for: list[Waiting]
     touches: list[Touch] = field(default_factory=list)
+    complement_todo: str = ""  # what staff are to enter in Sage (sync.steps.payment_complement)
 
 
 def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
     """The page's payments with their lines, each line's CFDI, what a waiting one waits for, and
-    the runs that last touched it; three queries whatever the number of rows."""
+    the runs that last touched it, and the complements staff are to enter; four queries whatever the number
+    of rows."""
     payments = list(payments)
     lines_by_payment: dict[int, list[PaymentLine]] = defaultdict(list)
     for line in PaymentLine.objects.filter(payment__in=payments).order_by("payment_id", "line"):
@@ -616,6 +618,7 @@ def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
     held = _cfdis_for_lines([(vendors[pk], line) for pk, lines in lines_by_payment.items() for line in lines])
     touched = _touches({(p.tenant_id, kind, p.docnbr) for p in payments
                         for kind in (SyncLink.Kind.PAYMENT, SyncLink.Kind.COMPLEMENT)})
+    todo = _complement_todos(payments)
     rows = []
     for payment in payments:
         lines = lines_by_payment[payment.pk]
@@ -627,8 +630,21 @@ def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
         touches = sorted(touched.get((payment.tenant_id, SyncLink.Kind.PAYMENT, payment.docnbr), [])
                          + touched.get((payment.tenant_id, SyncLink.Kind.COMPLEMENT, payment.docnbr), []),
                          key=lambda t: t.updated, reverse=True)
-        rows.append(PaymentRow(payment, lines, waiting_for, touches))
+        rows.append(PaymentRow(payment, lines, waiting_for, touches,
+                               todo.get((payment.tenant_id, payment.docnbr), "")))
     return rows
+
+
+def _complement_todos(payments: list[Payment]) -> dict[tuple[int, str], str]:
+    """(tenant, DOCNBR) → the payment complement staff are asked to enter in Sage, in one query."""
+    if not payments:
+        return {}
+    query = Q()
+    for tenant_id in {p.tenant_id for p in payments}:
+        query |= Q(tenant_id=tenant_id, sage_key__in=[p.docnbr for p in payments if p.tenant_id == tenant_id])
+    outcomes = RecordOutcome.objects.filter(query, kind=SyncLink.Kind.COMPLEMENT, action="record",
+                                            status=RecordOutcome.Status.FAILED)
+    return {(o.tenant_id, o.sage_key): o.last_error for o in outcomes.only("tenant_id", "sage_key", "last_error")}
 
 
 def _cfdis_for_lines(lines: list[tuple[tuple[int, str], PaymentLine]]) -> dict[int, Related]:

@@ -21,17 +21,14 @@ from sync.models import SyncLink
 from sync.portal.schemas import ProviderResponse
 from sync.sage.models import APVEN
 from sync.sage.queries import sage_query
-from sync.sage.webapi import APVendor, OptionalField
+from sync.sage.webapi import VENDOR_PROPERTY_BY_COLUMN, APVendor, OptionalField
 
 VENDOR_ID_LENGTH = 12
 DEFAULT_PREFIX = "PP"
 SEQUENCE_DIGITS = 6
-# APVendors property that holds the RFC, by the tenant's vendor_rfc_source.
-RFC_PROPERTY = {
-    "IDTAXREGI1": "TaxRegistrationNumber1", "IDTAXREGI2": "TaxRegistrationNumber2",
-    "IDTAXREGI3": "TaxRegistrationNumber3", "IDTAXREGI4": "TaxRegistrationNumber4",
-    "IDTAXREGI5": "TaxRegistrationNumber5", "BRN": "BusinessRegistrationNumber",
-}
+# APVendors property that holds the RFC, by the tenant's vendor_rfc_source (FIELDS.md:
+# TaxRegistrationCode1..5 for IDTAXREGI1..5).
+RFC_PROPERTY = VENDOR_PROPERTY_BY_COLUMN
 
 
 @sage_query("vendors_by_id", vendor_ids=["P00001", "P00002"])
@@ -79,24 +76,25 @@ class VendorNumbers:
 
 
 def build_vendor(tenant, provider: ProviderResponse, vendor_number: str) -> APVendor:
+    """The APVendors body (property names: FIELDS.md "AP/APVendors")."""
     name = (provider.name or provider.rfc or vendor_number).strip()
     extra = provider.model_extra or {}
     fields = [OptionalField(OptionalField=tenant.provider_id_optfield, Value=provider.id or "")]
-    body: dict = {"VendorNumber": vendor_number, "VendorName": name[:60], "ShortName": name[:10], "Status": "Active"}
+    body: dict = {"VendorNumber": vendor_number, "ShortName": name[:10], "VendorName": name[:60], "Status": "Active"}
+    if tenant.vendor_group_code:
+        body["GroupCode"] = tenant.vendor_group_code
     rfc = (provider.rfc or "").strip().upper()
     if tenant.vendor_rfc_source == "OPTFIELD" and tenant.vendor_rfc_optfield:
         fields.append(OptionalField(OptionalField=tenant.vendor_rfc_optfield, Value=rfc))
     elif tenant.vendor_rfc_source in RFC_PROPERTY:
         body[RFC_PROPERTY[tenant.vendor_rfc_source]] = rfc
     if extra.get("email"):
+        # The provider's own address: Sage's vendor e-mail (Email = EMAIL2), not its contact's (ContactsEmail).
         body["Email"] = str(extra["email"])[:50]
     if provider.currency_str and provider.currency_str.upper() not in ("MXN", "MXP"):
         # Pesos: the vendor group's default; Sage companies spell it MXP or MXN.
         body["CurrencyCode"] = provider.currency_str.upper()
-    group = tenant.vendor_group_code
-    if group:
-        body["GroupCode"] = group
-    return APVendor(**body, OptionalFields=fields)
+    return APVendor(**body, VendorOptionalFieldValues=fields)
 
 
 def vendor_hash(vendor_number: str, provider: ProviderResponse) -> str:

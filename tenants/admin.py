@@ -44,7 +44,7 @@ class TenantAdmin(admin.ModelAdmin):
             "provider_id_optfield", "po_types", "po_min_date", ("po_required_optfield", "po_required_value"),
             "skip_location_codes", "ship_to_street", ("ship_to_city", "ship_to_state"),
             ("ship_to_zip", "ship_to_country"), ("vendor_number_prefix", "vendor_group_code"),
-            "invoice_distribution_code", "invoice_batch_max",
+            "invoice_distribution_code", "invoice_batch_max", "sage_tax_authorities",
             "addenda_required", "cfdi_sweep_days",
         )}),
         (_("SAT CFDI status"), {"fields": ("sat_status_url", "sat_unreachable", "sat_wait_hours")}),

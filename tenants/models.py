@@ -3,7 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedTextField
-from tenants.validators import normalize_rfc, validate_rfc
+from tenants.validators import normalize_rfc, validate_rfc, validate_tax_authorities
 
 SECRET_FIELDS = ("sage_db_password", "webapi_password", "portal_key", "portal_secret")
 
@@ -19,6 +19,11 @@ STEP_NAMES = (
     "po_cancel",
     "payment_complement",
 )
+
+
+def default_tax_authorities() -> dict[str, int]:
+    """IVA, IVA withheld and ISR withheld as the vendors' tax group's authorities 1, 2 and 3."""
+    return {"T002": 1, "R002": 2, "R001": 3}
 
 
 class SageEngine(models.TextChoices):
@@ -174,6 +179,13 @@ class Tenant(models.Model):
     invoice_batch_max = models.PositiveIntegerField(
         _("most invoices per batch"),
         default=50, validators=[MinValueValidator(1)], help_text=_("Most invoices in one AP batch.")
+    )
+    sage_tax_authorities = models.JSONField(
+        _("Sage tax authorities"), default=default_tax_authorities, blank=True,
+        validators=[validate_tax_authorities],
+        help_text=_("Which authority (1–5) of the vendors' Sage tax group takes each CFDI tax, by kind and SAT code: "
+                    "T002 IVA transferred, R002 IVA withheld, R001 ISR withheld, T003 IEPS, TLOCAL/RLOCAL local "
+                    "taxes. Imported invoices carry the CFDI's own tax amounts."),
     )
     addenda_required = models.BooleanField(
         _("add the addenda"),

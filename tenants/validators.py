@@ -19,3 +19,25 @@ def validate_rfc(value: str) -> None:
             params={"value": value},
             code="invalid_rfc",
         )
+
+
+# A CFDI tax by kind and SAT code: T = transferred (traslado), R = withheld
+# (retención); 001 ISR, 002 IVA, 003 IEPS, LOCAL for local taxes.
+TAX_KEY_PATTERN = re.compile(r"^[TR](00[1-3]|LOCAL)$")
+
+
+def validate_tax_authorities(value) -> None:
+    """{"T002": 1, "R002": 2, …}: each CFDI tax → a Sage tax authority position 1–5 (empty: none)."""
+    if value in (None, ""):
+        return
+    if not isinstance(value, dict):
+        raise ValidationError(_("Give an object such as {\"T002\": 1, \"R002\": 2, \"R001\": 3}."),
+                              code="invalid_tax_authorities")
+    for key, position in value.items():
+        if not TAX_KEY_PATTERN.match(str(key)):
+            raise ValidationError(
+                _("%(key)s is not a CFDI tax: use T or R (transferred or withheld) and the SAT code 001 ISR, "
+                  "002 IVA, 003 IEPS or LOCAL, e.g. T002."), params={"key": key}, code="invalid_tax_authorities")
+        if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= 5:
+            raise ValidationError(_("%(key)s: the Sage tax authority is a position from 1 to 5, not %(position)s."),
+                                  params={"key": key, "position": position}, code="invalid_tax_authorities")

@@ -164,15 +164,23 @@ def parse_count(value: str | None, default: int | None = None) -> int | None:
 
 
 def parse_key(text: str) -> Any:
-    """`58` → 58, `'1200'` → '1200', `BatchType='PY',BatchNumber=65` → dict."""
+    """`58` → 58, `'1200'` → '1200', `BatchSelector='PY',BatchNumber=65` → dict,
+    `'PY',65` → tuple (Developer Reference §5.2: composite keys, with or without
+    property names; spaces around `=` allowed)."""
     text = text.strip()
     if "=" in text and not text.startswith("'"):
         parts: dict[str, Any] = {}
-        for piece in re.findall(r"(\w+)=('(?:[^']|'')*'|[^,]+)", text):
+        for piece in re.findall(r"(\w+)\s*=\s*('(?:[^']|'')*'|[^,]+)", text):
             parts[piece[0]] = parse_key(piece[1])
         return parts
+    pieces = [piece.strip() for piece in re.findall(r"'(?:[^']|'')*'|[^,]+", text)]
+    if len(pieces) > 1:
+        return tuple(parse_key(piece) for piece in pieces)
     tokens = tokenize(text)
     if len(tokens) != 1:
         raise ODataError(f"Cannot read the key ({text})")
-    value = literal(*tokens[0])
+    return _key_value(literal(*tokens[0]))
+
+
+def _key_value(value: Any) -> Any:
     return int(value) if isinstance(value, Decimal) and value == value.to_integral_value() else value

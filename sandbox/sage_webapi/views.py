@@ -20,10 +20,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox import faults
-from sandbox.sage_webapi import store
+from sandbox.sage_webapi import invoices, payments, posted, vendors
+from sandbox.sage_webapi.common import Audit, SageError
 from sandbox.sage_webapi.odata import Column, ODataError, parse_count, parse_filter, parse_key
-from sandbox.sage_webapi.store import Audit, SageError
-from sync.sage.models import APIBC, APOBL, APVEN
+from sync.sage.models import APBTA, APIBC, APOBL, APVEN
 from tenants.sage_db import SageDatabaseUnavailable, sage_alias
 
 SANDBOX_ENGINES = ("sqlite", "postgresql")
@@ -35,11 +35,11 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": {"lang": "en-US", "value": message}}}
 
 
-def fault_body(status: int) -> dict[str, Any]:
-    """The error body of an injected failure, by its HTTP status."""
+def fault_body(status: int, code: str | None = None, message: str | None = None) -> dict[str, Any]:
+    """The error body of an injected failure, by its HTTP status (or the code a rule names)."""
     codes = {401: "Unauthorized", 403: "Forbidden", 404: "ResourceNotFound", 429: "TooManyRequests"}
-    code = codes.get(status, "InternalServerError" if status >= 500 else "General")
-    return error_body(code, f"Injected fault ({status}).")
+    code = code or codes.get(status, "InternalServerError" if status >= 500 else "General")
+    return error_body(code, message or f"Injected fault ({status}).")
 
 
 def sage_error(error: SageError) -> JsonResponse:
@@ -112,7 +112,13 @@ def resource(request: HttpRequest, company: str, module: str, path: str) -> Http
         handler = HANDLERS.get((module.upper(), match.group("name") if match else ""))
         if match is None or handler is None:
             raise SageError("ResourceNotFound", f"The resource {module}/{path} does not exist.")
-        key = parse_key(match.group("key")) if match.group("key") is not None else None
+        try:
+            key = parse_key(match.group("key")) if match.group("key") is not None else None
+        except ODataError as exc:
+            raise SageError("InvalidEntityKey", str(exc)) from None
+        if request.method == "POST" and key is not None:
+            # Developer Reference §12.1: a POST with a key other than $template or $process.
+            raise SageError("InvalidAction", f"POST {module}/{path}: a POST takes no entity key here.")
         return handler(call, request.method or "GET", key)
     except ODataError as exc:
         return sage_error(SageError("InvalidParameters", str(exc)))
@@ -125,7 +131,8 @@ def resource(request: HttpRequest, company: str, module: str, path: str) -> Http
 
 
 def not_allowed(method: str, resource_name: str) -> SageError:
-    return SageError("InvalidParameters", f"{method} is not supported on {resource_name}.")
+    # Developer Reference §12.1 MethodNotAllowed: "the request is not supported by the specified resource".
+    return SageError("MethodNotAllowed", f"{method} is not supported on {resource_name}.")
 
 
 def collection(call: Call, resource_name: str, rows: QuerySet, columns: dict[str, Column],
@@ -147,34 +154,55 @@ def invoice_batches(call: Call, method: str, key: Any) -> JsonResponse:
     alias = call.alias
     if method == "GET" and key is None:
         rows = APIBC.objects.using(alias).order_by("CNTBTCH")
-        return collection(call, "APInvoiceBatches", rows, store.BATCH_COLUMNS,
-                          lambda batches, select: [_selected(store.batch_record(alias, batch), select)
+        return collection(call, "APInvoiceBatches", rows, invoices.COLUMNS,
+                          lambda batches, select: [_selected(invoices.batch_record(alias, batch), select)
                                                    for batch in batches])
     if method == "GET":
-        return JsonResponse(store.batch_record(alias, store.find_batch(alias, key)))
-    if method == "POST" and key is None:
-        number = store.create_batch(alias, call.body(), call.audit)
-        return JsonResponse(store.batch_record(alias, store.find_batch(alias, number)), status=201)
+        return JsonResponse(invoices.batch_record(alias, invoices.find_batch(alias, key)))
+    if method == "POST":
+        rule = faults.rule_for(f"sage:{call.company}")
+        number = invoices.create_batch(alias, call.body(), call.audit,
+                                       recalculate_taxes=bool(rule and rule.recalculate_taxes))
+        return JsonResponse(invoices.batch_record(alias, invoices.find_batch(alias, number)), status=201)
     if method == "PATCH" and key is not None:
-        batch = store.update_batch(alias, key, call.body(), call.audit)
-        return JsonResponse(store.batch_record(alias, batch))
+        batch = invoices.update_batch(alias, key, call.body(), call.audit)
+        return JsonResponse(invoices.batch_record(alias, batch))
     raise not_allowed(method, "APInvoiceBatches")
 
 
-def vendors(call: Call, method: str, key: Any) -> JsonResponse:
+def payment_batches(call: Call, method: str, key: Any) -> JsonResponse:
+    alias = call.alias
+    if method == "GET" and key is None:
+        rows = APBTA.objects.using(alias).order_by("PAYMTYPE", "CNTBTCH")
+        return collection(call, "APPaymentAndAdjustmentBatches", rows, payments.COLUMNS,
+                          lambda batches, select: [_selected(payments.batch_record(alias, batch), select)
+                                                   for batch in batches])
+    if method == "GET":
+        return JsonResponse(payments.batch_record(alias, payments.find_batch(alias, key)))
+    if method == "POST":
+        selector, number = payments.create_batch(alias, call.body(), call.audit)
+        batch = payments.find_batch(alias, {"BatchSelector": selector, "BatchNumber": number})
+        return JsonResponse(payments.batch_record(alias, batch), status=201)
+    if method == "PATCH" and key is not None:
+        batch = payments.update_batch(alias, key, call.body(), call.audit)
+        return JsonResponse(payments.batch_record(alias, batch))
+    raise not_allowed(method, "APPaymentAndAdjustmentBatches")
+
+
+def vendor_resource(call: Call, method: str, key: Any) -> JsonResponse:
     alias = call.alias
     if method == "GET" and key is None:
         rows = APVEN.objects.using(alias).order_by("VENDORID")
-        return collection(call, "APVendors", rows, store.VENDOR_COLUMNS,
-                          lambda page, select: store.vendor_records(alias, page, select))
+        return collection(call, "APVendors", rows, vendors.COLUMNS,
+                          lambda page, select: vendors.records(alias, page, select))
     if method == "GET":
-        return JsonResponse(store.vendor_records(alias, [store.find_vendor(alias, key)])[0])
-    if method == "POST" and key is None:
-        vendor = store.create_vendor(alias, call.body(), call.audit)
-        return JsonResponse(store.vendor_records(alias, [vendor])[0], status=201)
+        return JsonResponse(vendors.records(alias, [vendors.find(alias, key)])[0])
+    if method == "POST":
+        vendor = vendors.create(alias, call.body(), call.audit)
+        return JsonResponse(vendors.records(alias, [vendor])[0], status=201)
     if method == "PATCH" and key is not None:
-        vendor = store.update_vendor(alias, key, call.body(), call.audit)
-        return JsonResponse(store.vendor_records(alias, [vendor])[0])
+        vendor = vendors.update(alias, key, call.body(), call.audit)
+        return JsonResponse(vendors.records(alias, [vendor])[0])
     raise not_allowed(method, "APVendors")
 
 
@@ -182,8 +210,8 @@ def posted_documents(call: Call, method: str, key: Any) -> JsonResponse:
     if method != "GET" or key is not None:
         raise not_allowed(method, "APPostedDocuments")
     rows = APOBL.objects.using(call.alias).order_by("IDVEND", "IDINVC")
-    return collection(call, "APPostedDocuments", rows, store.POSTED_COLUMNS,
-                      lambda documents, select: [store.posted_record(document, select) for document in documents])
+    return collection(call, "APPostedDocuments", rows, posted.COLUMNS,
+                      lambda documents, select: [posted.record(document, select) for document in documents])
 
 
 def _selected(record: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
@@ -192,6 +220,7 @@ def _selected(record: dict[str, Any], select: list[str] | None) -> dict[str, Any
 
 HANDLERS: dict[tuple[str, str], Callable[[Call, str, Any], JsonResponse]] = {
     ("AP", "APInvoiceBatches"): invoice_batches,
-    ("AP", "APVendors"): vendors,
+    ("AP", "APPaymentAndAdjustmentBatches"): payment_batches,
+    ("AP", "APVendors"): vendor_resource,
     ("AP", "APPostedDocuments"): posted_documents,
 }

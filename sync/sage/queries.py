@@ -15,7 +15,9 @@ from typing import Any, Callable, Iterable
 
 from django.db.models import Q, QuerySet
 
-from sync.sage.models import APBTA, APIBH, APIBHO, APOBL, APPYM, APTCP, APTCR, APVEN, APVENO, POPORH1, POPORHO, POPORL
+from sync.sage.models import (
+    APBTA, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APVEN, APVENO, POPORH1, POPORHO, POPORL,
+)
 from sync.sage.values import to_sage_date
 
 SageQuery = Callable[..., QuerySet]
@@ -111,6 +113,31 @@ def folios_of_entries(alias: str, tenant, *, entries: Iterable[tuple[int, int]])
     return rows.filter(keys, OPTFIELD=tenant.folio_optfield) if keys else rows.none()
 
 
+@sage_query("posted_folios", uuids=[EXAMPLE_UUID])
+def posted_folios(alias: str, tenant, *, uuids: Iterable[str]) -> QuerySet:
+    """The FOLIOCFD rows of posted documents (APOBLO, AOM view AP0403) whose UUID is in `uuids`:
+    they outlive Clear History, which removes only the batches (APIBC/APIBH/APIBHO)."""
+    return (
+        APOBLO.objects.using(alias)
+        .filter(OPTFIELD=tenant.folio_optfield, VALUE__in=_uuid_variants(uuids))
+        .order_by("IDVEND", "IDINVC")
+    )
+
+
+@sage_query("posted_folios_of_documents", documents=[("P00001", "FA-1000")])
+def posted_folios_of_documents(alias: str, tenant, *, documents: Iterable[tuple[str, str]]) -> QuerySet:
+    """APOBLO FOLIOCFD rows of posted documents by (IDVEND, IDINVC)."""
+    keys = _pairs("IDVEND", "IDINVC", documents)
+    rows = APOBLO.objects.using(alias)
+    return rows.filter(keys, OPTFIELD=tenant.folio_optfield) if keys else rows.none()
+
+
+@sage_query("distribution_code", code="INV")
+def distribution_code(alias: str, tenant, *, code: str) -> QuerySet:
+    """The AP distribution code `code` (APRDC: AP0005 in Sage's Web API Endpoint Reference)."""
+    return APRDC.objects.using(alias).filter(IDDIST=code.strip().upper())[:1]
+
+
 @sage_query("open_documents", documents=[("P00001", "FA-1000")])
 def open_documents(alias: str, tenant, *, documents: Iterable[tuple[str, str]]) -> QuerySet:
     """APOBL rows by (VENDORID, document number)."""
@@ -143,8 +170,10 @@ def applied_payment_lines(alias: str, tenant, *, entries: Iterable[tuple[int, in
 
 @sage_query("reversed_payments", vendor_ids=["P00001"])
 def reversed_payments(alias: str, tenant, *, vendor_ids: Iterable[str]) -> QuerySet:
-    """APPYM rows of cheques/transfers reversed in Sage (SWCHKCLRD = 2)."""
-    return APPYM.objects.using(alias).filter(IDVEND__in=list(vendor_ids), SWCHKCLRD=2)
+    """APPYM rows of cheques/transfers reversed in Sage (SWCHKCLRD = 2), with their whole key
+    (AOM APPYM: IDBANK, IDVEND, IDRMIT, LONGSERIAL, DATERMIT) and the entry they were posted from."""
+    return (APPYM.objects.using(alias).filter(IDVEND__in=list(vendor_ids), SWCHKCLRD=2)
+            .order_by("IDBANK", "IDVEND", "IDRMIT", "LONGSERIAL", "DATERMIT"))
 
 
 @sage_query("pos_changed_since", watermark=(Decimal(20260101), Decimal(0), 0), limit=200)

@@ -15,11 +15,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import requests
 from django.utils.translation import gettext as _
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, field_serializer
 
 logger = logging.getLogger(__name__)
 
@@ -28,10 +28,12 @@ PAGE_SIZE = 100
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
 
-# Sage's error codes (EXTERNAL.md §2) by what the caller can do about them.
+# Sage's error codes (EXTERNAL.md §2; Developer Reference §12.1 adds
+# InvalidEntityKey, MethodNotAllowed, InvalidAction) by what the caller can do.
 PERMANENT_CODES = frozenset({
     "Unauthorized", "Forbidden", "InvalidParameters", "ResourceNotFound", "RecordNotFound",
-    "InvalidPayload", "RecordDuplicate", "RecordInvalid", "General",
+    "InvalidPayload", "RecordDuplicate", "RecordInvalid", "General", "InvalidEntityKey", "MethodNotAllowed",
+    "InvalidAction",
 })
 RETRYABLE_CODES = frozenset({"InternalServerError", "TooManyRequests", "DBLinkError", "SessionError"})
 # Answers after which Sage has surely not written anything: safe to resend a POST.
@@ -138,11 +140,17 @@ class SageModel(BaseModel):
 
 
 class OptionalField(SageModel):
+    """One optional field value: InvoiceOptionalFields[] (EXTERNAL.md §2) and
+    VendorOptionalFieldValues[] (FIELDS.md) elements share these two names."""
+
     OptionalField: str
     Value: str
 
 
 class APInvoiceDetail(SageModel):
+    """A distribution line (SDK samples APInvoiceBatches_*.json: LineNumber,
+    DistributionCode, DistributedAmount; GLAccount: Sage model BaseInvoiceDetail)."""
+
     LineNumber: int | None = None
     DistributionCode: str | None = None
     GLAccount: str | None = None
@@ -150,21 +158,49 @@ class APInvoiceDetail(SageModel):
     # Answered by Sage, never sent:
     BatchNumber: int | None = None
     EntryNumber: int | None = None
+    TaxTotal: Amount | None = None
 
 
 class APInvoice(SageModel):
+    """An AP invoice, credit or debit note; fields in the order they are sent
+    (Developer Reference §2.3: properties are applied in payload order).
+
+    Beyond the SDK samples: ApplytoDocument, CurrencyCode, RateOverridden,
+    ExchangeRate, TaxAmountControl, TaxAmount1..5, and the answered TaxTotal
+    and UndistributedAmount are Sage's AP invoice names (Sage model source
+    BaseInvoice / BaseInvoiceFields.cs: INVCAPPLTO, CODECURN, SWMANRTE,
+    EXCHRATEHC, SWCALCTX, AMTTAX1..5, AMTTAXTOT, AMTUNDISTR; the live AP invoice
+    model of fclinton31/AccpacGraphQL, Domain/APInvoices.cs, spells the same).
+    """
+
     VendorNumber: str
     DocumentNumber: str
-    DocumentType: Literal["Invoice", "CreditNote", "DebitNote"] = "Invoice"
+    DocumentType: str = "Invoice"          # Invoice | CreditNote | DebitNote (SDK samples)
+    ApplytoDocument: str | None = None     # a credit note's invoice, as Sage numbers it
     InvoiceDescription: str | None = None
     DocumentDate: dt.date | None = None
     PONumber: str | None = None
     CurrencyCode: str | None = None
+    RateOverridden: str | None = None      # "Yes": keep the ExchangeRate given (AOM APIBH SWMANRTE)
+    ExchangeRate: Decimal | None = None
+    TaxAmountControl: str | None = None    # Enter | Calculate | Distribute (AOM APIBH SWCALCTX)
+    TaxAmount1: Amount | None = None
+    TaxAmount2: Amount | None = None
+    TaxAmount3: Amount | None = None
+    TaxAmount4: Amount | None = None
+    TaxAmount5: Amount | None = None
     DocumentTotalIncludingTax: Amount | None = None
     InvoiceOptionalFields: list[OptionalField] = []
     InvoiceDetails: list[APInvoiceDetail] = []
+    # Answered by Sage, never sent:
     BatchNumber: int | None = None
     EntryNumber: int | None = None
+    TaxTotal: Amount | None = None
+    UndistributedAmount: Amount | None = None
+
+    @field_serializer("ExchangeRate", when_used="json")
+    def _rate(self, value: Decimal | None) -> float | None:
+        return float(value) if value is not None else None
 
     def optional_field(self, name: str) -> str | None:
         for field in self.InvoiceOptionalFields:
@@ -172,11 +208,14 @@ class APInvoice(SageModel):
                 return field.Value
         return None
 
+    def tax_amounts(self) -> dict[int, Decimal]:
+        return {n: getattr(self, f"TaxAmount{n}") for n in range(1, 6) if getattr(self, f"TaxAmount{n}") is not None}
+
 
 class APInvoiceBatch(SageModel):
     BatchDate: dt.date | None = None
     Description: str = ""
-    BatchStatus: Literal["Open", "ReadyToPost", "Posted", "Deleted"] | None = None
+    BatchStatus: str | None = None         # Open | ReadyToPost on a POST (Developer Reference §9.1)
     Invoices: list[APInvoice] = []
     BatchNumber: int | None = None
     NumberOfEntries: int | None = None
@@ -190,12 +229,20 @@ class APInvoiceBatch(SageModel):
 
 
 class APVendor(SageModel):
+    """A vendor with the names Sage's live model gives (FIELDS.md "AP/APVendors"):
+    Terms (not TermsCode), TaxRegistrationCode1..5 (the RFC; not
+    TaxRegistrationNumber), Email = the vendor's e-mail (EMAIL2), ContactsEmail =
+    the contact's (EMAIL1), VendorOptionalFieldValues (not OptionalFields)."""
+
+    # In the order of Sage's own sample and live model: the group before the
+    # rest, so the vendor starts from the group's defaults (Developer
+    # Reference §2.3: properties are applied in payload order).
     VendorNumber: str
-    VendorName: str
     ShortName: str | None = None
     GroupCode: str | None = None
-    Status: Literal["Active", "Inactive"] = "Active"
-    OnHold: Literal["Yes", "No"] | None = None
+    Status: str | None = None              # Active | Inactive
+    OnHold: str | None = None              # SDK sample: "NotOnHold"; never sent by us
+    VendorName: str
     AddressLine1: str | None = None
     AddressLine2: str | None = None
     AddressLine3: str | None = None
@@ -207,39 +254,46 @@ class APVendor(SageModel):
     ContactName: str | None = None
     PhoneNumber: str | None = None
     Email: str | None = None
+    ContactsEmail: str | None = None
     CurrencyCode: str | None = None
-    TermsCode: str | None = None
-    TaxRegistrationNumber1: str | None = None
-    TaxRegistrationNumber2: str | None = None
-    TaxRegistrationNumber3: str | None = None
-    TaxRegistrationNumber4: str | None = None
-    TaxRegistrationNumber5: str | None = None
+    Terms: str | None = None
+    TaxGroup: str | None = None
+    TaxRegistrationCode1: str | None = None
+    TaxRegistrationCode2: str | None = None
+    TaxRegistrationCode3: str | None = None
+    TaxRegistrationCode4: str | None = None
+    TaxRegistrationCode5: str | None = None
     BusinessRegistrationNumber: str | None = None
-    OptionalFields: list[OptionalField] = []
+    VendorOptionalFieldValues: list[OptionalField] = []
 
     def optional_field(self, name: str) -> str | None:
-        for field in self.OptionalFields:
+        for field in self.VendorOptionalFieldValues:
             if field.OptionalField.strip().upper() == name.upper():
                 return field.Value
         return None
 
 
-# APVEN columns that can hold a vendor's RFC (Tenant.vendor_rfc_source) → Web API property.
+# APVEN columns that can hold a vendor's RFC (Tenant.vendor_rfc_source) → Web API property
+# (FIELDS.md: IDTAXREGI1..5 are TaxRegistrationCode1..5; BRN is BusinessRegistrationNumber).
 VENDOR_PROPERTY_BY_COLUMN = {
-    "IDTAXREGI1": "TaxRegistrationNumber1", "IDTAXREGI2": "TaxRegistrationNumber2",
-    "IDTAXREGI3": "TaxRegistrationNumber3", "IDTAXREGI4": "TaxRegistrationNumber4",
-    "IDTAXREGI5": "TaxRegistrationNumber5", "BRN": "BusinessRegistrationNumber",
+    "IDTAXREGI1": "TaxRegistrationCode1", "IDTAXREGI2": "TaxRegistrationCode2",
+    "IDTAXREGI3": "TaxRegistrationCode3", "IDTAXREGI4": "TaxRegistrationCode4",
+    "IDTAXREGI5": "TaxRegistrationCode5", "BRN": "BusinessRegistrationNumber",
 }
 
 
 class APPostedDocument(SageModel):
+    """A row of AP/APPostedDocuments (Endpoint Reference: AP0025 APOBL, GET only).
+    Its property names are on the README's unverified list."""
+
     VendorNumber: str
     DocumentNumber: str
     DocumentType: str | None = None
     DocumentDate: dt.date | None = None
+    CurrencyCode: str | None = None
     OriginalDocumentAmount: Amount | None = None
     CurrentBalance: Amount | None = None
-    FullyPaid: Literal["Yes", "No"] | None = None
+    FullyPaid: str | None = None
     BatchNumber: int | None = None
     EntryNumber: int | None = None
 

@@ -4,29 +4,37 @@ Select: stored CFDIs of type I/E that passed validation and are not imported
 (and those held back only because no Sage vendor had the issuer's RFC: the
 providers step may have created it since), except those the portal rejected
 or that were cancelled (cfdi.portal_status).
-Build: the issuer RFC → VENDORID (sync.sage.queries.vendors_by_rfc), one AP
+Build: the issuer RFC → VENDORID and its currency (sync.sage.queries.vendors_by_rfc),
+a credit note's related invoice as Sage holds it (sync.sage.confirm), one AP
 invoice each (sync.cfdi_import.build_invoice), batches of at most
-tenant.invoice_batch_max.
+tenant.invoice_batch_max. A CFDI Sage could not hold as it says (another
+currency than its vendor's, a tax the tenant maps to no Sage authority) waits
+for a person, with the reason; the others go on.
 SAT first: sync.sat.status — a CFDI SAT reports cancelled is not imported;
 imported invoices not paid yet are asked again daily.
 Send and record: sync.cfdi_import.send_batch — Sage asked before every POST,
-one bad invoice isolated, batch + entry per invoice.
+one bad invoice isolated whatever Sage answers, batch + entry per invoice.
 Report back: each imported CFDI's ERP status goes to the portal once
 (SyncLink kind "cfdi_status"), as DELIVERED_ERP — the portal's own word
 (CfdiStage / cfdi_status_group) for "delivered to the ERP".
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cfdi.models import Cfdi, CfdiStatus
+from cfdi.models import Cfdi, CfdiStatus, ImportAttempt, ImportOutcome
 from cfdi.portal_status import portal_refusal
 from cfdi.validation import Problem
 from sync import idempotence
-from sync.cfdi_import import VENDOR_UNKNOWN, BatchRefused, Candidate, build_invoice, not_in_sage, send_batch
+from sync.cfdi_import import (
+    VENDOR_UNKNOWN, BatchRefused, Candidate, Unimportable, VendorFacts, build_invoice, credit_application,
+    not_in_sage, record_problem, send_batch,
+)
 from sync.crashpoints import crashpoint
 from sync.models import SyncLink
 from sync.portal.client import PortalClient
@@ -35,10 +43,13 @@ from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiProgressRequest
 from sync.sat import status as sat_status
 from sync.sage import queries
+from sync.sage.confirm import sage_documents
 from sync.sage.values import trimmed
 from sync.sage.webapi import SageWebApi
 from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
+
+logger = logging.getLogger(__name__)
 
 IMPORTED_KINDS = ("I", "E")
 ERP_STATUS = "DELIVERED_ERP"
@@ -72,6 +83,23 @@ def check_settings(tenant) -> None:
             "to the Sage AP distribution code imported invoices are charged to.") % {"tenant": tenant.code})
 
 
+def check_distribution_code(alias: str, tenant) -> None:
+    """The tenant's distribution code must exist in Sage (APRDC): if not, no invoice can go in — one
+    problem for the tenant, not one per invoice. A company whose table cannot be read is left to
+    Sage's own answer (sync.cfdi_import.names_tenant_setting)."""
+    try:
+        exists = queries.distribution_code(alias, tenant, code=tenant.invoice_distribution_code).exists()
+    except DatabaseError as error:
+        logger.warning("Tenant %s: APRDC could not be read (%s); distribution code not checked ahead",
+                       tenant.code, str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return
+    if not exists:
+        raise BatchRefused(_(
+            "Sage has no AP distribution code %(code)s: set 'invoice distribution code' on tenant %(tenant)s to "
+            "one Sage has (A/P Distribution Codes), or create it in Sage. No invoice was sent.")
+            % {"code": tenant.invoice_distribution_code, "tenant": tenant.code})
+
+
 def selected(tenant) -> Iterator[Cfdi]:
     # JSON containment is not portable (SQLite has none): the few INVALID
     # rows are sorted out in Python by importable().
@@ -92,32 +120,65 @@ def importable(cfdi: Cfdi) -> bool:
 
 def with_vendors(ctx: StepContext, alias: str, cfdis: list[Cfdi]) -> list[Candidate]:
     vendors = vendor_ids(alias, ctx.tenant, {cfdi.issuer_rfc for cfdi in cfdis})
+    related = sage_documents(alias, ctx.tenant, {u for c in cfdis if c.kind == "E" for u in c.related_uuids})
     candidates, changed = [], []
     for cfdi in cfdis:
-        vendor_id = vendors.get(cfdi.issuer_rfc.upper())
-        if set_vendor_problem(ctx, cfdi, known=vendor_id is not None):
+        vendor = vendors.get(cfdi.issuer_rfc.upper())
+        if set_vendor_problem(ctx, cfdi, known=vendor is not None):
             changed.append(cfdi)
-        if vendor_id is not None:
-            candidates.append(Candidate(cfdi, build_invoice(cfdi, ctx.tenant, vendor_id)))
-        else:
+        if vendor is None:
             ctx.result.failed += 1
+            continue
+        candidate = build(ctx, cfdi, vendor, related)
+        if candidate is not None:
+            candidates.append(candidate)
     Cfdi.objects.bulk_update(changed, ["problems", "status", "updated"])
     return candidates
 
 
-def vendor_ids(alias: str, tenant, rfcs: set[str]) -> dict[str, str]:
-    """Issuer RFC → VENDORID; an active vendor wins over an inactive one with the same RFC."""
+def build(ctx: StepContext, cfdi: Cfdi, vendor: VendorFacts, related: dict) -> Candidate | None:
+    """The candidate to send; None when the CFDI waits (its reason shown) or cannot go in as it stands."""
+    application = credit_application(cfdi, vendor.vendor_id, related) if cfdi.kind == "E" else None
+    if application is not None and application.wait:
+        note_waiting(ctx, cfdi, application.note)
+        return None
+    try:
+        invoice = build_invoice(cfdi, ctx.tenant, vendor, apply_to=application.apply_to if application else None)
+    except Unimportable as problem:
+        if not ctx.dry_run:
+            record_problem(ctx, Candidate(cfdi, None), "unimportable", str(problem),
+                           status=CfdiStatus.NEEDS_ATTENTION)
+        ctx.log(_("CFDI %(uuid)s not sent: %(problem)s") % {"uuid": cfdi.uuid, "problem": problem})
+        return None
+    return Candidate(cfdi, invoice, application.note if application else "")
+
+
+def note_waiting(ctx: StepContext, cfdi: Cfdi, reason: str) -> None:
+    """Why a CFDI is not sent this cycle, on its page once (not again every cycle while nothing changed)."""
+    ctx.result.skipped += 1
+    ctx.log(_("CFDI %(uuid)s: %(reason)s") % {"uuid": cfdi.uuid, "reason": reason})
+    if ctx.dry_run:
+        return
+    last = cfdi.import_attempts.order_by("-attempted_at", "-id").first()
+    if last is None or last.outcome != ImportOutcome.RETRYABLE or last.message != reason:
+        ImportAttempt.objects.create(cfdi=cfdi, outcome=ImportOutcome.RETRYABLE, error_code="waiting",
+                                     message=reason)
+
+
+def vendor_ids(alias: str, tenant, rfcs: set[str]) -> dict[str, VendorFacts]:
+    """Issuer RFC → Sage vendor (VENDORID and currency); an active vendor wins over an inactive one."""
     wanted = sorted(rfc.upper() for rfc in rfcs if rfc)
-    found: dict[str, tuple[bool, str]] = {}
+    found: dict[str, tuple[bool, VendorFacts]] = {}
     for start in range(0, len(wanted), RFCS_PER_QUERY):
         vendors = list(queries.vendors_by_rfc(alias, tenant, rfcs=wanted[start:start + RFCS_PER_QUERY]))
         rfc_of = vendor_rfcs(alias, tenant, vendors)
         for vendor in vendors:
-            rfc, vendor_id = rfc_of.get(trimmed(vendor.VENDORID), ""), trimmed(vendor.VENDORID)
-            better = (vendor.SWACTV == 1, vendor_id)
+            vendor_id = trimmed(vendor.VENDORID)
+            rfc = rfc_of.get(vendor_id, "")
+            better = (vendor.SWACTV == 1, VendorFacts(vendor_id, trimmed(vendor.CURNCODE).upper()))
             if rfc and (rfc not in found or better[0] and not found[rfc][0]):
                 found[rfc] = better
-    return {rfc: vendor_id for rfc, (_, vendor_id) in found.items()}
+    return {rfc: facts for rfc, (_active, facts) in found.items()}
 
 
 def vendor_rfcs(alias: str, tenant, vendors: list) -> dict[str, str]:
@@ -145,6 +206,9 @@ def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> bool:
 
 
 def import_all(ctx: StepContext, alias: str, candidates: list[Candidate]) -> None:
+    if not candidates:
+        return
+    check_distribution_code(alias, ctx.tenant)
     size = max(1, ctx.tenant.invoice_batch_max)
     webapi = SageWebApi(ctx.tenant)
     try:

@@ -1,7 +1,16 @@
 """Step 4, payment check: every posted Sage payment becomes a Payment row.
 
-Reads only Sage (APBTA/APTCR/APTCP/APPYM, APIBH+APIBHO for each paid
-invoice's CFDI UUID); writes only our Payment/PaymentLine rows.
+Reads only Sage (APBTA/APTCR/APTCP/APPYM; APOBLO, else APIBH+APIBHO, for each
+paid invoice's CFDI UUID); writes only our Payment/PaymentLine rows.
+
+A payment's amount is what the vendor receives in its own currency: APTCR
+AMTRMITTC, with CODECURN, the vendor currency (AOM APTCR; AMTRMIT is the same
+check in the bank's currency). A reversal is read from APPYM (AOM: key IDBANK,
+IDVEND, IDRMIT, LONGSERIAL, DATERMIT) and matched on every key column the
+payment entry knows — bank, vendor, check number and date — and, where APPYM
+names it, the batch and entry the check was posted from (its key "Bank Code /
+Batch Number"): a check number reused in another bank, for another vendor or
+in another year never marks the wrong payment reversed.
 
 Posted payments do not change in Sage except by reversal, so:
 - entries are paged in (batch, entry) order; only entries we do not know yet
@@ -96,7 +105,7 @@ def read_posted_payments(alias: str, tenant) -> Iterator[SagePayment]:
 def _payment(row, bank: str) -> SagePayment:
     return SagePayment(
         batch=int(row.CNTBTCH), entry=int(row.CNTENTR), docnbr=trimmed(row.DOCNBR), vendor=trimmed(row.IDVEND),
-        remit_id=trimmed(row.IDRMIT), date=sage_date(row.DATERMIT), amount=row.AMTRMIT,
+        remit_id=trimmed(row.IDRMIT), date=sage_date(row.DATERMIT), amount=row.AMTRMITTC,
         currency=currency(row.CODECURN), reference=trimmed(row.TXTRMITREF), bank=bank,
     )
 
@@ -115,12 +124,19 @@ def attach_lines(alias: str, tenant, payments: list[SagePayment]) -> None:
 
 
 def invoice_uuids(alias: str, tenant, documents: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """(vendor, invoice number) → CFDI UUID from APIBHO FOLIOCFD; absent when Sage has none."""
-    entry_of: dict[tuple[int, int], tuple[str, str]] = {}
+    """(vendor, invoice number) → CFDI UUID; absent when Sage has none.
+
+    The posted document's own optional field (APOBLO) first — it outlives Clear
+    History — then the entry it was imported as (APIBH + APIBHO)."""
+    found: dict[tuple[str, str], str] = {}
     for keys in chunked(sorted(documents), PAIRS_PER_QUERY):
+        for row in queries.posted_folios_of_documents(alias, tenant, documents=keys):
+            if uuid_key(row.VALUE):
+                found[(trimmed(row.IDVEND), trimmed(row.IDINVC))] = uuid_key(row.VALUE)
+    entry_of: dict[tuple[int, int], tuple[str, str]] = {}
+    for keys in chunked(sorted(documents - set(found)), PAIRS_PER_QUERY):
         for row in queries.invoice_entries_by_document(alias, tenant, documents=keys):
             entry_of[(int(row.CNTBTCH), int(row.CNTITEM))] = (trimmed(row.IDVEND), trimmed(row.IDINVC))
-    found: dict[tuple[str, str], str] = {}
     for keys in chunked(sorted(entry_of), PAIRS_PER_QUERY):
         for row in queries.folios_of_entries(alias, tenant, entries=keys):
             if uuid_key(row.VALUE):
@@ -129,18 +145,43 @@ def invoice_uuids(alias: str, tenant, documents: set[tuple[str, str]]) -> dict[t
     return found
 
 
+@dataclass(frozen=True)
+class Reversal:
+    """An APPYM row with SWCHKCLRD = 2: its key columns and the entry it came from (0: not named)."""
+    bank: str
+    vendor: str
+    remit_id: str
+    date: dt.date | None
+    batch: int
+    entry: int
+
+    def matches(self, bank: str, vendor: str, remit_id: str, date: dt.date | None, batch: int, entry: int) -> bool:
+        if (self.bank, self.vendor, self.remit_id, self.date) != (bank, vendor, remit_id, date):
+            return False
+        return not self.batch or (self.batch, self.entry) == (batch, entry)
+
+
 def mark_reversed(alias: str, tenant, payments: list[SagePayment]) -> None:
-    reversed_keys = reversed_remittances(alias, tenant, {p.vendor for p in payments})
+    reversals = reversed_remittances(alias, tenant, {p.vendor for p in payments})
     for payment in payments:
-        payment.reversed = (payment.bank, payment.vendor, payment.remit_id) in reversed_keys
+        payment.reversed = is_reversed(reversals, payment.bank, payment.vendor, payment.remit_id, payment.date,
+                                       payment.batch, payment.entry)
 
 
-def reversed_remittances(alias: str, tenant, vendor_ids: set[str]) -> set[tuple[str, str, str]]:
-    keys: set[tuple[str, str, str]] = set()
+def is_reversed(reversals: dict[tuple[str, str, str], list[Reversal]], bank: str, vendor: str, remit_id: str,
+                date: dt.date | None, batch: int, entry: int) -> bool:
+    return any(r.matches(bank, vendor, remit_id, date, batch, entry)
+               for r in reversals.get((bank, vendor, remit_id), []))
+
+
+def reversed_remittances(alias: str, tenant, vendor_ids: set[str]) -> dict[tuple[str, str, str], list[Reversal]]:
+    found: dict[tuple[str, str, str], list[Reversal]] = {}
     for vendors in chunked(sorted(vendor_ids), 1000):
         for row in queries.reversed_payments(alias, tenant, vendor_ids=vendors):
-            keys.add((trimmed(row.IDBANK), trimmed(row.IDVEND), trimmed(row.IDRMIT)))
-    return keys
+            reversal = Reversal(trimmed(row.IDBANK), trimmed(row.IDVEND), trimmed(row.IDRMIT), sage_date(row.DATERMIT),
+                                int(row.CNTBTCH), int(row.CNTITEM))
+            found.setdefault((reversal.bank, reversal.vendor, reversal.remit_id), []).append(reversal)
+    return found
 
 
 def save_new(ctx: StepContext, payments: list[SagePayment]) -> None:
@@ -181,8 +222,9 @@ def refresh_pending(ctx: StepContext, alias: str, fresh: set[str]) -> None:
         Payment.State.WAITING, Payment.State.READY, Payment.State.FAILED]) if p.docnbr not in fresh]
     if not pending:
         return
-    reversed_keys = reversed_remittances(alias, ctx.tenant, {p.vendor for p in pending})
-    now_reversed = [p for p in pending if (p.bank, p.vendor, p.remit_id) in reversed_keys]
+    reversals = reversed_remittances(alias, ctx.tenant, {p.vendor for p in pending})
+    now_reversed = [p for p in pending
+                    if is_reversed(reversals, p.bank, p.vendor, p.remit_id, p.date, p.batch, p.entry)]
     missing = list(PaymentLine.objects.filter(payment__in=pending, cfdi_uuid="").select_related("payment"))
     uuids = invoice_uuids(alias, ctx.tenant, {(l.payment.vendor, l.invoice_number) for l in missing}) if missing else {}
     found = [l for l in missing if uuids.get((l.payment.vendor, l.invoice_number))]

@@ -1,8 +1,8 @@
-"""Step 10, payment complement to Sage: the vendor's payment CFDI (type P) is
-recorded on the Sage payment it settles — APTCRO FOLIOCFD (its UUID) and
-FECHACFD (its stamp date), by the tenant's optional-field names.
+"""Step 10, payment complement to Sage: the vendor's payment CFDI (type P) on
+the Sage payment it settles — APTCRO FOLIOCFD (its UUID) and FECHACFD (its
+stamp date), by the tenant's optional-field names.
 
-Select: our non-reversed Payment rows without a recorded complement; when
+Select: our non-reversed Payment rows without a confirmed complement; when
 there are none, nothing is read at all. The payment CFDIs come from the CFDI
 rows the download step stored (cfdi.models.Cfdi, kind P, with their
 DoctoRelacionado rows) when there are any, else from the portal
@@ -11,16 +11,21 @@ read only for complements not matched by the portal's own metadata.
 Match: the DOCNBR the portal names (payment_info.payments_response[].external_id), else the invoice
 UUIDs the complement settles → our PaymentLines (narrowed by amount when
 several payments pay one invoice).
-Write, once per payment (SyncLink kind "complement", sage_key = DOCNBR):
-Sage is read back first; a payment that already carries this UUID is only
-recorded, one carrying another UUID is left alone and reported.
 
-How it writes: a posted Sage payment is not editable through the screens and
-the stand-in Web API has no AP/APPaymentAndAdjustmentBatches, so for a
-SANDBOX engine (sqlite/postgresql) the two APTCRO rows are written through
-the tenant's Sage alias. PRODUCTION (SQL Server) goes through the Web API
-call in `write_through_webapi` (PATCH of the payment batch's entry optional
-fields, shaped after EXTERNAL.md §2) — untested against a real Sage 300.
+Record — a report for staff, not a write. The payments this step sees are
+posted (payment check reads posted batches only), and Sage does not let an
+API client edit a posted batch: AP/APPaymentAndAdjustmentBatches refuses a
+PATCH of one (FIELDS.md), and the Web API's other payment resource,
+APPostedPayments (AP0029 APPYM), is GET only (Endpoint Reference). So Sage is
+read (APTCRO) for every matched payment in one query:
+- it carries this UUID → recorded (SyncLink kind "complement", sage_key =
+  DOCNBR, CONFIRMED), whoever entered it;
+- it carries another UUID → reported as a conflict, left alone;
+- it carries none → a to-do for staff, on the payments page and the run's
+  record outcomes: which UUID and date to enter on which payment; the next
+  cycle reads Sage again and records it once someone has.
+The same code runs for every tenant, sandbox or production: nothing here
+writes to a Sage database or depends on its engine.
 """
 from __future__ import annotations
 
@@ -30,29 +35,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cfdi.models import Cfdi
 from cfdi.parsing import ParseError, extract_facts, parse_xml
 from sync import idempotence
-from sync.crashpoints import crashpoint
 from sync.models import Payment, PaymentLine, SyncLink
 from sync.payment_payload import payment_optional_fields
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiExternResponse
-from sync.sage.models import APTCRO
-from sync.sage.values import sage_time, to_sage_date, trimmed, uuid_key
-from sync.sage.webapi import SageWebApi, WebApiError
+from sync.sage.values import trimmed, uuid_key
 from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
 
 
 KIND = SyncLink.Kind.COMPLEMENT
-SANDBOX_ENGINES = ("sqlite", "postgresql")
-AUDIT_USER = "SAGECONN"
+READ_BACK_CHUNK = 400  # (batch, entry) pairs a query: SQL Server takes at most 2,100 parameters
 
 
 @dataclass
@@ -73,11 +72,13 @@ def run(ctx: StepContext) -> StepResult:
     if not payments:
         ctx.log("every Sage payment already has its payment complement, or there is none")
         return ctx.result
-    recorded = Recorder(ctx, payments, links)
-    for complement in complements(ctx, payments, recorded.matcher):
+    recorder = Recorder(ctx, payments, links)
+    for complement in complements(ctx, payments, recorder.matcher):
         ctx.heartbeat()
-        recorded.record(complement)
-    ctx.log(f"{len(payments)} payment(s) without a complement; {recorded.count} recorded")
+        recorder.match(complement)
+    recorder.settle()
+    ctx.log(f"{len(payments)} payment(s) without a complement; {recorder.count} recorded, "
+            f"{recorder.asked} waiting for staff to enter them in Sage")
     return ctx.result
 
 
@@ -171,98 +172,94 @@ class Matcher:
         return next(iter(candidates.values())) if len(candidates) == 1 else None
 
 
-# -- writing it on the Sage payment ---------------------------------------------
+# -- recording it, or asking staff to enter it --------------------------------
 
 class Recorder:
     def __init__(self, ctx: StepContext, payments: list[Payment], links: dict[str, SyncLink]) -> None:
         self.ctx = ctx
         self.tenant = ctx.tenant
         self.alias = sage_alias(self.tenant)
-        # As read at the start of the step: each payment is recorded at most once per
+        # As read at the start of the step: each payment is matched at most once per
         # step, so its link cannot have changed since (see Matcher.payment_for).
         self.links = links
         self.matcher = Matcher(payments, links)
         self.fields = [self.tenant.folio_optfield, self.tenant.payment_stamp_date_optfield]
+        self.matched: list[tuple[Payment, Complement]] = []
         self.count = 0
+        self.asked = 0
 
-    def record(self, complement: Complement) -> None:
+    def match(self, complement: Complement) -> None:
         payment = self.matcher.payment_for(complement)
         if payment is None:
             self.ctx.result.skipped += 1
             return
-        content_hash = hashlib.sha256(f"{complement.uuid}|{complement.stamped}".encode()).hexdigest()
-        link = self.links.get(payment.docnbr)
-        if link and link.state == SyncLink.State.FAILED and link.sent_hash == content_hash:
-            self.ctx.result.skipped += 1
-            return
-        on_sage = self.read_back(payment)
-        folio = on_sage.get(self.tenant.folio_optfield.upper(), "")
-        if uuid_key(folio) == complement.uuid:
-            self.finish(payment, complement, content_hash, wrote=False)
-        elif folio:
-            self.conflict(payment, complement, folio, content_hash)
-        else:
-            self.write(payment, complement, content_hash)
+        self.matched.append((payment, complement))
         self.matcher.by_docnbr.pop(payment.docnbr, None)
 
-    def read_back(self, payment: Payment) -> dict[str, str]:
-        rows = payment_optional_fields(self.alias, self.tenant, entries=[(payment.batch, payment.entry)],
-                                       fields=self.fields)
-        return {trimmed(r.OPTFIELD).upper(): trimmed(r.VALUE) for r in rows}
-
-    def values(self, complement: Complement) -> list[tuple[str, str]]:
-        return [(self.tenant.folio_optfield, complement.uuid),
-                (self.tenant.payment_stamp_date_optfield, complement.stamped.isoformat() if complement.stamped else "")]
-
-    def write(self, payment: Payment, complement: Complement, content_hash: str) -> None:
-        values = self.values(complement)
-        if self.ctx.dry_run:
-            self.ctx.would_send("sage", f"APTCRO {payment.docnbr}", dict(values))
-            return
-        idempotence.mark_pending(self.ctx, KIND, payment.docnbr, content_hash)
-        try:
-            if self.tenant.sage_db_engine in SANDBOX_ENGINES:
-                self.write_through_alias(payment, values)
+    def settle(self) -> None:
+        """One read of Sage for every matched payment, then each one recorded, reported or asked for."""
+        on_sage = self.read_back([payment for payment, _complement in self.matched])
+        for payment, complement in self.matched:
+            content_hash = hashlib.sha256(f"{complement.uuid}|{complement.stamped}".encode()).hexdigest()
+            folio = on_sage.get((payment.batch, payment.entry), {}).get(self.tenant.folio_optfield.upper(), "")
+            if uuid_key(folio) == complement.uuid:
+                self.finish(payment, complement, content_hash)
+            elif folio:
+                self.conflict(payment, complement, folio, content_hash)
             else:
-                write_through_webapi(self.tenant, payment, values)
-        except WebApiError as error:
-            link = idempotence.get_link(self.ctx, KIND, payment.docnbr)
-            idempotence.record_failure(self.ctx, link, action="record", error=str(error), permanent=False)
-            self.ctx.result.failed += 1
-            return
-        crashpoint("payment_complement:written")
-        self.finish(payment, complement, content_hash, wrote=True)
+                self.ask_staff(payment, complement, content_hash)
 
-    def write_through_alias(self, payment: Payment, values: list[tuple[str, str]]) -> None:
-        """SANDBOX ONLY: the stand-in Sage company's APTCRO rows, written directly."""
-        now = timezone.localtime()
-        audit = {"AUDTDATE": to_sage_date(now.date()), "AUDTTIME": sage_time(now), "AUDTUSER": AUDIT_USER,
-                 "AUDTORG": (self.tenant.webapi_company or "")[:6]}
-        key = {"BTCHTYPE": "PY", "CNTBTCH": payment.batch, "CNTENTR": payment.entry}
-        with transaction.atomic(using=self.alias):
-            for name, value in values:
-                rows = APTCRO.objects.using(self.alias).filter(**key, OPTFIELD=name)
-                if not rows.update(VALUE=value, **audit):
-                    APTCRO(**key, OPTFIELD=name, VALUE=value, **audit).save(using=self.alias, force_insert=True)
+    def read_back(self, payments: list[Payment]) -> dict[tuple[int, int], dict[str, str]]:
+        found: dict[tuple[int, int], dict[str, str]] = {}
+        entries = sorted({(p.batch, p.entry) for p in payments})
+        for start in range(0, len(entries), READ_BACK_CHUNK):
+            rows = payment_optional_fields(self.alias, self.tenant, entries=entries[start:start + READ_BACK_CHUNK],
+                                           fields=self.fields)
+            for row in rows:
+                found.setdefault((int(row.CNTBTCH), int(row.CNTENTR)), {})[trimmed(row.OPTFIELD).upper()] = (
+                    trimmed(row.VALUE))
+        return found
 
-    def finish(self, payment: Payment, complement: Complement, content_hash: str, *, wrote: bool) -> None:
+    def values(self, complement: Complement) -> dict[str, str]:
+        return {self.tenant.folio_optfield: complement.uuid,
+                self.tenant.payment_stamp_date_optfield: complement.stamped.isoformat() if complement.stamped else ""}
+
+    def finish(self, payment: Payment, complement: Complement, content_hash: str) -> None:
         if self.ctx.dry_run:
             return
         link = idempotence.mark_pending(self.ctx, KIND, payment.docnbr, content_hash)
         idempotence.confirm(self.ctx, link, portal_id=complement.uuid, action="record",
-                            snapshot={"docnbr": payment.docnbr, "values": dict(self.values(complement))})
+                            snapshot={"docnbr": payment.docnbr, "values": self.values(complement)})
         self.matcher.recorded_uuids.add(complement.uuid)
-        if wrote:
-            self.ctx.result.updated += 1
-            self.count += 1
-        else:
-            self.ctx.result.skipped += 1
-        self.ctx.log(f"payment {payment.docnbr}: complement {complement.uuid} "
-                     f"{'written to' if wrote else 'already in'} Sage")
+        self.ctx.result.updated += 1
+        self.count += 1
+        self.ctx.log(f"payment {payment.docnbr}: complement {complement.uuid} is in Sage")
+
+    def ask_staff(self, payment: Payment, complement: Complement, content_hash: str) -> None:
+        """The posted payment lacks the complement: staff enter it in Sage (the Web API cannot)."""
+        values = self.values(complement)
+        message = _("Enter payment CFDI %(uuid)s (stamped %(date)s) on Sage payment %(docnbr)s (batch %(batch)s, "
+                    "entry %(entry)s): optional fields %(fields)s. Sage does not let the Web API edit a posted "
+                    "payment batch; it is recorded here once Sage shows it.") % {
+            "uuid": complement.uuid, "date": values[self.tenant.payment_stamp_date_optfield] or "—",
+            "docnbr": payment.docnbr, "batch": payment.batch, "entry": payment.entry,
+            "fields": ", ".join(f"{name} = {value}" for name, value in values.items() if value)}
+        self.asked += 1
+        self.ctx.result.skipped += 1
+        if self.ctx.dry_run:
+            self.ctx.log(message)
+            return
+        link = self.links.get(payment.docnbr)
+        if link is not None and link.state == SyncLink.State.FAILED and link.sent_hash == content_hash:
+            return  # already asked, nothing new to say
+        link = idempotence.mark_pending(self.ctx, KIND, payment.docnbr, content_hash)
+        idempotence.record_failure(self.ctx, link, action="record", error=message, permanent=True,
+                                   snapshot={"docnbr": payment.docnbr, "values": values})
+        self.ctx.log(message)
 
     def conflict(self, payment: Payment, complement: Complement, folio: str, content_hash: str) -> None:
         message = _("The Sage payment %(docnbr)s already carries payment CFDI %(folio)s in %(field)s; complement "
-                    "%(uuid)s was not written. Check which one is right.") % {
+                    "%(uuid)s was not recorded. Check which one is right.") % {
             "docnbr": payment.docnbr, "folio": folio, "field": self.tenant.folio_optfield, "uuid": complement.uuid}
         self.ctx.result.failed += 1
         self.ctx.log(message)
@@ -270,23 +267,3 @@ class Recorder:
             return
         link = idempotence.mark_pending(self.ctx, KIND, payment.docnbr, content_hash)
         idempotence.record_failure(self.ctx, link, action="record", error=message, permanent=True)
-
-
-def write_through_webapi(tenant, payment: Payment, values: list[tuple[str, str]]) -> None:
-    """PRODUCTION path: PATCH the payment entry's optional fields in AP/APPaymentAndAdjustmentBatches.
-
-    Built from EXTERNAL.md §2 (composite key `(BatchType='PY',BatchNumber=n)`);
-    the stand-in has no such resource, so this has not run against anything.
-    Sage 300 may refuse edits to a posted batch: the refusal is recorded per
-    payment and the link stays PENDING, so nothing is lost.
-    """
-    body = {"Payments": [{
-        "BatchType": "PY", "BatchNumber": payment.batch, "EntryNumber": payment.entry,
-        "OptionalFields": [{"OptionalField": name, "Value": value} for name, value in values],
-    }]}
-    webapi = SageWebApi(tenant)
-    try:
-        webapi.patch("AP/APPaymentAndAdjustmentBatches", {"BatchType": "PY", "BatchNumber": payment.batch}, body)
-    finally:
-        webapi.close()
-

@@ -147,8 +147,9 @@ class OutsideCalls:
 
     @staticmethod
     def write_provider_id(webapi: SageWebApi, job: Job) -> None:
-        body = {"OptionalFields": [{"VendorNumber": job.vendor_id, "OptionalField": job.provider_id_field,
-                                    "Value": job.provider.id}]}
+        # FIELDS.md: a vendor's optional fields are VendorOptionalFieldValues[] (VendorNumber, OptionalField, Value).
+        body = {"VendorOptionalFieldValues": [{"VendorNumber": job.vendor_id, "OptionalField": job.provider_id_field,
+                                               "Value": job.provider.id}]}
         try:
             webapi.patch("AP/APVendors", job.vendor_id, body)
         except WebApiError as error:

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from sync.sage.models import APVEN
+from decimal import Decimal
+
+from sandbox.sage_webapi.common import Audit
+from sync.sage.models import APRDC, APVEN, APVGR, TXGRP, TXRATE
 from sync.sage.webapi import SageWebApi
 from tenants.sage_db import sage_alias
 
@@ -19,7 +22,30 @@ def webapi_tenant(sage_tenant, live_server):
 
 @pytest.fixture
 def alias(webapi_tenant) -> str:
-    return sage_alias(webapi_tenant)
+    alias = sage_alias(webapi_tenant)
+    sample_setup(alias)
+    return alias
+
+
+# A company set up the way Sage's own samples assume (SDK samples: vendor group
+# INV in APVendors.json, distribution code INV in APInvoiceBatches_*.json, its
+# G/L account 1300 from APDistributionCodes.json). The tax group is ours: one
+# authority at 8.25 %, the rate at which the invoice sample's own numbers
+# balance (80 distributed + 6.60 tax = 86.60 DocumentTotalIncludingTax).
+SAMPLE_TAX_GROUP, SAMPLE_AUTHORITY = "CALIF", "CA"
+
+
+def sample_setup(alias: str) -> None:
+    APVGR(IDGRP="INV", TEXTDESC="Inventory purchases", CURNCODE="MXP", TERMSCODE="N30",
+          CODETAXGRP=SAMPLE_TAX_GROUP).save(using=alias, force_insert=True)
+    APRDC(IDDIST="INV", TEXTDESC="Purchase of inventory", IDGLACCT="1300").save(using=alias, force_insert=True)
+    TXGRP(GROUPID=SAMPLE_TAX_GROUP, TTYPE=2, TAXAUTH1=SAMPLE_AUTHORITY).save(using=alias, force_insert=True)
+    TXRATE(AUTHORITY=SAMPLE_AUTHORITY, TTYPE=2, BUYERCLASS=1, ITEMRATE1=Decimal("8.25")).save(
+        using=alias, force_insert=True)
+
+
+def audit() -> Audit:
+    return Audit("ADMIN", "ACME")
 
 
 class Sleeps(list):
@@ -60,6 +86,7 @@ def webapi(webapi_tenant, sleeps, make_client):
 
 
 def add_vendor(alias: str, vendor_id: str, name: str = "Aceros del Norte SA de CV", **columns) -> APVEN:
-    vendor = APVEN(VENDORID=vendor_id, VENDNAME=name, SWACTV=1, CURNCODE="MXP", **columns)
+    columns = {"IDGRP": "INV", "CURNCODE": "MXP", "CODETAXGRP": SAMPLE_TAX_GROUP, **columns}
+    vendor = APVEN(VENDORID=vendor_id, VENDNAME=name, SWACTV=1, **columns)
     vendor.save(using=alias, force_insert=True)
     return vendor

@@ -33,7 +33,22 @@ def test_it_sends_ready_to_post_only_when_asked():
     assert "BatchStatus" not in APInvoiceBatch(Description="x").payload()
 
 
-def test_it_leaves_unset_vendor_fields_out():
-    body = APVendor(VendorNumber="P1", VendorName="Uno", TaxRegistrationNumber1="AAA010101AAA").payload()
-    assert body == {"VendorNumber": "P1", "VendorName": "Uno", "Status": "Active",
-                    "TaxRegistrationNumber1": "AAA010101AAA", "OptionalFields": []}
+def test_it_leaves_unset_vendor_fields_out_and_keeps_sages_order():
+    body = APVendor(VendorNumber="P1", VendorName="Uno", GroupCode="NAC", Status="Active",
+                    TaxRegistrationCode1="AAA010101AAA").payload()
+    assert body == {"VendorNumber": "P1", "GroupCode": "NAC", "Status": "Active", "VendorName": "Uno",
+                    "TaxRegistrationCode1": "AAA010101AAA", "VendorOptionalFieldValues": []}
+    assert list(body)[:3] == ["VendorNumber", "GroupCode", "Status"]  # SDK sample APVendors.json: group first
+
+
+def test_it_sends_currency_rate_taxes_and_apply_to_with_sages_names():
+    invoice = APInvoice(
+        VendorNumber="1200", DocumentNumber="NC-1", DocumentType="CreditNote", ApplytoDocument="A-1",
+        CurrencyCode="USD", RateOverridden="Yes", ExchangeRate=Decimal("17.2500"), TaxAmountControl="Enter",
+        TaxAmount1=Decimal("16"), TaxAmount2=Decimal("-10.67"), DocumentTotalIncludingTax=Decimal("105.33"),
+        InvoiceDetails=[APInvoiceDetail(DistributionCode="INV", DistributedAmount=Decimal("100"))],
+    ).payload()
+    assert list(invoice) == ["VendorNumber", "DocumentNumber", "DocumentType", "ApplytoDocument", "CurrencyCode",
+                             "RateOverridden", "ExchangeRate", "TaxAmountControl", "TaxAmount1", "TaxAmount2",
+                             "DocumentTotalIncludingTax", "InvoiceOptionalFields", "InvoiceDetails"]
+    assert (invoice["ExchangeRate"], invoice["TaxAmount2"]) == (17.25, -10.67)

@@ -27,22 +27,44 @@ def new_vendor(number: str = "P0042") -> APVendor:
         ZipPostalCode="37000",
         Country="MEX",
         Email="cobranza@transportes.example",
-        CurrencyCode="MXP",
-        TaxRegistrationNumber1="TBA010101AB1",
-        OptionalFields=[OptionalField(OptionalField="PROVIDERID", Value="65a1f0c2e4b0a1b2c3d4e5f6")],
+        ContactsEmail="ana@transportes.example",
+        GroupCode="INV",
+        TaxRegistrationCode1="TBA010101AB1",
+        VendorOptionalFieldValues=[OptionalField(OptionalField="PROVIDERID", Value="65a1f0c2e4b0a1b2c3d4e5f6")],
     )
 
 
 def test_it_creates_a_vendor_with_its_optional_fields(webapi, alias):
     created = webapi.create_vendor(new_vendor())
 
-    assert created.VendorNumber == "P0042" and created.Status == "Active"
+    assert created.VendorNumber == "P0042" and created.Status == "Active" and created.OnHold == "NotOnHold"
     row = APVEN.objects.using(alias).get(VENDORID="P0042")
     assert (row.VENDNAME, row.NAMECITY, row.IDTAXREGI1, row.SWACTV) == (
         "Transportes del Bajío SA de CV", "León", "TBA010101AB1", 1)
+    # FIELDS.md: Email is the vendor's (EMAIL2), ContactsEmail its contact's (EMAIL1).
+    assert (row.EMAIL2, row.EMAIL1) == ("cobranza@transportes.example", "ana@transportes.example")
+    # What the vendor group gives a new vendor: currency, terms, tax group.
+    assert (row.IDGRP, row.CURNCODE, row.TERMSCODE, row.CODETAXGRP) == ("INV", "MXP", "N30", "CALIF")
     assert list(APVENO.objects.using(alias).values_list("VENDORID", "OPTFIELD", "VALUE")) == [
         ("P0042", "PROVIDERID", "65a1f0c2e4b0a1b2c3d4e5f6")]
     assert webapi.vendor("P0042").optional_field("PROVIDERID") == "65a1f0c2e4b0a1b2c3d4e5f6"
+
+
+def test_it_refuses_a_vendor_of_a_group_sage_does_not_have(webapi, alias):
+    with pytest.raises(WebApiPermanentError) as raised:
+        webapi.create_vendor(new_vendor().model_copy(update={"GroupCode": "NOPE"}))
+    assert raised.value.code == "RecordInvalid" and "NOPE" in raised.value.message
+    assert not APVEN.objects.using(alias).exists()
+
+
+@pytest.mark.parametrize("wrong", [{"TaxRegistrationNumber1": "TBA010101AB1"}, {"TermsCode": "30"},
+                                   {"OptionalFields": []}, {"OnHold": "No"}, {"Status": "Enabled"}])
+def test_it_refuses_the_names_and_words_sage_does_not_know(webapi, alias, wrong):
+    body = {**new_vendor().payload(), **wrong}
+    with pytest.raises(WebApiPermanentError) as raised:
+        webapi.post("AP/APVendors", body)
+    assert raised.value.code == "InvalidPayload" and next(iter(wrong)) in raised.value.message
+    assert not APVEN.objects.using(alias).exists()
 
 
 def test_it_refuses_a_second_vendor_with_the_same_number(webapi, alias):
@@ -57,12 +79,12 @@ def test_it_patches_a_vendor_keeping_what_is_not_named(webapi, alias):
     webapi.create_vendor(new_vendor())
     APVENO(VENDORID="P0042", OPTFIELD="METODOPAGO", VALUE="03").save(using=alias, force_insert=True)
 
-    answer = webapi.patch("AP/APVendors", "P0042", {"Email": "pagos@transportes.example", "OptionalFields": [
+    answer = webapi.patch("AP/APVendors", "P0042", {"Email": "pagos@transportes.example", "VendorOptionalFieldValues": [
         {"VendorNumber": "P0042", "OptionalField": "PROVIDERID", "Value": "65a1f0c2e4b0a1b2c3d4e5ff"}]})
 
     assert answer["Email"] == "pagos@transportes.example"
     row = APVEN.objects.using(alias).get(VENDORID="P0042")
-    assert (row.EMAIL1, row.VENDNAME) == ("pagos@transportes.example", "Transportes del Bajío SA de CV")
+    assert (row.EMAIL2, row.VENDNAME) == ("pagos@transportes.example", "Transportes del Bajío SA de CV")
     assert dict(APVENO.objects.using(alias).values_list("OPTFIELD", "VALUE")) == {
         "PROVIDERID": "65a1f0c2e4b0a1b2c3d4e5ff", "METODOPAGO": "03"}
 
@@ -82,7 +104,7 @@ def test_it_finds_vendors_by_rfc_and_by_a_name_with_a_quote(webapi, alias):
     add_vendor(alias, "1300", "Ferretería O'Brien", IDTAXREGI1="FOB9002023B2")
 
     either = list(webapi.vendors(odata_any_of("VendorNumber", ["1300", "1200", "9999"]) + " and Status eq 'Active'"))
-    by_rfc = list(webapi.vendors(odata_eq(TaxRegistrationNumber1="FOB9002023B2")))
+    by_rfc = list(webapi.vendors(odata_eq(TaxRegistrationCode1="FOB9002023B2")))
     by_name = list(webapi.vendors(odata_eq(VendorName="Ferretería O'Brien")))
 
     assert [v.VendorNumber for v in either] == ["1200", "1300"]

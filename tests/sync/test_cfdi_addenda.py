@@ -17,7 +17,7 @@ from cfdi.addenda import AddendaData, addenda_name, verify_signed_part, with_add
 from cfdi.models import Cfdi
 from cfdi.services import store_cfdi
 from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
-from sync.cfdi_import import build_invoice
+from sync.cfdi_import import VendorFacts, build_invoice
 from tests.sync.cfdi.world import cfdi_dir, plan, run_step, world  # noqa: F401 (fixtures)
 from tests.sync.conftest import SAGE_DB
 
@@ -132,7 +132,7 @@ def test_the_import_reads_the_po_of_the_originals_addenda_without_reading_the_fi
     storage.original_path(stored.sha256).unlink()  # a second parse would now fail
 
     assert stored.addenda_po_number == "PO-ADD-1"
-    assert build_invoice(stored, world, "P00001").PONumber == "PO-ADD-1"
+    assert build_invoice(stored, world, VendorFacts("P00001", "MXN")).PONumber == "PO-ADD-1"
 
 
 def test_writers_racing_on_one_copy_leave_a_whole_file_and_the_original_untouched(world, tmp_path):

@@ -47,8 +47,14 @@ def test_it_imports_every_valid_cfdi_with_its_batch_and_entry(world, plan):
         assert cfdi.status == CfdiStatus.IMPORTED
         assert folios[uuid] == [(cfdi.sage_batch, cfdi.sage_entry)]
         entry = APIBH.objects.using(alias).get(CNTBTCH=cfdi.sage_batch, CNTITEM=cfdi.sage_entry)
-        assert (entry.IDINVC, entry.AMTINVCTOT) == (cfdi.document_number, cfdi.total.quantize(entry.AMTINVCTOT))
+        # Sage's total and tax are the CFDI's, nothing left undistributed.
+        assert (entry.IDINVC, entry.AMTGROSTOT, entry.AMTTAXTOT, entry.AMTUNDISTR) == (
+            cfdi.document_number, cfdi.total.quantize(entry.AMTGROSTOT),
+            (cfdi.taxes_transferred - cfdi.taxes_withheld).quantize(entry.AMTTAXTOT), 0)
         assert entry.TEXTTRX == (3 if cfdi.kind == "E" else 1)
+        # In the vendor's currency, a foreign one at the CFDI's exchange rate.
+        assert entry.CODECURN == ("USD" if cfdi.currency == "USD" else "MXP")
+        assert entry.EXCHRATEHC == (cfdi.exchange_rate if cfdi.currency == "USD" else 1)
         assert cfdi.import_attempts.get().outcome == ImportOutcome.IMPORTED
     assert APIBC.objects.using(alias).count() > batches_before
 

@@ -8,7 +8,7 @@ from sandbox.company import write_company
 from sandbox.plan import build_plan
 from sync.models import Payment, PaymentLine, StepRun
 from sync.pipeline import run_tenant
-from sync.sage.models import APBTA, APIBC, APIBH, APIBHO, APPYM, APTCP, APTCR
+from sync.sage.models import APBTA, APIBC, APIBH, APIBHO, APOBL, APOBLO, APPYM, APTCP, APTCR
 from sync.sage.values import currency, to_sage_date
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
@@ -63,8 +63,8 @@ def test_it_writes_nothing_and_reads_little_the_second_time(company, plan, djang
     before = list(Payment.objects.order_by("pk").values_list("pk", "updated"))
     lines_before = list(PaymentLine.objects.order_by("pk").values_list("pk", "cfdi_uuid"))
     alias = sage_alias(company)
-    # bank map + one page of entries + reversals + (APIBH + APIBHO) for UUIDs still missing
-    with django_assert_max_num_queries(5, connection=connections[alias]):
+    # bank map + one page of entries + reversals + (APOBLO, APIBH + APIBHO) for UUIDs still missing
+    with django_assert_max_num_queries(6, connection=connections[alias]):
         step = check_payments(company)
     assert (step.created_count, step.updated_count) == (0, 0)
     assert step.skipped_count == len(plan.payments)
@@ -74,7 +74,7 @@ def test_it_writes_nothing_and_reads_little_the_second_time(company, plan, djang
 
 def test_it_reads_a_first_cycle_in_few_queries(company, django_assert_max_num_queries):
     alias = sage_alias(company)
-    with django_assert_max_num_queries(6, connection=connections[alias]):
+    with django_assert_max_num_queries(7, connection=connections[alias]):
         check_payments(company)
 
 
@@ -98,16 +98,18 @@ def test_it_records_nothing_in_a_dry_run(company):
 # Hand-made rows: the filters one by one.
 
 def add_payment(alias, *, batch, entry, docnbr, batch_status=3, paymtype="PY", rmittype=1, errentry=0,
-                invoice="FA-1", vendor="V1", remit="CHK1", date=TODAY):
+                invoice="FA-1", vendor="V1", remit="CHK1", date=TODAY, bank="BANK1", amount=Decimal("100.000"),
+                bank_amount=None, currency_code="MXP"):
     if not APBTA.objects.using(alias).filter(PAYMTYPE=paymtype, CNTBTCH=batch).exists():
-        APBTA.objects.using(alias).create(PAYMTYPE=paymtype, CNTBTCH=batch, BATCHSTAT=batch_status, IDBANK="BANK1")
+        APBTA.objects.using(alias).create(PAYMTYPE=paymtype, CNTBTCH=batch, BATCHSTAT=batch_status, IDBANK=bank)
     APTCR.objects.using(alias).create(
         BTCHTYPE=paymtype, CNTBTCH=batch, CNTENTR=entry, IDVEND=vendor, DOCNBR=docnbr, IDRMIT=remit,
-        DATERMIT=to_sage_date(date), AMTRMIT=Decimal("100.000"), RMITTYPE=rmittype, ERRENTRY=errentry,
-        CODECURN="MXP")
+        DATERMIT=to_sage_date(date), AMTRMIT=bank_amount or amount, AMTRMITTC=amount, RMITTYPE=rmittype,
+        ERRENTRY=errentry, CODECURN=currency_code)
     APTCP.objects.using(alias).create(BATCHTYPE=paymtype, CNTBTCH=batch, CNTRMIT=entry, CNTLINE=1, IDVEND=vendor,
-                                      IDINVC=invoice, AMTPAYM=Decimal("100.000"))
-    APPYM.objects.using(alias).create(IDBANK="BANK1", IDVEND=vendor, IDRMIT=remit, SWCHKCLRD=0)
+                                      IDINVC=invoice, AMTPAYM=amount)
+    APPYM.objects.using(alias).create(IDBANK=bank, IDVEND=vendor, IDRMIT=remit, LONGSERIAL=entry,
+                                      DATERMIT=to_sage_date(date), CNTBTCH=batch, CNTITEM=entry, SWCHKCLRD=0)
 
 
 def add_invoice(alias, *, batch, item, vendor="V1", invoice="FA-1", uuid=None):
@@ -154,3 +156,42 @@ def test_it_finds_a_payment_posted_in_an_older_batch_after_a_newer_one(sage_tena
     APBTA.objects.using(alias).filter(CNTBTCH=3).update(BATCHSTAT=3)
     check_payments(sage_tenant)
     assert set(Payment.objects.values_list("docnbr", flat=True)) == {"PY-NINE", "PY-THREE"}
+
+
+def test_it_reports_the_amount_the_vendor_receives_in_its_own_currency(sage_tenant):
+    """A USD vendor paid from a peso bank: the portal hears AMTRMITTC dollars with CODECURN, not AMTRMIT pesos."""
+    alias = sage_alias(sage_tenant)
+    add_payment(alias, batch=7, entry=1, docnbr="PY-USD", vendor="V9", remit="T77", amount=Decimal("1000.000"),
+                bank_amount=Decimal("17250.000"), currency_code="USD")
+    check_payments(sage_tenant)
+    payment = Payment.objects.get(docnbr="PY-USD")
+    assert (payment.amount, payment.currency) == (Decimal("1000.000"), "USD")
+
+
+def test_a_check_number_reused_elsewhere_does_not_mark_the_payment_reversed(sage_tenant):
+    """APPYM's key is IDBANK, IDVEND, IDRMIT, LONGSERIAL, DATERMIT: the same check number in another bank,
+    in another year or from another entry is another check."""
+    alias = sage_alias(sage_tenant)
+    add_payment(alias, batch=8, entry=1, docnbr="PY-KEEP", remit="500")
+    for other in (dict(IDBANK="BANK2", DATERMIT=to_sage_date(TODAY)),
+                  dict(IDBANK="BANK1", DATERMIT=to_sage_date(TODAY - dt.timedelta(days=365))),
+                  dict(IDBANK="BANK1", DATERMIT=to_sage_date(TODAY), LONGSERIAL=99, CNTBTCH=3, CNTITEM=4)):
+        APPYM.objects.using(alias).create(**{"IDVEND": "V1", "IDRMIT": "500", "LONGSERIAL": 1, **other},
+                                          SWCHKCLRD=2)
+    check_payments(sage_tenant)
+    assert Payment.objects.get(docnbr="PY-KEEP").state == Payment.State.WAITING
+
+    APPYM.objects.using(alias).filter(IDBANK="BANK1", LONGSERIAL=1, CNTBTCH=8).update(SWCHKCLRD=2)
+    check_payments(sage_tenant)
+    assert Payment.objects.get(docnbr="PY-KEEP").state == Payment.State.REVERSED
+
+
+def test_it_finds_the_uuid_of_a_paid_invoice_whose_batch_was_cleared(sage_tenant):
+    """After Clear History the invoice is only a posted document: its FOLIOCFD is read from APOBLO."""
+    alias = sage_alias(sage_tenant)
+    add_payment(alias, batch=6, entry=1, docnbr="PY-OLD", invoice="FA-99", remit="C6")
+    APOBL.objects.using(alias).create(IDVEND="V1", IDINVC="FA-99", TXTTRXTYPE=1, CNTBTCH=2, CNTITEM=1)
+    APOBLO.objects.using(alias).create(IDVEND="V1", IDINVC="FA-99", OPTFIELD="FOLIOCFD",
+                                       VALUE="0b5a3a5e-1c3d-4f8e-9a2b-7c6d5e4f3a2b")
+    check_payments(sage_tenant)
+    assert PaymentLine.objects.get(payment__docnbr="PY-OLD").cfdi_uuid == "0B5A3A5E-1C3D-4F8E-9A2B-7C6D5E4F3A2B"

@@ -11,7 +11,7 @@ from sandbox.plan import PlanPayment
 from sandbox.portal.models import SandboxCfdi, SandboxPayment
 from sync.models import Payment, StepRun, SyncLink
 from sync.pipeline import run_tenant
-from sync.sage.models import APIBC, APIBH, APIBHO
+from sync.sage.models import APOBLO, APIBC, APIBH, APIBHO
 from sync.sage.values import to_sage_date
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
@@ -84,8 +84,9 @@ def test_it_waits_for_the_cfdi_import_and_sends_the_cycle_after_it_appears(compa
     expected = next(p for p in plan.payments if goes_out(p))
     line = expected.lines[0]
     entry = APIBH.objects.using(alias).get(IDVEND=expected.vendor_id, IDINVC=line.invoice_number)
-    # Sage holds the entry, but in error: not imported yet as far as the portal is concerned.
+    # Sage holds the entry, but in error and never posted: not imported yet as far as the portal is concerned.
     APIBH.objects.using(alias).filter(CNTBTCH=entry.CNTBTCH, CNTITEM=entry.CNTITEM).update(ERRENTRY=1)
+    APOBLO.objects.using(alias).filter(IDVEND=entry.IDVEND, IDINVC=entry.IDINVC).delete()
 
     cycle(company)
     row = Payment.objects.get(tenant=company, docnbr=expected.docnbr)

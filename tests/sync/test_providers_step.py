@@ -36,6 +36,8 @@ def wire(tenant, live_server, plan, *, steps=OUR_STEPS):
     tenant.rfc = plan.company_rfc
     tenant.portal_url = f"{live_server.url}/sandbox/portal"
     tenant.webapi_url = f"{live_server.url}/sandbox/sage"
+    tenant.vendor_group_code = "NAC"  # the sandbox company's vendor group (sandbox.company.VENDOR_GROUPS)
+    tenant.invoice_distribution_code = tenant.invoice_distribution_code or "INV"
     for name in OUR_STEPS + OTHER_STEPS:
         setattr(tenant, f"step_{name}", name in steps)
     tenant.save()
@@ -149,7 +151,7 @@ def subprocess_tenant(tenant) -> dict:
     fields = {name: getattr(tenant, name) for name in (
         "rfc", "sage_db_engine", "sage_db_host", "sage_db_port", "sage_db_name", "sage_db_user", "sage_db_password",
         "webapi_url", "webapi_company", "webapi_user", "webapi_password", "portal_url", "portal_tenant_id",
-        "portal_key", "portal_secret", "vendor_rfc_source")}
+        "portal_key", "portal_secret", "vendor_rfc_source", "vendor_group_code", "invoice_distribution_code")}
     for name in OUR_STEPS + OTHER_STEPS:
         fields[f"step_{name}"] = getattr(tenant, f"step_{name}")
     return json.loads(json.dumps(fields, default=str))
@@ -175,7 +177,9 @@ def test_it_runs_a_whole_cycle_then_a_second_one_that_writes_nowhere(sage_tenant
     accepted_new = [v for v in plan.vendors if not v.in_sage and v.portal_status == "ACCEPTED"]
     assert first["providers"].created_count == len(accepted_new)
     assert first["payment_upload"].created_count == SandboxPayment.objects.count() > 0
-    assert first["payment_complement"].updated_count > 0
+    # No complement is in Sage yet and the Web API cannot write one on a posted payment: staff are asked.
+    from sync.models import RecordOutcome
+    assert RecordOutcome.objects.filter(tenant=tenant, kind="complement", status="failed").count() > 0
 
     before_sage, before_portal = sage_vendors(tenant), portal_writes(tenant)
     before_complements = sorted((r.CNTBTCH, r.CNTENTR, r.OPTFIELD, r.VALUE, r.AUDTTIME)

@@ -30,7 +30,8 @@ def _post_data(client, tenant: Tenant, **changes) -> dict:
         value = form[name].value()
         if value is None or value is False:
             continue
-        data[name] = "" if name in SECRET_FIELDS else field.prepare_value(value)
+        # BoundField.value() is already prepared for the widget (a JSON field's is its JSON text).
+        data[name] = "" if name in SECRET_FIELDS else value
     data.update(changes)
     return data
 

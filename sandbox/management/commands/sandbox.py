@@ -33,8 +33,10 @@ SANDBOX_PORTAL_KEY = "sandbox-portal-key"
 SANDBOX_PORTAL_SECRET = "sandbox-portal-secret"
 SANDBOX_WEBAPI_USER = "ADMIN"
 SANDBOX_WEBAPI_PASSWORD = "sandbox-admin"
-# The AP distribution code imported invoices are charged to in the sandbox.
+# The AP distribution code imported invoices are charged to, and the vendor
+# group of the vendors SageConnect creates, in the sandbox company (sandbox.company).
 SANDBOX_DISTRIBUTION_CODE = "INV"
+SANDBOX_VENDOR_GROUP = "NAC"
 SANDBOX_PG = {"sage_db_host": "127.0.0.1", "sage_db_port": 5432, "sage_db_user": "postgres"}
 
 
@@ -76,7 +78,7 @@ class Command(BaseCommand):
         except SageDatabaseUnavailable as exc:
             raise CommandError(str(exc)) from exc
         create_sage_tables(alias, drop=True)
-        counts = write_company(alias, plan)
+        counts = write_company(alias, plan, cleared_history=options["cleared_history"])
         self.stdout.write(_("Tenant %(code)s: Sage company written to %(where)s (seed %(seed)s, today %(today)s).") % {
             "code": tenant.code, "where": tenant.sage_db_name, "seed": plan.seed, "today": plan.today})
         for table, count in counts.items():
@@ -171,6 +173,9 @@ def _plan_arguments(parser: ArgumentParser) -> None:
     parser.add_argument("--seed", type=_at_least(0), default=1)
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite",
                         help=_("Where the sandbox Sage database lives."))
+    parser.add_argument("--cleared-history", action="store_true",
+                        help=_("The invoices already in Sage were posted and their batches cleared (Sage's Clear "
+                               "History): they remain only as posted documents."))
     parser.add_argument("--today", type=_date, default=None,
                         help=_("The plan's today (YYYY-MM-DD); fix it to get identical data on another day."))
 
@@ -206,6 +211,7 @@ def wire_sandbox_tenant(code: str, plan: Plan, *, engine: str) -> Tenant:
         setattr(tenant, name, value)
     # A site rule: set it the first time, keep what an admin chose after.
     tenant.invoice_distribution_code = tenant.invoice_distribution_code or SANDBOX_DISTRIBUTION_CODE
+    tenant.vendor_group_code = tenant.vendor_group_code or SANDBOX_VENDOR_GROUP
     try:
         tenant.full_clean()
     except ValidationError as exc:
