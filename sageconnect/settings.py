@@ -1,8 +1,9 @@
 """Settings, read from the environment (see README "Configuration").
 
 With no environment at all the project runs on the embedded default: SQLite
-and local files under var/, the django-q2 ORM broker and the sandbox
-stand-ins switched on.
+and local files under var/ and the django-q2 ORM broker. The sandbox
+stand-ins are off unless SAGECONNECT_SANDBOX=true (demo.sh, the tests and the
+benchmarks set it).
 """
 from pathlib import Path
 
@@ -30,8 +31,9 @@ FERNET_KEYS = env.list("SAGECONNECT_FERNET_KEYS", default=[]) or [
 ]
 
 # The sandbox stand-ins (Sage company DB, Sage 300 Web API, Focaltec portal)
-# are served by this same Django. Switch them off in production.
-SANDBOX_ENABLED = env.bool("SAGECONNECT_SANDBOX", default=True)
+# are served by this same Django only when asked for: demo.sh, the tests and
+# the benchmarks switch them on; a production site never does.
+SANDBOX_ENABLED = env.bool("SAGECONNECT_SANDBOX", default=False)
 # Where the stand-ins are reached from the sync (the README's web port).
 SANDBOX_BASE_URL = env.str("SAGECONNECT_SANDBOX_URL", default="http://127.0.0.1:3030")
 SITE_URL = env.str("SAGECONNECT_SITE_URL", default="http://127.0.0.1:3030")

@@ -4,6 +4,9 @@ import tempfile
 
 os.environ.setdefault("SAGECONNECT_VAR_DIR", tempfile.mkdtemp(prefix="sageconnect-test-"))
 os.environ.setdefault("SAGECONNECT_FERNET_KEYS", "Jq3kXz0b7cQm2vS8dL1nR5tY9uW4eA6hP0oI3gF7jK8=")
+# The tests talk to the stand-ins: switched on here, explicitly, whatever the shell says
+# (and inherited by the processes the tests start).
+os.environ["SAGECONNECT_SANDBOX"] = "true"
 
 from sageconnect.settings import *  # noqa: E402,F401,F403
 

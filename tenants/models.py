@@ -1,9 +1,10 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedTextField
-from tenants.validators import normalize_rfc, validate_rfc
+from tenants.validators import normalize_rfc, validate_rfc, validate_time_zone, validate_web_url
 
 SECRET_FIELDS = ("sage_db_password", "webapi_password", "portal_key", "portal_secret")
 
@@ -25,6 +26,13 @@ class SageEngine(models.TextChoices):
     MSSQL = "mssql", "SQL Server (production)"
     SQLITE = "sqlite", "SQLite (sandbox)"
     POSTGRESQL = "postgresql", "PostgreSQL (sandbox)"
+
+
+class SqlServerDriver(models.TextChoices):
+    # mssql-django 2.0 picks the Python driver per alias with OPTIONS["python_driver"]
+    # (its base.py, _uses_mssql_python); mssql-python ships ODBC Driver 18 inside its wheel.
+    MSSQL_PYTHON = "mssql_python", _("Microsoft mssql-python (ODBC Driver 18 built in)")
+    PYODBC = "pyodbc", _("pyodbc with an installed ODBC driver (ODBC Driver 17/18, FreeTDS)")
 
 
 class VendorRfcSource(models.TextChoices):
@@ -55,7 +63,11 @@ class Tenant(models.Model):
     start_date = models.DateField(
         null=True, blank=True, help_text=_("Nothing older than this is read from Sage (payments, POs).")
     )
-    time_zone = models.CharField(max_length=64, default="America/Mexico_City")
+    time_zone = models.CharField(max_length=64, default="America/Mexico_City", validators=[validate_time_zone])
+    sandbox = models.BooleanField(
+        default=False, editable=False,
+        help_text=_("Made by `manage.py sandbox company`: its Sage and portal are the stand-ins under /sandbox/."),
+    )
     notice_emails = models.TextField(
         blank=True, help_text=_("Who hears about failed steps: one address per line.")
     )
@@ -69,8 +81,13 @@ class Tenant(models.Model):
     )
     sage_db_user = models.CharField(max_length=128, blank=True)
     sage_db_password = EncryptedTextField(blank=True)
+    sage_db_python_driver = models.CharField(
+        _("SQL Server driver"), max_length=12, choices=SqlServerDriver.choices, default=SqlServerDriver.MSSQL_PYTHON,
+        help_text=_("mssql-python needs no ODBC driver installed; pyodbc uses the ODBC driver named below."),
+    )
     sage_db_driver = models.CharField(
-        "ODBC driver", max_length=128, default="ODBC Driver 18 for SQL Server", blank=True
+        "ODBC driver", max_length=128, default="ODBC Driver 18 for SQL Server", blank=True,
+        help_text=_("With pyodbc: the name `odbcinst -q -d` lists, e.g. 'ODBC Driver 18 for SQL Server' or 'FreeTDS'."),
     )
     sage_db_extra_params = models.CharField(
         "extra ODBC parameters",
@@ -83,6 +100,7 @@ class Tenant(models.Model):
     webapi_url = models.URLField(
         "Web API base URL",
         blank=True,
+        validators=[validate_web_url],
         help_text=_("Up to and without /Sage300WebApi, e.g. https://sage.example.com"),
     )
     webapi_company = models.CharField(
@@ -95,7 +113,9 @@ class Tenant(models.Model):
     webapi_password = EncryptedTextField("Web API password", blank=True)
 
     # Focaltec portal
-    portal_url = models.URLField("portal base URL", default="https://api.portaldeproveedores.mx")
+    portal_url = models.URLField(
+        "portal base URL", default="https://api.portaldeproveedores.mx", validators=[validate_web_url]
+    )
     portal_tenant_id = models.CharField("portal tenant id", max_length=64)
     portal_key = EncryptedTextField("portal key (PDPTenantKey)", blank=True)
     portal_secret = EncryptedTextField("portal secret (PDPTenantSecret)", blank=True)
@@ -170,6 +190,11 @@ class Tenant(models.Model):
         self.rfc = normalize_rfc(self.rfc)
         if self.webapi_company:
             self.webapi_company = self.webapi_company.upper()
+        if self.sage_db_engine == SageEngine.SQLITE and not self.sandbox:
+            # A SQLite "database" is a file path on this server: only the sandbox may name one.
+            raise ValidationError({"sage_db_engine": _(
+                "SQLite is only for sandbox tenants (made by `manage.py sandbox company`); "
+                "a company's Sage database is SQL Server.")})
 
     def save(self, *args, **kwargs) -> None:
         self.rfc = normalize_rfc(self.rfc)
