@@ -12,7 +12,6 @@ export SAGECONNECT_SANDBOX=true
 M=".venv/bin/python manage.py"
 
 $M migrate --noinput -v 0
-$M collectstatic --noinput -v 0
 $M ensure_admin
 $M sandbox company --tenant demo --seed 1
 

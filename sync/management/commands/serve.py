@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from sageconnect.staticfiles import collect_if_changed
+
 STOP_GRACE_SECONDS = 20
 
 
@@ -33,6 +35,8 @@ class Command(BaseCommand):
     def handle(self, *args, mode: str, port: int, host: str, web_workers: int, **options):
         commands = []
         if mode in ("web", "all"):
+            # The web serves its own static files (WhiteNoise): collected first when they changed.
+            collect_if_changed(self.stdout.write)
             commands.append(("web", web_command(host, port, web_workers)))
         if mode in ("worker", "all"):
             commands.append(("worker", [sys.executable, manage_py(), "qcluster"]))
