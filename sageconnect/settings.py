@@ -5,6 +5,7 @@ and local files under var/ and the django-q2 ORM broker. The sandbox
 stand-ins are off unless SAGECONNECT_SANDBOX=true (demo.sh, the tests and the
 benchmarks set it).
 """
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -23,6 +24,25 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or local_secret(VAR_DIR / "secret_key", "django")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# One switch for a site reached over HTTPS (directly or through a proxy that
+# sets X-Forwarded-Proto): redirect plain HTTP, HSTS, cookies only over HTTPS.
+HTTPS = env.bool("SAGECONNECT_HTTPS", default=False)
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # Monitoring inside the network asks over plain HTTP: these answer without a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SAGECONNECT_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# How long a login lasts without activity ending it earlier (logging out does).
+SESSION_COOKIE_AGE = env.int("SAGECONNECT_SESSION_HOURS", default=12) * 3600
+# Behind this many reverse proxies, the client's address is the one the outermost proxy saw
+# (X-Forwarded-For); 0 = clients connect directly. Used by login throttling and /metrics.
+PROXY_COUNT = env.int("SAGECONNECT_PROXY_COUNT", default=0)
 
 # Fernet keys for credentials at rest, newest first; older keys still decrypt
 # so a key can be rotated (`manage.py rotate_secrets`) without downtime.
@@ -46,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "tenants",
     "cfdi",
     "sync",
@@ -63,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its refusal page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sageconnect.urls"
@@ -103,6 +126,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 
+# Login throttling (django-axes), on the site's login and the admin's alike: after
+# SAGECONNECT_LOGIN_FAILURES failed logins of one user name from one address, that
+# pair is refused for SAGECONNECT_LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SAGECONNECT_LOGIN_FAILURES", default=10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("SAGECONNECT_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "sageconnect.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "sageconnect.clientip.locked_out"
+AXES_RESET_ON_SUCCESS = True
+
 LANGUAGE_CODE = env.str("DJANGO_LANGUAGE_CODE", default="es-mx")
 LANGUAGES = [("es", "Español"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -122,7 +159,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Compressed copies and content-hashed names (cached for ever by browsers); `serve`
     # collects them into STATIC_ROOT when the sources changed (sageconnect/staticfiles.py).
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "sageconnect.staticfiles.StaticFilesStorage"},
     # Original CFDI XML, content-addressed; written once, never changed.
     "cfdi": {
         "BACKEND": "cfdi.storage.AtomicFileSystemStorage",
@@ -161,7 +198,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # axes.apps announces itself at every start; its lockouts are warnings and still show.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes.apps": {"level": "WARNING"}},
 }
 
 # How long a tenant's lease lasts without renewal before another worker may

@@ -16,8 +16,24 @@ from django.conf import settings
 from django.contrib.staticfiles.finders import get_finders
 from django.core.management import call_command
 from django.utils.translation import gettext as _
+from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 STAMP = ".sources.sha256"
+
+
+class StaticFilesStorage(CompressedManifestStaticFilesStorage):
+    """WhiteNoise's compressed, hashed-name storage, forgiving before the first collection.
+
+    A page must render even where nobody collected the files yet (a shell,
+    `runserver`, a gunicorn started by hand): it links the plain name then,
+    instead of failing on the missing manifest entry.
+    """
+
+    def stored_name(self, name: str) -> str:
+        try:
+            return super().stored_name(name)
+        except ValueError:
+            return name
 
 
 def sources_fingerprint() -> str:
