@@ -59,7 +59,8 @@ SANDBOX_BASE_URL = env.str("SAGECONNECT_SANDBOX_URL", default="http://127.0.0.1:
 SITE_URL = env.str("SAGECONNECT_SITE_URL", default="http://127.0.0.1:3030")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the site that lets the "SageConnect admins" group in.
+    "sageconnect.apps.SageConnectAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -41,6 +41,8 @@ def validate_time_zone(value: str) -> None:
 
 
 # Only the web's own schemes: an ftp:// (or file://) URL must be refused by the form, never reach a client.
+# Its own code: the form would put its generic "Enter a valid URL." over an "invalid" one.
 validate_web_url = URLValidator(
-    schemes=["http", "https"], message=_("Enter an http:// or https:// address; no other scheme is accepted.")
+    schemes=["http", "https"], message=_("Enter an http:// or https:// address; no other scheme is accepted."),
+    code="invalid_scheme",
 )

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.utils.translation import gettext as _
@@ -307,8 +307,10 @@ class PortalClient:
             self.calls.writes += 1
         self._last_request = {"method": method, "url": url, "params": params, "body": body,
                               "headers": {name: REDACTED for name in SECRET_HEADERS}, "status": None, "attempts": 0}
+        # Never follow a redirect: it would carry the tenant's key and secret to wherever it points.
         return self._with_retries(
-            lambda: self.session.request(method, url, params=params, json=body, headers=self._auth, timeout=self.timeout),
+            lambda: self.session.request(method, url, params=params, json=body, headers=self._auth,
+                                         timeout=self.timeout, allow_redirects=False),
             what=f"{method} {path}", url=url, api_call=True,
         )
 
@@ -333,12 +335,19 @@ class PortalClient:
                 response = send()
             except _TRANSIENT as exc:
                 reason, status = _network_reason(exc), None
+            except requests.RequestException as exc:
+                # An unusable URL (ftp://, no host, …): nothing to retry, and no traceback to show.
+                raise PortalError(_("The portal URL of tenant '%(tenant)s' cannot be used (%(kind)s); check the "
+                                    "tenant's portal base URL.") % {"tenant": self.tenant_code,
+                                                                    "kind": exc.__class__.__name__}) from None
             else:
                 status = response.status_code
                 if api_call and self._last_request is not None:
                     self._last_request["status"] = status
                 logger.info("portal %s %s -> %s in %.0f ms (try %s)", self.tenant_code, what, status,
                             (time.monotonic() - started) * 1000, attempt)
+                if api_call and 300 <= status < 400:
+                    raise self._redirected(response, what)
                 if status == 429 or status >= 500:
                     reason = f"HTTP {status}"
                     asked = self.retry.retry_after(response)
@@ -375,6 +384,16 @@ class PortalClient:
         message = _("The portal of tenant '%(tenant)s' refused %(what)s: HTTP %(status)s, code %(code)s: %(description)s") % values
         kind = {404: PortalNotFoundError, 409: PortalConflictError}.get(status, PortalPermanentError)
         return kind(message, code=code, description=description, status=status)
+
+    def _redirected(self, response: requests.Response, what: str) -> PortalPermanentError:
+        target = urlsplit(response.headers.get("Location", ""))
+        # Where it pointed, without its query string (which may carry a signature or token).
+        where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path or "?"
+        message = _("The portal of tenant '%(tenant)s' answered %(what)s with a redirect (HTTP %(status)s) to "
+                    "%(where)s; it is not followed, so the tenant's key and secret were not sent there. Check the "
+                    "tenant's portal base URL.") % {"tenant": self.tenant_code, "what": what,
+                                                    "status": response.status_code, "where": where}
+        return PortalPermanentError(message, code=None, description="redirect", status=response.status_code)
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

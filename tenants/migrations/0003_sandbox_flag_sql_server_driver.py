@@ -40,7 +40,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="tenant",
             name="portal_url",
-            field=models.URLField(default="https://api.portaldeproveedores.mx", validators=[django.core.validators.URLValidator(message="Enter an http:// or https:// address; no other scheme is accepted.", schemes=["http", "https"])], verbose_name="portal base URL"),
+            field=models.URLField(default="https://api.portaldeproveedores.mx", validators=[django.core.validators.URLValidator(code="invalid_scheme", message="Enter an http:// or https:// address; no other scheme is accepted.", schemes=["http", "https"])], verbose_name="portal base URL"),
         ),
         migrations.AlterField(
             model_name="tenant",
@@ -55,6 +55,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="tenant",
             name="webapi_url",
-            field=models.URLField(blank=True, help_text="Up to and without /Sage300WebApi, e.g. https://sage.example.com", validators=[django.core.validators.URLValidator(message="Enter an http:// or https:// address; no other scheme is accepted.", schemes=["http", "https"])], verbose_name="Web API base URL"),
+            field=models.URLField(blank=True, help_text="Up to and without /Sage300WebApi, e.g. https://sage.example.com", validators=[django.core.validators.URLValidator(code="invalid_scheme", message="Enter an http:// or https:// address; no other scheme is accepted.", schemes=["http", "https"])], verbose_name="Web API base URL"),
         ),
     ]
