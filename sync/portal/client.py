@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from sync.portal import schemas as s
+from sync.portal.files import fetch_file, file_session
 from sync.portal.errors import (
     PortalAuthError,
     PortalConflictError,
@@ -109,6 +110,9 @@ class PortalClient:
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
         self.calls = CallCounter()
+        # Sandbox tenants' files come from the stand-ins on this machine; everyone else's from outside only.
+        self.private_addresses_ok = bool(getattr(tenant, "sandbox", False))
+        self._file_session: requests.Session | None = None
         self._last_request: dict[str, Any] | None = None
         self.session = requests.Session()
         # Our own retry loop decides; urllib3 must not retry behind its back.
@@ -128,6 +132,14 @@ class PortalClient:
 
     def close(self) -> None:
         self.session.close()
+        if self._file_session is not None:
+            self._file_session.close()
+
+    def file_session(self) -> requests.Session:
+        """The session file links are fetched with: no credentials, and (unless sandbox) public addresses only."""
+        if self._file_session is None:
+            self._file_session = file_session(public_only=not self.private_addresses_ok)
+        return self._file_session
 
     def __enter__(self) -> PortalClient:
         return self
@@ -315,12 +327,9 @@ class PortalClient:
         )
 
     def download_file(self, url: str) -> bytes:
-        """Bytes from a pre-signed storage link the portal handed out."""
-        # The pre-signed link is on storage, not the API host: it must never see the tenant's credentials.
+        """Bytes from a pre-signed storage link the portal handed out (sync/portal/files.py says how)."""
         self.calls.downloads += 1
-        shown = url.split("?", 1)[0]
-        return self._with_retries(lambda: self.session.get(url, timeout=self.timeout),
-                                  what=f"GET {shown}", url=shown, api_call=False)
+        return fetch_file(self, url)
 
     def _with_retries(self, send, *, what: str, url: str, api_call: bool) -> Any:
         """API calls answer JSON and are kept for snapshot(); storage downloads answer bytes."""
