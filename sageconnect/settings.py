@@ -10,7 +10,7 @@ from pathlib import Path
 
 import environ
 
-from sageconnect.envkeys import local_secret
+from sageconnect.envkeys import local_secret, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -112,6 +112,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'sageconnect.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] and DATABASES["default"]["NAME"] != ":memory:":
+        # It holds the tenants' encrypted secrets and the sessions: 0600, like the key files.
+        private_file(Path(DATABASES["default"]["NAME"]))
     # The ORM broker, the web and the sync share one SQLite file: wait for the
     # write lock instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -197,7 +200,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "{asctime} {levelname} {name}: {message}", "style": "{"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Outside values cannot forge a line: their control characters are written escaped.
+    "filters": {"one_line": {"()": "sageconnect.logsafe.EscapeControlCharacters"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # axes.apps announces itself at every start; its lockouts are warnings and still show.
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes.apps": {"level": "WARNING"}},
