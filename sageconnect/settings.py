@@ -6,9 +6,11 @@ stand-ins are off unless SAGECONNECT_SANDBOX=true (demo.sh, the tests and the
 benchmarks set it).
 """
 import datetime as dt
+import ipaddress
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from sageconnect.envkeys import local_secret, private_file
 
@@ -207,6 +209,19 @@ LOGGING = {
     # axes.apps announces itself at every start; its lockouts are warnings and still show.
     "loggers": {"django.db.backends": {"level": "INFO"}, "axes.apps": {"level": "WARNING"}},
 }
+
+# /metrics (Prometheus) answers a request carrying this token (Authorization: Bearer …)
+# or coming from one of these addresses / networks; with neither set, nobody.
+METRICS_TOKEN = env.str("SAGECONNECT_METRICS_TOKEN", default="")
+METRICS_ALLOW = env.list("SAGECONNECT_METRICS_ALLOW", default=[])
+for _network in METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SAGECONNECT_METRICS_ALLOW holds {_network!r}, which is not an address or network "
+            "(e.g. 10.0.0.5 or 10.0.0.0/24)."
+        ) from None
 
 # How long a tenant's lease lasts without renewal before another worker may
 # take over (a crashed holder).

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
+from sageconnect.metrics import count_call
 from sync.portal import schemas as s
 from sync.portal.files import fetch_file, file_session
 from sync.portal.errors import (
@@ -344,6 +345,7 @@ class PortalClient:
                 response = send()
             except _TRANSIENT as exc:
                 reason, status = _network_reason(exc), None
+                count_call("portal", self.tenant_code, ok=False)
             except requests.RequestException as exc:
                 # An unusable URL (ftp://, no host, …): nothing to retry, and no traceback to show.
                 raise PortalError(_("The portal URL of tenant '%(tenant)s' cannot be used (%(kind)s); check the "
@@ -351,6 +353,7 @@ class PortalClient:
                                                                     "kind": exc.__class__.__name__}) from None
             else:
                 status = response.status_code
+                count_call("portal", self.tenant_code, ok=status < 400)
                 if api_call and self._last_request is not None:
                     self._last_request["status"] = status
                 logger.info("portal %s %s -> %s in %.0f ms (try %s)", self.tenant_code, what, status,

@@ -30,6 +30,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from cfdi.parsing import max_bytes
+from sageconnect.metrics import count_call
 from sync.portal.errors import PortalError, PortalPermanentError, PortalRetryableError
 
 logger = logging.getLogger("sync.portal")
@@ -133,6 +134,7 @@ def _fetch(client, url: str, shown: str, values: dict) -> bytes:
         try:
             with session.get(url, timeout=client.timeout, stream=True, auth=_NO_AUTH) as response:
                 status = response.status_code
+                count_call("portal_files", client.tenant_code, ok=status < 400)
                 logger.info("portal %s GET %s -> %s in %.0f ms (try %s)", client.tenant_code, shown, status,
                             (time.monotonic() - started) * 1000, attempt)
                 if status < 400:
@@ -154,6 +156,7 @@ def _fetch(client, url: str, shown: str, values: dict) -> bytes:
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             reason, status = exc.__class__.__name__, None
+            count_call("portal_files", client.tenant_code, ok=False)
         except requests.RequestException as exc:
             raise PortalPermanentError(
                 _("The file link of tenant '%(tenant)s' at %(url)s cannot be fetched (%(kind)s).")

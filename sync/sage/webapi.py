@@ -22,6 +22,8 @@ import requests
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from sageconnect.metrics import count_call
+
 logger = logging.getLogger(__name__)
 
 API_ROOT = "Sage300WebApi/v1.0/-"
@@ -454,7 +456,9 @@ class SageWebApi:
             payload = self._read(method, response)
         except requests.RequestException as exc:
             # Refused, timed out, or an answer cut short (ChunkedEncodingError and friends).
+            count_call("sage_webapi", self.tenant_code, ok=False)
             raise self._transport_error(method, url, exc) from None
+        count_call("sage_webapi", self.tenant_code, ok=response.status_code < 400)
         elapsed = (time.monotonic() - started) * 1000
         self.last_request["status"] = response.status_code
         logger.info("Sage Web API %s %s (tenant %s) → %s in %.0f ms",

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
+from sageconnect.metrics import prepare_multiprocess_dir
 from sageconnect.staticfiles import collect_if_changed
 
 STOP_GRACE_SECONDS = 20
@@ -61,7 +62,9 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # One counter directory for the web and the workers, so /metrics counts the workers' calls too.
+        env = dict(os.environ, PYTHONUNBUFFERED="1",
+                   PROMETHEUS_MULTIPROC_DIR=prepare_multiprocess_dir(settings.VAR_DIR))
         for name, command in self.commands:
             self.children[name] = subprocess.Popen(command, env=env, cwd=str(settings.BASE_DIR))
             self.say(_("%(name)s started (pid %(pid)s)") % {"name": name, "pid": self.children[name].pid})
