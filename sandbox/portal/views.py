@@ -26,7 +26,6 @@ from sandbox.portal.models import (
     SandboxBatch,
     SandboxCfdi,
     SandboxPayment,
-    SandboxPortalTenant,
     SandboxProvider,
     SandboxPurchaseOrder,
 )
