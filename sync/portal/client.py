@@ -25,7 +25,6 @@ from requests.adapters import HTTPAdapter
 
 from sageconnect.metrics import count_call
 from sync.portal import schemas as s
-from sync.portal.files import fetch_file, file_session
 from sync.portal.errors import (
     PortalAuthError,
     PortalConflictError,
@@ -35,6 +34,7 @@ from sync.portal.errors import (
     PortalResponseError,
     PortalRetryableError,
 )
+from sync.portal.files import fetch_file, file_session
 
 logger = logging.getLogger("sync.portal")
 Model = TypeVar("Model", bound=BaseModel)
