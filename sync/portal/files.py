@@ -197,7 +197,7 @@ def _too_large(values: dict, announced: int | None, limit: int) -> PortalPermane
     return PortalPermanentError(
         _("The file at %(url)s of tenant '%(tenant)s' is %(size)s; the limit (setting SAGECONNECT_CFDI_MAX_BYTES) "
           "is %(limit)s, so it was not read further.") % {**values, "size": size, "limit": limit},
-        code=None, description="too large", status=200)
+        code="too_large", description="too large", status=200)
 
 
 def _refused_by_storage(client, response: requests.Response, values: dict) -> PortalPermanentError:

@@ -185,7 +185,7 @@ def test_it_fails_only_the_cfdi_whose_file_is_bad(world, plan, settings):
     assert (step.created_count, step.failed_count) == (len(plan.cfdis) - 1, 1)  # … and did everything else
     row = Cfdi.objects.get(tenant=world, uuid=victim.uuid)
     assert row.sha256 == "" and row.status == CfdiStatus.DOWNLOADED
-    assert "not read further" in row.problems[0]["message"]
+    assert row.problems[0]["code"] == "too_large" and "not read further" in row.problems[0]["message"]
     assert Cfdi.objects.filter(tenant=world, status=CfdiStatus.VALID).count() == len(plan.cfdis) - 1
 
 
