@@ -7,10 +7,11 @@ cd "$(dirname "$0")"
 scripts/bootstrap.sh
 PORT=${PORT:-3030}
 export SAGECONNECT_SANDBOX_URL=${SAGECONNECT_SANDBOX_URL:-http://127.0.0.1:$PORT}
+# The demo runs against the stand-ins, which are off unless switched on.
+export SAGECONNECT_SANDBOX=true
 M=".venv/bin/python manage.py"
 
 $M migrate --noinput -v 0
-$M collectstatic --noinput -v 0
 $M ensure_admin
 $M sandbox company --tenant demo --seed 1
 

@@ -39,7 +39,8 @@ def _bench_tenant():
     from tenants.models import Tenant
 
     return Tenant.objects.create(
-        code="bench-cfdi", name="Benchmark SA de CV", rfc=BENCH_RFC, sage_db_engine="sqlite", sage_db_name=":memory:",
+        code="bench-cfdi", name="Benchmark SA de CV", rfc=BENCH_RFC, sandbox=True, sage_db_engine="sqlite",
+        sage_db_name=":memory:",
         webapi_url="http://127.0.0.1:9/", webapi_company="BENCH", webapi_user="BENCH", webapi_password="-",
         portal_url="http://127.0.0.1:9/", portal_tenant_id="bench", portal_key="-", portal_secret="-")
 

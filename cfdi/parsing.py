@@ -112,10 +112,23 @@ def parse_xml(xml_bytes: bytes) -> etree._Element:
         root = etree.fromstring(xml_bytes, parser=_parser())
     except etree.XMLSyntaxError as error:
         raise ParseError("not_well_formed", _("The file is not well-formed XML: %(error)s") % {"error": error}) from None
+    refuse_any_dtd(root)
     if not isinstance(root.tag, str) or etree.QName(root).localname != "Comprobante" \
             or etree.QName(root).namespace not in CFDI_NAMESPACES:
         raise ParseError("not_cfdi", _("The root element is not a cfdi:Comprobante of CFDI 3.3 or 4.0."))
     return root
+
+
+def refuse_any_dtd(root: etree._Element) -> None:
+    """Refuse a document that declared a DTD, whatever its encoding.
+
+    The byte check above only sees an ASCII-compatible "<!DOCTYPE"; a UTF-16
+    or EBCDIC file spells it in other bytes. The parsed tree knows whether
+    there was one, so it is asked too (the parser loaded and resolved nothing).
+    """
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        raise ParseError("doctype", _("The file declares a DTD or entities (<!DOCTYPE>/<!ENTITY>), which a CFDI never has."))
 
 
 def _decimal(value: str | None, default: Decimal | None = ZERO) -> Decimal | None:

@@ -24,3 +24,19 @@ def local_secret(path: Path, kind: str) -> str:
     finally:
         tmp.unlink(missing_ok=True)
     return path.read_text().strip()
+
+
+def private_file(path: Path) -> None:
+    """Make `path` readable by this user only (0600), creating it empty if it is not there.
+
+    For the embedded SQLite database: SQLite creates its file with the umask's
+    permissions (often 0644, readable by every local user) and gives its -wal
+    and -shm files the database file's own permissions.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    else:
+        os.close(fd)

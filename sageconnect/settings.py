@@ -1,14 +1,18 @@
 """Settings, read from the environment (see README "Configuration").
 
 With no environment at all the project runs on the embedded default: SQLite
-and local files under var/, the django-q2 ORM broker and the sandbox
-stand-ins switched on.
+and local files under var/ and the django-q2 ORM broker. The sandbox
+stand-ins are off unless SAGECONNECT_SANDBOX=true (demo.sh, the tests and the
+benchmarks set it).
 """
+import datetime as dt
+import ipaddress
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
-from sageconnect.envkeys import local_secret
+from sageconnect.envkeys import local_secret, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,6 +27,25 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or local_secret(VAR_DIR / 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
+# One switch for a site reached over HTTPS (directly or through a proxy that
+# sets X-Forwarded-Proto): redirect plain HTTP, HSTS, cookies only over HTTPS.
+HTTPS = env.bool("SAGECONNECT_HTTPS", default=False)
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # Monitoring inside the network asks over plain HTTP: these answer without a redirect.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env.int("SAGECONNECT_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+# How long a login lasts without activity ending it earlier (logging out does).
+SESSION_COOKIE_AGE = env.int("SAGECONNECT_SESSION_HOURS", default=12) * 3600
+# Behind this many reverse proxies, the client's address is the one the outermost proxy saw
+# (X-Forwarded-For); 0 = clients connect directly. Used by login throttling and /metrics.
+PROXY_COUNT = env.int("SAGECONNECT_PROXY_COUNT", default=0)
+
 # Fernet keys for credentials at rest, newest first; older keys still decrypt
 # so a key can be rotated (`manage.py rotate_secrets`) without downtime.
 FERNET_KEYS = env.list("SAGECONNECT_FERNET_KEYS", default=[]) or [
@@ -30,20 +53,23 @@ FERNET_KEYS = env.list("SAGECONNECT_FERNET_KEYS", default=[]) or [
 ]
 
 # The sandbox stand-ins (Sage company DB, Sage 300 Web API, Focaltec portal)
-# are served by this same Django. Switch them off in production.
-SANDBOX_ENABLED = env.bool("SAGECONNECT_SANDBOX", default=True)
+# are served by this same Django only when asked for: demo.sh, the tests and
+# the benchmarks switch them on; a production site never does.
+SANDBOX_ENABLED = env.bool("SAGECONNECT_SANDBOX", default=False)
 # Where the stand-ins are reached from the sync (the README's web port).
 SANDBOX_BASE_URL = env.str("SAGECONNECT_SANDBOX_URL", default="http://127.0.0.1:3030")
 SITE_URL = env.str("SAGECONNECT_SITE_URL", default="http://127.0.0.1:3030")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin, with the site that lets the "SageConnect admins" group in.
+    "sageconnect.apps.SageConnectAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
     "tenants",
     "cfdi",
     "sync",
@@ -52,6 +78,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware (WhiteNoise's documentation): static files skip the rest.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -59,6 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its refusal page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sageconnect.urls"
@@ -74,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "sageconnect.context_processors.roles",
             ],
         },
     },
@@ -83,6 +114,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'sageconnect.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if DATABASES["default"]["NAME"] and DATABASES["default"]["NAME"] != ":memory:":
+        # It holds the tenants' encrypted secrets and the sessions: 0600, like the key files.
+        private_file(Path(DATABASES["default"]["NAME"]))
     # The ORM broker, the web and the sync share one SQLite file: wait for the
     # write lock instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -98,6 +132,20 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 
+# Login throttling (django-axes), on the site's login and the admin's alike: after
+# SAGECONNECT_LOGIN_FAILURES failed logins of one user name from one address, that
+# pair is refused for SAGECONNECT_LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SAGECONNECT_LOGIN_FAILURES", default=10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("SAGECONNECT_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "sageconnect.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "sageconnect.clientip.locked_out"
+AXES_RESET_ON_SUCCESS = True
+
 LANGUAGE_CODE = env.str("DJANGO_LANGUAGE_CODE", default="es-mx")
 LANGUAGES = [("es", "Español"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
@@ -107,11 +155,17 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Served at the site's root by WhiteNoise: /favicon.ico, which browsers ask for unprompted.
+WHITENOISE_ROOT = BASE_DIR / "webroot"
 MEDIA_ROOT = Path(env.str("SAGECONNECT_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Compressed copies and content-hashed names (cached for ever by browsers); `serve`
+    # collects them into STATIC_ROOT when the sources changed (sageconnect/staticfiles.py).
+    "staticfiles": {"BACKEND": "sageconnect.staticfiles.StaticFilesStorage"},
     # Original CFDI XML, content-addressed; written once, never changed.
     "cfdi": {
         "BACKEND": "cfdi.storage.AtomicFileSystemStorage",
@@ -155,16 +209,33 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "{asctime} {process} {levelname} {name}: {message}", "style": "{"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Outside values cannot forge a line: their control characters are written escaped.
+    "filters": {"one_line": {"()": "sageconnect.logsafe.EscapeControlCharacters"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["one_line"]}},
     "root": {"handlers": ["file" if LOG_FILE else "console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # axes.apps announces itself at every start; its lockouts are warnings and still show.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes.apps": {"level": "WARNING"}},
 }
 if LOG_FILE:
     LOGGING["handlers"]["file"] = {
         "class": "sageconnect.logfiles.SharedRotatingFileHandler", "formatter": "plain", "filename": LOG_FILE,
+        "filters": ["one_line"],
         "maxBytes": env.int("SAGECONNECT_LOG_MAX_MB", default=20) * 1024 * 1024,
         "backupCount": env.int("SAGECONNECT_LOG_BACKUPS", default=10),
     }
+
+# /metrics (Prometheus) answers a request carrying this token (Authorization: Bearer …)
+# or coming from one of these addresses / networks; with neither set, nobody.
+METRICS_TOKEN = env.str("SAGECONNECT_METRICS_TOKEN", default="")
+METRICS_ALLOW = env.list("SAGECONNECT_METRICS_ALLOW", default=[])
+for _network in METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SAGECONNECT_METRICS_ALLOW holds {_network!r}, which is not an address or network "
+            "(e.g. 10.0.0.5 or 10.0.0.0/24)."
+        ) from None
 
 # How long a tenant's lease lasts without renewal before another worker may
 # take over. Its holder renews it every third of that; a dead holder on this

@@ -6,10 +6,15 @@ os.environ.setdefault("SAGECONNECT_VAR_DIR", tempfile.mkdtemp(prefix="sageconnec
 os.environ.setdefault("SAGECONNECT_FERNET_KEYS", "Jq3kXz0b7cQm2vS8dL1nR5tY9uW4eA6hP0oI3gF7jK8=")
 # Tests ask the SAT stand-in far more often than a site asks SAT; the limit's own tests set theirs.
 os.environ.setdefault("SAGECONNECT_SAT_CALLS_PER_MINUTE", "100000")
+# The tests talk to the stand-ins: switched on here, explicitly, whatever the shell says
+# (and inherited by the processes the tests start).
+os.environ["SAGECONNECT_SANDBOX"] = "true"
 
 from sageconnect.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The hashed names need a collectstatic first; the tests that check them run `serve`, which does it.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 LANGUAGE_CODE = "en"
 

@@ -26,6 +26,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sageconnect.logsafe import Verbatim, one_line
 from sync import lease as leases
 from sync.crashpoints import crashpoint
 from sync.models import STEP_LOG_MAX_LINES, StepRun, SyncRun
@@ -296,7 +297,7 @@ def _run_one(run, tenant, name, module_path, heartbeat, echo) -> StepRun:
         # The frames, not the exception text: that may carry a secret (an
         # outside system echoing a credential) and logs are not redacted.
         logger.error("Tenant %s step %s failed: %s\n%s", tenant.code, name, message,
-                     "".join(traceback.format_tb(exc.__traceback__)))
+                     Verbatim("".join(traceback.format_tb(exc.__traceback__))))
         ctx.lines.append(message)
         return _close(step_run, StepRun.Status.FAILED, message, ctx.result, ctx.lines, time.monotonic() - started)
     status = StepRun.Status.FAILED if result.failed else StepRun.Status.SUCCEEDED
@@ -323,13 +324,15 @@ def load_step(module_path: str) -> ModuleType:
 
 
 def short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = one_line(str(exc).strip().splitlines()[0]) if str(exc).strip() else ""
     return f"{exc.__class__.__name__}: {text}"[:500] if text else exc.__class__.__name__
 
 
 def bounded_log(lines: list[str]) -> list[str]:
+    # Each entry stays one line whatever outside value it carries (sageconnect/logsafe.py).
+    lines = [one_line(line) for line in lines]
     if len(lines) <= STEP_LOG_MAX_LINES:
-        return list(lines)
+        return lines
     head, tail = STEP_LOG_MAX_LINES // 2, STEP_LOG_MAX_LINES // 2 - 1
     dropped = len(lines) - head - tail
     return lines[:head] + [f"… {dropped} lines left out …"] + lines[-tail:]

@@ -24,16 +24,16 @@ def _secret(name: str) -> tuple[str, str]:
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
     form = TenantAdminForm
-    list_display = ("code", "name", "rfc", "active", "paused", "sage_db_engine", "sync_every_minutes")
-    list_filter = ("active", "paused", "sage_db_engine")
+    list_display = ("code", "name", "rfc", "active", "paused", "sandbox", "sage_db_engine", "sync_every_minutes")
+    list_filter = ("active", "paused", "sandbox", "sage_db_engine")
     search_fields = ("code", "name", "rfc", "portal_tenant_id", "sage_db_name")
-    readonly_fields = ("created", "updated")
+    readonly_fields = ("sandbox", "created", "updated")
     fieldsets = (
-        (_("General"), {"fields": ("code", "name", "rfc", "active", "time_zone", "notice_emails",
+        (_("General"), {"fields": ("code", "name", "rfc", "active", "sandbox", "time_zone", "notice_emails",
                                    "created", "updated")}),
         (_("Sage database"), {"fields": (
             "sage_db_engine", ("sage_db_host", "sage_db_port"), "sage_db_name", "sage_db_user",
-            _secret("sage_db_password"), "sage_db_driver", "sage_db_extra_params",
+            _secret("sage_db_password"), "sage_db_python_driver", "sage_db_driver", "sage_db_extra_params",
         )}),
         (_("Sage 300 Web API"), {"fields": ("webapi_url", "webapi_company", "webapi_user",
                                             _secret("webapi_password"))}),
@@ -96,16 +96,44 @@ class TenantAdmin(admin.ModelAdmin):
         ensure_access_groups()
         return super().changelist_view(request, extra_context)
 
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            # It makes this server connect wherever a tenant points: superusers only.
+            actions.pop("test_connections", None)
+        return actions
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        cleared = getattr(form, "secrets_cleared", [])
+        if cleared:
+            names = ", ".join(str(Tenant._meta.get_field(name).verbose_name) for name in cleared)
+            self.message_user(request, gettext(
+                "Where %(names)s are sent changed, so the stored values were cleared: enter them for the new "
+                "server.") % {"names": names}, messages.WARNING)
+
     @admin.action(description=_("Test connections (Sage database, Web API, portal)"))
     def test_connections(self, request, queryset) -> None:
+        if not request.user.is_superuser:
+            self.message_user(request, gettext("Only superusers may test connections."), messages.ERROR)
+            return
         for tenant in queryset:
             for line, ok in connection_report(tenant):
                 self.message_user(request, line, messages.SUCCESS if ok else messages.ERROR)
 
 
 def connection_report(tenant: Tenant) -> list[tuple[str, bool]]:
-    """One line per outside system of the tenant: whether it answers, and if not why."""
+    """One line per outside system of the tenant: whether it answers, and if not why.
+
+    The lines are our own words about what happened (a status, a kind of
+    failure), never text the remote server sent: a tenant's URL may point
+    anywhere, and this page must not become a way to read what answers there.
+    """
     return [check_sage_database(tenant), check_webapi(tenant), check_portal(tenant)]
+
+
+def _line(tenant: Tenant, system: str, why: str) -> str:
+    return gettext("%(code)s — %(system)s: %(why)s") % {"code": tenant.code, "system": system, "why": why}
 
 
 def check_sage_database(tenant: Tenant) -> tuple[str, bool]:
@@ -113,21 +141,25 @@ def check_sage_database(tenant: Tenant) -> tuple[str, bool]:
 
     from tenants.sage_db import SageDatabaseUnavailable, sage_alias
 
+    system = gettext("Sage database")
     try:
         alias = sage_alias(tenant)
         with connections[alias].cursor() as cursor:
             cursor.execute("SELECT 1")
     except SageDatabaseUnavailable as unavailable:
-        return gettext("%(code)s — Sage database: %(why)s") % {"code": tenant.code, "why": unavailable}, False
+        # explain_failure's sentences are ours, naming only the tenant's own settings.
+        return _line(tenant, system, tenant.redact(str(unavailable))), False
     except Exception as exc:  # one bad tenant must not hide the others' lines
-        return (gettext("%(code)s — Sage database: %(why)s")
-                % {"code": tenant.code, "why": tenant.redact(str(exc) or exc.__class__.__name__)}), False
-    return gettext("%(code)s — Sage database: connected.") % {"code": tenant.code}, True
+        return _line(tenant, system, gettext("the query failed (%(kind)s).") % {"kind": exc.__class__.__name__}), False
+    return _line(tenant, system, gettext("connected.")), True
 
 
 def check_webapi(tenant: Tenant) -> tuple[str, bool]:
-    from sync.sage.webapi import SageWebApi, WebApiError
+    from sync.sage.webapi import (
+        PERMANENT_CODES, RETRYABLE_CODES, SageWebApi, WebApiError, WebApiUnavailable,
+    )
 
+    system = gettext("Sage Web API")
     try:
         client = SageWebApi(tenant, retries=0, timeout=(5.0, 15.0))
         try:
@@ -135,30 +167,53 @@ def check_webapi(tenant: Tenant) -> tuple[str, bool]:
             client.query("AP/APVendors", top=1, select=["VendorNumber"])
         finally:
             client.close()
+    except WebApiUnavailable as error:
+        # Our own sentence: the tenant's URL and the kind of network failure.
+        return _line(tenant, system, tenant.redact(error.message)), False
     except WebApiError as error:
-        return gettext("%(code)s — Sage Web API: %(why)s") % {
-            "code": tenant.code, "why": tenant.redact(error.message)}, False
+        if error.status is None:  # refused before any request (settings missing)
+            return _line(tenant, system, tenant.redact(error.message)), False
+        if error.status in (401, 403):
+            why = gettext("refused the credentials (HTTP %(status)s); check the Web API user and password.")
+        else:
+            why = gettext("answered HTTP %(status)s%(code)s; check the Web API base URL and company.")
+        # Sage's error code only when it is one of Sage's own (EXTERNAL.md §2), never free text.
+        known = error.code in PERMANENT_CODES | RETRYABLE_CODES
+        return _line(tenant, system, why % {"status": error.status, "code": f" ({error.code})" if known else ""}), False
     except Exception as exc:
-        return gettext("%(code)s — Sage Web API: %(why)s") % {
-            "code": tenant.code, "why": tenant.redact(str(exc) or exc.__class__.__name__)}, False
-    return gettext("%(code)s — Sage Web API: answered and accepted the credentials.") % {"code": tenant.code}, True
+        return _line(tenant, system, gettext("the call failed (%(kind)s).") % {"kind": exc.__class__.__name__}), False
+    return _line(tenant, system, gettext("answered and accepted the credentials.")), True
 
 
 def check_portal(tenant: Tenant) -> tuple[str, bool]:
     from sync.portal.client import PortalClient, RetryPolicy
-    from sync.portal.errors import PortalError
+    from sync.portal.errors import PortalAuthError, PortalError, PortalPermanentError, PortalRetryableError
 
+    system = gettext("portal")
     try:
         # A person is waiting on the page: one try, short timeouts.
         with PortalClient(tenant, connect_timeout=5.0, read_timeout=15.0,
                           retry=RetryPolicy(max_attempts=1)) as client:
-            result = client.check()
-    except PortalError as error:
-        return gettext("%(code)s — portal: %(why)s") % {"code": tenant.code, "why": tenant.redact(str(error))}, False
-    if result.credentials_accepted:
-        return gettext("%(code)s — portal: answered and accepted the credentials.") % {"code": tenant.code}, True
-    return gettext("%(code)s — portal: %(why)s") % {"code": tenant.code, "why": tenant.redact(result.detail)}, False
-
+            # The cheapest authenticated read: the first provider, if any.
+            next(iter(client.iter_providers(page_size=1)), None)
+    except PortalAuthError as error:
+        why = gettext("refused the credentials (HTTP %(status)s); check the portal key and secret.")
+        return _line(tenant, system, why % {"status": error.status}), False
+    except PortalPermanentError as error:
+        if 300 <= error.status < 400:
+            why = gettext("answered with a redirect (HTTP %(status)s), which is not followed; check the portal "
+                          "base URL.")
+        elif error.status < 300:
+            why = gettext("answered with something that is not the portal's API; check the portal base URL.")
+        else:
+            why = gettext("answered HTTP %(status)s; check the portal base URL and tenant id.")
+        return _line(tenant, system, why % {"status": error.status}), False
+    except PortalRetryableError as error:
+        # The client's own sentence: the tenant's URL, the tries, a reason in our words.
+        return _line(tenant, system, tenant.redact(str(error))), False
+    except PortalError as error:  # settings missing or unusable: our own words too
+        return _line(tenant, system, tenant.redact(str(error))), False
+    return _line(tenant, system, gettext("answered and accepted the credentials.")), True
 
 
 def is_admin(user) -> bool:

@@ -1,9 +1,12 @@
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedTextField
-from tenants.validators import normalize_rfc, validate_rfc, validate_tax_authorities
+from tenants.validators import (
+    normalize_rfc, validate_rfc, validate_tax_authorities, validate_time_zone, validate_web_url,
+)
 
 SECRET_FIELDS = ("sage_db_password", "webapi_password", "portal_key", "portal_secret")
 
@@ -30,6 +33,13 @@ class SageEngine(models.TextChoices):
     MSSQL = "mssql", _("SQL Server (production)")
     SQLITE = "sqlite", _("SQLite (sandbox)")
     POSTGRESQL = "postgresql", _("PostgreSQL (sandbox)")
+
+
+class SqlServerDriver(models.TextChoices):
+    # mssql-django 2.0 picks the Python driver per alias with OPTIONS["python_driver"]
+    # (its base.py, _uses_mssql_python); mssql-python ships ODBC Driver 18 inside its wheel.
+    MSSQL_PYTHON = "mssql_python", _("Microsoft mssql-python (ODBC Driver 18 built in)")
+    PYODBC = "pyodbc", _("pyodbc with an installed ODBC driver (ODBC Driver 17/18, FreeTDS)")
 
 
 class VendorRfcSource(models.TextChoices):
@@ -77,7 +87,12 @@ class Tenant(models.Model):
         _("start date"),
         null=True, blank=True, help_text=_("Nothing older than this is read from Sage (payments, POs).")
     )
-    time_zone = models.CharField(_("time zone"), max_length=64, default="America/Mexico_City")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="America/Mexico_City",
+                                 validators=[validate_time_zone])
+    sandbox = models.BooleanField(
+        _("sandbox"), default=False, editable=False,
+        help_text=_("Made by `manage.py sandbox company`: its Sage and portal are the stand-ins under /sandbox/."),
+    )
     notice_emails = models.TextField(
         _("notice e-mails"),
         blank=True, help_text=_("Who hears about failed steps: one address per line.")
@@ -95,9 +110,13 @@ class Tenant(models.Model):
     )
     sage_db_user = models.CharField(_("Sage database user"), max_length=128, blank=True)
     sage_db_password = EncryptedTextField(_("Sage database password"), blank=True)
+    sage_db_python_driver = models.CharField(
+        _("SQL Server driver"), max_length=12, choices=SqlServerDriver.choices, default=SqlServerDriver.MSSQL_PYTHON,
+        help_text=_("mssql-python needs no ODBC driver installed; pyodbc uses the ODBC driver named below."),
+    )
     sage_db_driver = models.CharField(
-        _("ODBC driver"),
-        max_length=128, default="ODBC Driver 18 for SQL Server", blank=True
+        _("ODBC driver"), max_length=128, default="ODBC Driver 18 for SQL Server", blank=True,
+        help_text=_("With pyodbc: the name `odbcinst -q -d` lists, e.g. 'ODBC Driver 18 for SQL Server' or 'FreeTDS'."),
     )
     sage_db_extra_params = models.CharField(
         _("extra ODBC parameters"),
@@ -110,6 +129,7 @@ class Tenant(models.Model):
     webapi_url = models.URLField(
         _("Web API base URL"),
         blank=True,
+        validators=[validate_web_url],
         help_text=_("Up to and without /Sage300WebApi, e.g. https://sage.example.com"),
     )
     webapi_company = models.CharField(
@@ -122,7 +142,9 @@ class Tenant(models.Model):
     webapi_password = EncryptedTextField(_("Web API password"), blank=True)
 
     # Focaltec portal
-    portal_url = models.URLField(_("portal base URL"), default="https://api.portaldeproveedores.mx")
+    portal_url = models.URLField(
+        _("portal base URL"), default="https://api.portaldeproveedores.mx", validators=[validate_web_url]
+    )
     portal_tenant_id = models.CharField(_("portal tenant id"), max_length=64)
     portal_key = EncryptedTextField(_("portal key (PDPTenantKey)"), blank=True)
     portal_secret = EncryptedTextField(_("portal secret (PDPTenantSecret)"), blank=True)
@@ -199,7 +221,7 @@ class Tenant(models.Model):
 
     # SAT's CFDI status, checked before an invoice is imported (sync.sat)
     sat_status_url = models.URLField(
-        _("SAT status service URL"), default=SAT_STATUS_SERVICE_URL,
+        _("SAT status service URL"), default=SAT_STATUS_SERVICE_URL, validators=[validate_web_url],
         help_text=_("SAT's CFDI status service (ConsultaCFDIService.svc); the sandbox points it at its stand-in."),
     )
     sat_unreachable = models.CharField(
@@ -238,6 +260,11 @@ class Tenant(models.Model):
         self.rfc = normalize_rfc(self.rfc)
         if self.webapi_company:
             self.webapi_company = self.webapi_company.upper()
+        if self.sage_db_engine == SageEngine.SQLITE and not self.sandbox:
+            # A SQLite "database" is a file path on this server: only the sandbox may name one.
+            raise ValidationError({"sage_db_engine": _(
+                "SQLite is only for sandbox tenants (made by `manage.py sandbox company`); "
+                "a company's Sage database is SQL Server.")})
 
     def save(self, *args, **kwargs) -> None:
         self.rfc = normalize_rfc(self.rfc)

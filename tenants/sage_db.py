@@ -47,6 +47,9 @@ def database_settings(tenant) -> dict[str, Any]:
             "connection_timeout": 10,
             "connection_retries": 1,
         }
+        if uses_mssql_python(tenant):
+            # mssql-django 2.0's per-alias switch (mssql/base.py, _uses_mssql_python).
+            options["python_driver"] = "mssql_python"
         if tenant.sage_db_extra_params:
             options["extra_params"] = tenant.sage_db_extra_params
         return {
@@ -85,8 +88,18 @@ def register_alias(alias: str, database: dict[str, Any]) -> str:
     return alias
 
 
+def uses_mssql_python(tenant) -> bool:
+    return getattr(tenant, "sage_db_python_driver", "pyodbc") == "mssql_python"
+
+
 def sage_alias(tenant, *, connect: bool = True) -> str:
     """The alias of the tenant's Sage database, connected and ready to query."""
+    if tenant.sage_db_engine == "sqlite" and not getattr(tenant, "sandbox", False):
+        # Tenant.clean() refuses this; a row written around it must not open a file on this server either.
+        raise SageDatabaseUnavailable(
+            f"Tenant {tenant.code}: SQLite is only for sandbox tenants (made by `manage.py sandbox company`); "
+            "set the tenant's Sage database to SQL Server."
+        )
     alias = register_alias(alias_for(tenant.code), database_settings(tenant))
     if connect:
         ensure_sage_connection(tenant, alias)
@@ -97,19 +110,44 @@ def ensure_sage_connection(tenant, alias: str) -> None:
     try:
         connections[alias].ensure_connection()
     except ImproperlyConfigured as exc:
+        # The backend itself could not load (no libodbc, no mssql-python): an alias left
+        # behind would break every later walk over the connections, so it goes too.
+        forget_alias(alias)
         raise SageDatabaseUnavailable(explain_failure(tenant, exc)) from exc
     except DjangoDatabaseError as exc:  # pyodbc's own errors arrive as the base class
         raise SageDatabaseUnavailable(explain_failure(tenant, exc)) from exc
+
+
+def forget_alias(alias: str) -> None:
+    with _lock:
+        connections.databases.pop(alias, None)
+        try:
+            del connections[alias]
+        except (AttributeError, KeyError):
+            pass
 
 
 def explain_failure(tenant, exc: BaseException) -> str:
     text = str(exc)
     where = _where(tenant)
     if "libodbc" in text or "pyodbc" in text.lower() and "loading" in text.lower():
+        if uses_mssql_python(tenant):
+            # mssql-django imports pyodbc when it loads, whichever driver the alias then uses.
+            return (
+                f"Tenant {tenant.code}: cannot reach the Sage database {where}: the unixODBC library "
+                "(libodbc.so.2) is not installed on this machine; mssql-django needs it even with the "
+                "mssql-python driver. Install it (Debian/Ubuntu: apt-get install unixodbc)."
+            )
         return (
             f"Tenant {tenant.code}: cannot reach the Sage database {where}: the unixODBC library "
             "(libodbc.so.2) is not installed on this machine. Install it (Debian/Ubuntu: "
             "apt-get install unixodbc) and the SQL Server ODBC driver."
+        )
+    if "mssql-python" in text or "mssql_python" in text:
+        return (
+            f"Tenant {tenant.code}: cannot reach the Sage database {where}: Microsoft's mssql-python driver "
+            "(1.15 or newer) is not installed in this Python environment. Install the pinned requirements "
+            "(pip install -r requirements.txt), or set the tenant's SQL Server driver to pyodbc."
         )
     if "IM002" in text or "Can't open lib" in text or "Data source name not found" in text:
         return (

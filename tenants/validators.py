@@ -1,6 +1,9 @@
 import re
+import zoneinfo
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils.translation import gettext_lazy as _
 
 # SAT's RFC shape: 3 letters (companies) or 4 (people), a YYMMDD date and a
@@ -41,3 +44,27 @@ def validate_tax_authorities(value) -> None:
         if isinstance(position, bool) or not isinstance(position, int) or not 1 <= position <= 5:
             raise ValidationError(_("%(key)s: the Sage tax authority is a position from 1 to 5, not %(position)s."),
                                   params={"key": key, "position": position}, code="invalid_tax_authorities")
+
+
+@lru_cache(maxsize=1)
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA zones this machine knows (the tzdata package backs them where the system has none)."""
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def validate_time_zone(value: str) -> None:
+    # A typo would pass a CharField and break every page that renders the tenant's times.
+    if value not in time_zone_names():
+        raise ValidationError(
+            _("%(value)s is not a time zone of the IANA list (e.g. America/Mexico_City, America/Tijuana)."),
+            params={"value": value},
+            code="invalid_time_zone",
+        )
+
+
+# Only the web's own schemes: an ftp:// (or file://) URL must be refused by the form, never reach a client.
+# Its own code: the form would put its generic "Enter a valid URL." over an "invalid" one.
+validate_web_url = URLValidator(
+    schemes=["http", "https"], message=_("Enter an http:// or https:// address; no other scheme is accepted."),
+    code="invalid_scheme",
+)

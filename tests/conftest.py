@@ -70,6 +70,8 @@ def make_tenant(db):
         values = dict(
             code="acme",
             name="ACME Industrial SA de CV",
+            # The tests' tenants talk to the stand-ins, which serve sandbox tenants only.
+            sandbox=True,
             rfc="AIN8001011A1",
             sage_db_engine="sqlite",
             sage_db_name=":memory:",

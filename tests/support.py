@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import re
 import socket
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
@@ -78,3 +80,24 @@ def sandbox_sage_settings(tmp_path: Path, label: str, engine: str | None = None)
                 "sage_db_name": name, "sage_db_user": "postgres"}
     safe = re.sub(r"[^A-Za-z0-9_]+", "_", label)[:40]
     return {"sage_db_engine": "sqlite", "sage_db_name": str(tmp_path / f"sage_{safe}.sqlite3")}
+
+
+@lru_cache
+def _system_packages():
+    """scripts/system_packages.py, the one place that knows what the suite needs from the system."""
+    spec = importlib.util.spec_from_file_location("system_packages", REPO / "scripts" / "system_packages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@lru_cache
+def missing_system_packages() -> tuple[str, ...]:
+    return tuple(_system_packages().missing())
+
+
+def needs_system(*packages: str) -> pytest.MarkDecorator:
+    """Skip, with bootstrap's own sentence, a test that needs a system package this machine lacks."""
+    absent = [package for package in packages if package in missing_system_packages()]
+    reason = " ".join(_system_packages().sentence(package) for package in absent)
+    return pytest.mark.skipif(bool(absent), reason=reason or "-")

@@ -85,8 +85,9 @@ def catalog() -> tuple[dict[str, str], list[Entry]]:
 
 @pytest.fixture
 def staff_client(client, db):
-    User.objects.create_user("contador", "contador@example.com", PASSWORD, is_staff=True)
-    assert client.login(username="contador", password=PASSWORD)
+    user = User.objects.create_user("contador", "contador@example.com", PASSWORD, is_staff=True)
+    # force_login: django-axes refuses authenticate() calls without a request, as client.login() makes.
+    client.force_login(user)
     return client
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from sandbox.access import NotSandbox, require_sandbox_tenant
 from sandbox.company import portal_provider_id
 from sandbox.plan import Plan, PlanCfdi, PlanVendor
 from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
@@ -56,6 +57,10 @@ def _cfdi_factory():
 
 
 def _portal_tenant(tenant, plan: Plan) -> SandboxPortalTenant:
+    try:
+        require_sandbox_tenant(tenant)
+    except NotSandbox as exc:
+        raise SeedError(str(exc)) from None
     if not (tenant.portal_tenant_id and tenant.portal_key and tenant.portal_secret):
         raise SeedError(f"Tenant '{tenant.code}' needs a portal tenant id, key and secret before its portal "
                         "stand-in can be seeded.")

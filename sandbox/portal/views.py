@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from sandbox import faults
+from sandbox import access, faults
 from sandbox.portal import contract, query
 from sandbox.portal.errors import Refusal
 from sandbox.portal.models import (
@@ -31,7 +31,6 @@ from sandbox.portal.models import (
     SandboxBatch,
     SandboxCfdi,
     SandboxPayment,
-    SandboxPortalTenant,
     SandboxProvider,
     SandboxPurchaseOrder,
 )
@@ -66,7 +65,8 @@ def portal_view(*methods: str) -> Callable:
         @csrf_exempt
         @wraps(view)
         def handle(request: HttpRequest, tenant_id: str, **kwargs) -> HttpResponse:
-            tenant = SandboxPortalTenant.objects.filter(tenant_id=tenant_id).first()
+            # Sandbox tenants only, by their own key and secret; a refused call is not counted.
+            tenant = access.portal_tenant(request, tenant_id)
             if tenant is not None:
                 tenant.count_request(request.method)
             _check_contract_request(request)

@@ -6,9 +6,6 @@ in that tenant's sandbox Sage database. Answers and errors take Sage's shapes
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import json
 import re
 from collections.abc import Callable
@@ -19,14 +16,13 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import faults
+from sandbox import access, faults
 from sandbox.sage_webapi import invoices, payments, posted, vendors
 from sandbox.sage_webapi.common import Audit, SageError
 from sandbox.sage_webapi.odata import Column, ODataError, parse_count, parse_filter, parse_key
 from sync.sage.models import APBTA, APIBC, APOBL, APVEN
 from tenants.sage_db import SageDatabaseUnavailable, sage_alias
 
-SANDBOX_ENGINES = ("sqlite", "postgresql")
 DEFAULT_PAGE = 100
 _RESOURCE = re.compile(r"^(?P<name>[A-Za-z]+)(?:\((?P<key>.*)\))?$")
 
@@ -52,29 +48,15 @@ class Call:
     def __init__(self, request: HttpRequest, company: str) -> None:
         self.request = request
         self.company = company.upper()
-        self.tenant = self._tenant()
-        self._authenticate()
+        # Sandbox tenants only, by their own generated credentials (sandbox/access.py).
+        self.tenant = access.sage_tenant(request, self.company)
+        if self.tenant is None:
+            raise SageError("Unauthorized", access.SAGE_REFUSAL)
         try:
             self.alias = sage_alias(self.tenant)
         except SageDatabaseUnavailable as exc:
             raise SageError("DBLinkError", str(exc)) from None
         self.audit = Audit(self.tenant.webapi_user, self.company)
-
-    def _tenant(self):
-        from tenants.models import Tenant
-
-        tenant = (Tenant.objects.filter(webapi_company__iexact=self.company, sage_db_engine__in=SANDBOX_ENGINES)
-                  .order_by("code").first())
-        if tenant is None:
-            raise SageError("ResourceNotFound", f"Company {self.company} does not exist.")
-        return tenant
-
-    def _authenticate(self) -> None:
-        user, password = basic_credentials(self.request)
-        good = (hmac.compare_digest(user.upper().encode(), (self.tenant.webapi_user or "").upper().encode())
-                and hmac.compare_digest(password.encode(), (self.tenant.webapi_password or "").encode()))
-        if not good or not self.tenant.webapi_user:
-            raise SageError("Unauthorized", "Invalid user name or password.")
 
     def body(self) -> Any:
         content_type = self.request.headers.get("Content-Type", "")
@@ -88,17 +70,6 @@ class Call:
     def context(self, resource: str) -> str:
         root = self.request.build_absolute_uri(self.request.path).split("/Sage300WebApi/")[0]
         return f"{root}/Sage300WebApi/v1.0/-/{self.company}/AP/$metadata#{resource}"
-
-
-def basic_credentials(request: HttpRequest) -> tuple[str, str]:
-    header = request.headers.get("Authorization", "")
-    if not header.startswith("Basic "):
-        return "", ""
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return "", ""
-    return user, password
 
 
 @csrf_exempt

@@ -32,8 +32,9 @@ def child_env(var_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_URL", "REDIS_URL", "SAGECONNECT_MEDIA_ROOT", "SAGECONNECT_FERNET",
                                 "DJANGO_SECRET_KEY", "Q_CLUSTER", "Q_WORKERS", "SAGECONNECT_CRASH_AT"))}
+    # The benchmark's companies are sandbox companies: the stand-ins are switched on for it.
     env.update({"SAGECONNECT_VAR_DIR": str(var_dir), INSIDE: "1", "PYTHONUNBUFFERED": "1",
-                "DJANGO_SETTINGS_MODULE": "sageconnect.settings"})
+                "DJANGO_SETTINGS_MODULE": "sageconnect.settings", "SAGECONNECT_SANDBOX": "true"})
     return env
 
 

@@ -38,7 +38,7 @@ class StandIns:
         self.workers, self.threads = workers, threads
         self.access_log = var_dir / "standins-access.log"
         self.error_log = var_dir / "standins-error.log"
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, "SAGECONNECT_SANDBOX": "true", **(env or {})}
         self.process: subprocess.Popen | None = None
 
     @property

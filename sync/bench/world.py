@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import F
 
+from sandbox.access import generated_secret
 from sandbox.company import create_sage_tables, write_company
 from sandbox.faults import set_faults
 from sandbox.plan import Plan, build_plan
@@ -43,10 +44,10 @@ def plan_of(size: Size, *, today: dt.date, seed: int = 1, company_rfc: str = COM
 
 def make_tenant(code: str, *, base_url: str, sage_file: str, webapi_company: str) -> Tenant:
     tenant, _ = Tenant.objects.update_or_create(code=code, defaults=dict(
-        name=f"{code} SA de CV", rfc=COMPANY_RFC, sage_db_engine="sqlite", sage_db_name=sage_file,
+        name=f"{code} SA de CV", rfc=COMPANY_RFC, sandbox=True, sage_db_engine="sqlite", sage_db_name=sage_file,
         webapi_url=f"{base_url}/sandbox/sage", webapi_company=webapi_company, webapi_user="ADMIN",
-        webapi_password="bench-password", portal_url=f"{base_url}/sandbox/portal", portal_tenant_id=code,
-        portal_key=f"{code}-key", portal_secret=f"{code}-secret", active=True, paused=False,
+        webapi_password=generated_secret(), portal_url=f"{base_url}/sandbox/portal", portal_tenant_id=code,
+        portal_key=generated_secret(), portal_secret=generated_secret(), active=True, paused=False,
         sat_status_url=f"{base_url}/sandbox/sat/ConsultaCFDIService.svc",
         invoice_distribution_code="INV"))
     return tenant

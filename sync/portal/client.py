@@ -16,13 +16,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
+from sageconnect.metrics import count_call
 from sync.portal import schemas as s
 from sync.portal.errors import (
     PortalAuthError,
@@ -33,6 +34,7 @@ from sync.portal.errors import (
     PortalResponseError,
     PortalRetryableError,
 )
+from sync.portal.files import fetch_file, file_session
 
 logger = logging.getLogger("sync.portal")
 Model = TypeVar("Model", bound=BaseModel)
@@ -109,6 +111,9 @@ class PortalClient:
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
         self.calls = CallCounter()
+        # Sandbox tenants' files come from the stand-ins on this machine; everyone else's from outside only.
+        self.private_addresses_ok = bool(getattr(tenant, "sandbox", False))
+        self._file_session: requests.Session | None = None
         self._last_request: dict[str, Any] | None = None
         self.session = requests.Session()
         # Our own retry loop decides; urllib3 must not retry behind its back.
@@ -128,6 +133,14 @@ class PortalClient:
 
     def close(self) -> None:
         self.session.close()
+        if self._file_session is not None:
+            self._file_session.close()
+
+    def file_session(self) -> requests.Session:
+        """The session file links are fetched with: no credentials, and (unless sandbox) public addresses only."""
+        if self._file_session is None:
+            self._file_session = file_session(public_only=not self.private_addresses_ok)
+        return self._file_session
 
     def __enter__(self) -> PortalClient:
         return self
@@ -316,18 +329,17 @@ class PortalClient:
             self.calls.writes += 1
         self._last_request = {"method": method, "url": url, "params": params, "body": body,
                               "headers": {name: REDACTED for name in SECRET_HEADERS}, "status": None, "attempts": 0}
+        # Never follow a redirect: it would carry the tenant's key and secret to wherever it points.
         return self._with_retries(
-            lambda: self.session.request(method, url, params=params, json=body, headers=self._auth, timeout=self.timeout),
+            lambda: self.session.request(method, url, params=params, json=body, headers=self._auth,
+                                         timeout=self.timeout, allow_redirects=False),
             what=f"{method} {path}", url=url, api_call=True,
         )
 
     def download_file(self, url: str) -> bytes:
-        """Bytes from a pre-signed storage link the portal handed out."""
-        # The pre-signed link is on storage, not the API host: it must never see the tenant's credentials.
+        """Bytes from a pre-signed storage link the portal handed out (sync/portal/files.py says how)."""
         self.calls.downloads += 1
-        shown = url.split("?", 1)[0]
-        return self._with_retries(lambda: self.session.get(url, timeout=self.timeout),
-                                  what=f"GET {shown}", url=shown, api_call=False)
+        return fetch_file(self, url)
 
     def _with_retries(self, send, *, what: str, url: str, api_call: bool) -> Any:
         """API calls answer JSON and are kept for snapshot(); storage downloads answer bytes."""
@@ -342,12 +354,21 @@ class PortalClient:
                 response = send()
             except _TRANSIENT as exc:
                 reason, status = _network_reason(exc), None
+                count_call("portal", self.tenant_code, ok=False)
+            except requests.RequestException as exc:
+                # An unusable URL (ftp://, no host, …): nothing to retry, and no traceback to show.
+                raise PortalError(_("The portal URL of tenant '%(tenant)s' cannot be used (%(kind)s); check the "
+                                    "tenant's portal base URL.") % {"tenant": self.tenant_code,
+                                                                    "kind": exc.__class__.__name__}) from None
             else:
                 status = response.status_code
+                count_call("portal", self.tenant_code, ok=status < 400)
                 if api_call and self._last_request is not None:
                     self._last_request["status"] = status
                 logger.info("portal %s %s -> %s in %.0f ms (try %s)", self.tenant_code, what, status,
                             (time.monotonic() - started) * 1000, attempt)
+                if api_call and 300 <= status < 400:
+                    raise self._redirected(response, what)
                 if status == 429 or status >= 500:
                     reason = f"HTTP {status}"
                     asked = self.retry.retry_after(response)
@@ -384,6 +405,16 @@ class PortalClient:
         message = _("The portal of tenant '%(tenant)s' refused %(what)s: HTTP %(status)s, code %(code)s: %(description)s") % values
         kind = {404: PortalNotFoundError, 409: PortalConflictError}.get(status, PortalPermanentError)
         return kind(message, code=code, description=description, status=status)
+
+    def _redirected(self, response: requests.Response, what: str) -> PortalPermanentError:
+        target = urlsplit(response.headers.get("Location", ""))
+        # Where it pointed, without its query string (which may carry a signature or token).
+        where = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path or "?"
+        message = _("The portal of tenant '%(tenant)s' answered %(what)s with a redirect (HTTP %(status)s) to "
+                    "%(where)s; it is not followed, so the tenant's key and secret were not sent there. Check the "
+                    "tenant's portal base URL.") % {"tenant": self.tenant_code, "what": what,
+                                                    "status": response.status_code, "where": where}
+        return PortalPermanentError(message, code=None, description="redirect", status=response.status_code)
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

@@ -15,11 +15,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 import requests
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, PlainSerializer, field_serializer
+
+from sageconnect.metrics import count_call
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +112,10 @@ def odata_eq(**fields: Any) -> str:
 
 
 def key_segment(key: Any) -> str:
-    """`(58)`, `('1200')` or `(BatchType='PY',BatchNumber=65)`."""
+    """`(58)`, `('1200')` or `(BatchType='PY',BatchNumber=65)`, ready to append to a URL path."""
     if isinstance(key, Mapping):
-        return "(" + ",".join(f"{name}={odata_key_value(value)}" for name, value in key.items()) + ")"
+        return "(" + ",".join(f"{quote(str(name), safe='')}={odata_key_value(value)}"
+                              for name, value in key.items()) + ")"
     return f"({odata_key_value(key)})"
 
 
@@ -119,6 +123,10 @@ def odata_key_value(value: Any) -> str:
     # Keys are written without the m suffix: Sage's counters are whole numbers.
     if isinstance(value, Decimal):
         return str(int(value))
+    if isinstance(value, str):
+        # Percent-encoded inside the quotes: a key holding '/', '?', '#' or a quote stays one
+        # key of this resource and cannot reach another company or resource.
+        return "'" + quote(value.replace("'", "''"), safe="") + "'"
     return odata_literal(value)
 
 
@@ -323,7 +331,7 @@ class SageWebApi:
     ) -> None:
         self.tenant_code = tenant.code
         self.company = (tenant.webapi_company or "").upper()
-        self.base_url = f"{(tenant.webapi_url or '').rstrip('/')}/{API_ROOT}/{self.company}"
+        self.base_url = f"{(tenant.webapi_url or '').rstrip('/')}/{API_ROOT}/{quote(self.company, safe='')}"
         self._password = tenant.webapi_password or ""
         self.session = session or _pooled_session()
         self.session.auth = (tenant.webapi_user or "", self._password)
@@ -502,7 +510,9 @@ class SageWebApi:
             payload = self._read(method, response)
         except requests.RequestException as exc:
             # Refused, timed out, or an answer cut short (ChunkedEncodingError and friends).
+            count_call("sage_webapi", self.tenant_code, ok=False)
             raise self._transport_error(method, url, exc) from None
+        count_call("sage_webapi", self.tenant_code, ok=response.status_code < 400)
         elapsed = (time.monotonic() - started) * 1000
         self.last_request["status"] = response.status_code
         logger.info("Sage Web API %s %s (tenant %s) → %s in %.0f ms",

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from django.utils.translation import gettext as _
 
+from sageconnect.logsafe import one_line
 from tenants.models import Tenant
 
 logger = logging.getLogger("sync.steps")
@@ -55,7 +56,8 @@ class StepContext:
         return Tenant.objects.get(pk=self.tenant_id)
 
     def log(self, message: str) -> None:
-        message = self.tenant.redact(message)
+        # One line, whatever outside value (a UUID, an error text) the message carries.
+        message = one_line(self.tenant.redact(message))
         self.lines.append(message)
         logger.info("%s %s: %s", self.tenant.code, self.step, message)
         if self.echo:

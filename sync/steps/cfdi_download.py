@@ -51,6 +51,7 @@ FIRST_WINDOW_DAYS = 90
 SWEEP_EVERY = dt.timedelta(days=1)
 DOWNLOAD_WORKERS = 4  # settings.CFDI_DOWNLOAD_WORKERS overrides
 DOWNLOAD_FAILED = "download_failed"
+TOO_LARGE = "too_large"  # cfdi.parsing's code for the same refusal
 # No original yet, or one that never parsed: the rows `needs_download` is true of.
 FAILED_DOWNLOAD = Q(sha256="") | Q(kind="", status=CfdiStatus.INVALID)
 
@@ -188,13 +189,15 @@ def own_problems(row: Cfdi) -> list[dict]:
     return [p for p in row.problems if p.get("code") not in portal_status.CODES]
 
 
-def fetch_all(tenant, items: list[PortalCfdi], ctx: StepContext) -> Iterator[tuple[PortalCfdi, bytes | None, str]]:
+def fetch_all(
+    tenant, items: list[PortalCfdi], ctx: StepContext,
+) -> Iterator[tuple[PortalCfdi, bytes | None, str | PortalError]]:
     """(item, bytes, "") or (item, None, reason), in order; at most download_workers() at once."""
     local = threading.local()
     clients: list[PortalClient] = []
     lock = threading.Lock()
 
-    def fetch(item: PortalCfdi) -> tuple[PortalCfdi, bytes | None, str]:
+    def fetch(item: PortalCfdi) -> tuple[PortalCfdi, bytes | None, str | PortalError]:
         if not hasattr(local, "portal"):
             local.portal = PortalClient(tenant)
             with lock:
@@ -202,7 +205,7 @@ def fetch_all(tenant, items: list[PortalCfdi], ctx: StepContext) -> Iterator[tup
         try:
             return item, local.portal.download_cfdi_xml(item.portal_id), ""
         except PortalError as error:
-            return item, None, str(error)
+            return item, None, error
 
     workers = download_workers()
     try:
@@ -225,7 +228,7 @@ def download_workers() -> int:
     return max(0, int(getattr(settings, "CFDI_DOWNLOAD_WORKERS", DOWNLOAD_WORKERS)))
 
 
-def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str) -> None:
+def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str | PortalError) -> None:
     tenant = ctx.tenant
     if xml_bytes is None:
         record_download_failure(tenant, item, error)
@@ -256,10 +259,12 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
         ctx.result.created += 1
 
 
-def record_download_failure(tenant, item: PortalCfdi, error: str) -> None:
-    problem = {"code": DOWNLOAD_FAILED, "message": _(
+def record_download_failure(tenant, item: PortalCfdi, error: str | PortalError) -> None:
+    # A file over the size cap is cut while downloading (sync/portal/files.py): it keeps the parser's own code.
+    code = TOO_LARGE if getattr(error, "code", None) == TOO_LARGE else DOWNLOAD_FAILED
+    problem = {"code": code, "message": _(
         "The XML could not be downloaded from the portal (%(error)s); it is tried again next cycle.")
-        % {"error": error[:300]}}
+        % {"error": str(error)[:300]}}
     if Cfdi.objects.filter(tenant=tenant, uuid=item.cfdi_uuid).exclude(sha256="").exists():
         return  # an unreadable original is already there, with its own reason
     Cfdi.objects.update_or_create(

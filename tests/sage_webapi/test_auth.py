@@ -31,15 +31,16 @@ def test_it_answers_unauthorized_without_credentials(webapi_tenant, alias):
     assert response.json()["error"]["message"]["lang"] == "en-US"
 
 
-def test_it_answers_resource_not_found_for_an_unknown_company(webapi_tenant, alias, make_client):
+def test_it_refuses_an_unknown_company_like_a_wrong_password(webapi_tenant, alias, make_client):
+    # Which companies exist is not told to a caller without their credentials (sandbox/access.py).
     webapi_tenant.webapi_company = "NOSUCHCO"
     client = make_client(webapi_tenant)
 
     with pytest.raises(WebApiPermanentError) as raised:
         client.vendor("1200")
 
-    assert raised.value.code == "ResourceNotFound"
-    assert "NOSUCHCO" in raised.value.message
+    assert (raised.value.code, raised.value.status) == ("Unauthorized", 401)
+    assert raised.value.message == "Invalid user name or password."
 
 
 def test_it_says_which_settings_are_missing(make_tenant, make_client):

@@ -49,7 +49,8 @@ def group_staff_user(db) -> User:
 
 @pytest.fixture
 def admin_user_(db) -> User:
-    user = _user("sageadmin", is_staff=True)
+    # No is_staff: membership of the group is what makes a SageConnect admin (README "Staff pages").
+    user = _user("sageadmin")
     user.groups.add(Group.objects.get_or_create(name="SageConnect admins")[0])
     return user
 

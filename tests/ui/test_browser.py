@@ -18,9 +18,10 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from tests.support import needs_system  # noqa: E402
 from tests.ui.conftest import INVOICE_UUID, PASSWORD  # noqa: E402
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), needs_system("chromium")]
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("SAGECONNECT_SCREENSHOTS_DIR", settings.BASE_DIR / "var" / "screenshots"))
@@ -28,8 +29,6 @@ SCREENSHOTS = Path(os.environ.get("SAGECONNECT_SCREENSHOTS_DIR", settings.BASE_D
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium; .ci/run does)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -25,11 +25,12 @@ from sandbox.portal.seed import seed_portal  # noqa: E402
 from sync.pipeline import run_tenant  # noqa: E402
 from sync.sage.models import APVEN  # noqa: E402
 from tenants.sage_db import sage_alias  # noqa: E402
+from tests.support import needs_system  # noqa: E402
 from tests.sync.cfdi.world import make_plan, to_import  # noqa: E402
 from tests.ui.conftest import SAGE_ALIAS  # noqa: E402
 from tests.ui.test_browser import SCREENSHOTS, browser, log_in, page  # noqa: E402,F401 (fixtures)
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", SAGE_ALIAS])
+pytestmark = [pytest.mark.django_db(transaction=True, databases=["default", SAGE_ALIAS]), needs_system("chromium")]
 
 
 @pytest.fixture

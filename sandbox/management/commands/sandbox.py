@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from sandbox.access import generated_secret
 from sandbox.company import create_sage_tables, write_company
 from sandbox.plan import Plan, build_plan
 from sandbox.sat.register import CANCELLATION_STATUSES, NotStamped, mark_cancelled_at_sat
@@ -28,11 +29,9 @@ from tenants.models import Tenant
 from tenants.sage_db import SageDatabaseUnavailable, sage_alias
 
 PORTAL_SEED_MODULE = "sandbox.portal.seed"
-# Fixed credentials of the stand-ins: they are sandbox values, not secrets.
-SANDBOX_PORTAL_KEY = "sandbox-portal-key"
-SANDBOX_PORTAL_SECRET = "sandbox-portal-secret"
+# Sage's own administrator user name; the password (and the portal key and
+# secret) are generated for each sandbox tenant, each time it is built.
 SANDBOX_WEBAPI_USER = "ADMIN"
-SANDBOX_WEBAPI_PASSWORD = "sandbox-admin"
 # The AP distribution code imported invoices are charged to, and the vendor
 # group of the vendors SageConnect creates, in the sandbox company (sandbox.company).
 SANDBOX_DISTRIBUTION_CODE = "INV"
@@ -58,6 +57,9 @@ class Command(BaseCommand):
                                 choices=CANCELLATION_STATUSES, help=_("SAT's EstatusCancelacion to answer."))
 
     def handle(self, *args, action: str, **options) -> None:
+        if not settings.SANDBOX_ENABLED:
+            raise CommandError(_("The sandbox is switched off: set SAGECONNECT_SANDBOX=true to build and serve "
+                                 "sandbox companies (never on a production site)."))
         if action == "sat-cancel":
             return self.sat_cancel(options)
         if action == "cfdi":
@@ -196,14 +198,19 @@ def _cfdi_arguments(parser: ArgumentParser) -> None:
 
 def wire_sandbox_tenant(code: str, plan: Plan, *, engine: str) -> Tenant:
     """Create or update the tenant so that everything it reaches is a stand-in."""
-    tenant = Tenant.objects.filter(code=code).first() or Tenant(code=code)
+    tenant = Tenant.objects.filter(code=code).first()
+    if tenant is not None and not tenant.sandbox:
+        # A real company's settings and secrets are never overwritten with the stand-ins'.
+        raise CommandError(_("Tenant %(code)s exists and is not a sandbox tenant; choose another --tenant code.")
+                           % {"code": code})
+    tenant = tenant or Tenant(code=code, sandbox=True)
     base = settings.SANDBOX_BASE_URL.rstrip("/")
     values = dict(
         name=plan.company_name, rfc=plan.company_rfc, active=True,
         portal_url=f"{base}/sandbox/portal", portal_tenant_id=code,
-        portal_key=SANDBOX_PORTAL_KEY, portal_secret=SANDBOX_PORTAL_SECRET,
+        portal_key=generated_secret(), portal_secret=generated_secret(),
         webapi_url=f"{base}/sandbox/sage", webapi_company=code.upper().replace("-", "").replace("_", ""),
-        webapi_user=SANDBOX_WEBAPI_USER, webapi_password=SANDBOX_WEBAPI_PASSWORD,
+        webapi_user=SANDBOX_WEBAPI_USER, webapi_password=generated_secret(),
         sat_status_url=f"{base}/sandbox/sat/ConsultaCFDIService.svc",
         **_sandbox_database(code, engine),
     )

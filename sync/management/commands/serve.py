@@ -36,7 +36,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sageconnect.metrics import prepare_multiprocess_dir
 from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent, kill_group
+from sageconnect.staticfiles import collect_if_changed
 
 # After the grace: how long workers get to hand their leases back, and gunicorn to finish its requests.
 HAND_BACK_SECONDS = 15
@@ -61,6 +63,8 @@ class Command(BaseCommand):
     def handle(self, *args, mode: str, port: int, host: str, web_workers: int, grace: float | None, **options):
         commands = []
         if mode in ("web", "all"):
+            # The web serves its own static files (WhiteNoise): collected first when they changed.
+            collect_if_changed(self.stdout.write)
             commands.append(("web", web_command(host, port, web_workers)))
         lock = None
         if mode in ("worker", "all"):
@@ -142,6 +146,8 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        # One counter directory for the web and the workers, so /metrics counts the workers' calls too.
+        self.metrics_dir = str(prepare_multiprocess_dir(settings.VAR_DIR))
         try:
             for name, command in self.commands:
                 self.children[name] = self._start(name, command)
@@ -154,7 +160,8 @@ class Supervisor:
     def _start(self, name: str, command: list[str]) -> subprocess.Popen:
         # The cluster's main process holds no work of its own: SIGKILL it with serve, and its sentinel and
         # workers follow (SIGTERM: a worker hands its lease back). gunicorn's master stops its workers itself.
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **{DIE_WITH_PARENT_VARIABLE: str(int(signal.SIGTERM))})
+        env = dict(os.environ, PYTHONUNBUFFERED="1", PROMETHEUS_MULTIPROC_DIR=self.metrics_dir,
+                   **{DIE_WITH_PARENT_VARIABLE: str(int(signal.SIGTERM))})
         keep = (self.lock.fd,) if name == "worker" and self.lock else ()
         return subprocess.Popen(command, env=env, cwd=str(settings.BASE_DIR), process_group=0, pass_fds=keep,
                                 preexec_fn=die_with_parent(signal.SIGKILL if name == "worker" else signal.SIGTERM))
