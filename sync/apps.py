@@ -22,5 +22,10 @@ class SyncConfig(AppConfig):
         # as the database does, so an admin can put people in them at once;
         # so does the daily prune of old history (sync.housekeeping).
         post_migrate.connect(_create_access_groups, sender=self)
+        # `manage.py cfdi import` runs the engine: sync adds it to cfdi's command. Imported here, once
+        # the models are loaded (it reads them), as apps.py must.
+        from sync import cfdi_command
+
+        cfdi_command.register()
         # Processes `serve` started fork workers after Django is set up: each fork dies with its parent too.
         follow_parent_from_environment()
