@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django_q.models import Schedule
 
 from cfdi.models import Cfdi, CfdiStatus, PaidDocument
-from sageconnect.health import TenantHealth, judge_tenants, latest_runs
+from sync.health import TenantHealth, judge_tenants, latest_runs
 from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
 from sync.local_time import zone_of
 from sync.scheduling import schedule_name

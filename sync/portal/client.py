@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from sageconnect.metrics import count_call
+from sageconnect.outside_calls import count_call
 from sync.portal import schemas as s
 from sync.portal.errors import (
     PortalAuthError,

@@ -30,7 +30,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from cfdi.parsing import max_bytes
-from sageconnect.metrics import count_call
+from sageconnect.outside_calls import count_call
 from sync.portal.errors import PortalError, PortalPermanentError, PortalRetryableError
 
 logger = logging.getLogger("sync.portal")

@@ -22,7 +22,7 @@ import requests
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, PlainSerializer, field_serializer
 
-from sageconnect.metrics import count_call
+from sageconnect.outside_calls import count_call
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import platform
 import os
 from pathlib import Path
 
-from sync.bench.measure import Phase
+from bench.measure import Phase
 
 
 def machine() -> dict:
