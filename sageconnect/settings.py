@@ -247,8 +247,6 @@ SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=120)
 # every 60/N seconds); what does not fit waits for the next cycle.
 SAT_CALLS_PER_MINUTE = env.int("SAGECONNECT_SAT_CALLS_PER_MINUTE", default=120)
 if SAT_CALLS_PER_MINUTE < 1:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"SAGECONNECT_SAT_CALLS_PER_MINUTE must be a whole number of at least 1, not {SAT_CALLS_PER_MINUTE}."
     )

@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterable
 from django.db.models import Q, QuerySet
 
 from sync.sage.models import (
-    APBTA, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APVEN, APVENO, POPORH1, POPORHO, POPORL,
+    APBTA, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APVEN, APVENO, POPORH1, POPORH2, POPORHO, POPORL,
+    PORCPH1,
 )
 from sync.sage.values import to_sage_date
 
@@ -228,15 +229,11 @@ def invoice_entries_by_document(alias: str, tenant, *, documents: Iterable[tuple
 
 @sage_query("po_headers2", porhseqs=[1000, 1001])
 def po_headers2(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
-    from sync.sage.models import POPORH2
-
     return POPORH2.objects.using(alias).filter(PORHSEQ__in=list(porhseqs)).order_by("PORHSEQ")
 
 
 @sage_query("po_receipts", porhseqs=[1000, 1001])
 def po_receipts(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
-    from sync.sage.models import PORCPH1
-
     return PORCPH1.objects.using(alias).filter(PORHSEQ__in=list(porhseqs)).order_by("PORHSEQ", "RCPHSEQ")
 
 

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from sync.portal import PortalClient, PortalError, RetryPolicy
+from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -15,8 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", required=True, help=_("the tenant's code"))
 
     def handle(self, *args, action: str, tenant: str, **options) -> None:
-        from tenants.models import Tenant
-
         found = Tenant.objects.filter(code=tenant).first()
         if found is None:
             raise CommandError(_("No tenant with code '%(code)s'; see the tenants in the admin.") % {"code": tenant})
