@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
-import platform
 import os
+import platform
 from pathlib import Path
 
 from bench.measure import Phase

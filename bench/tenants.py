@@ -24,11 +24,11 @@ from django.utils.translation import gettext as _
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent, kill_group
 from bench import isolation
 from bench.report import machine, write_json
 from bench.servers import StandIns
 from bench.world import SIZES, add_latency, fill, make_tenant, plan_of
+from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent, kill_group
 from sync.models import SyncRun
 
 

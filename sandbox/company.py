@@ -13,8 +13,30 @@ from django.db import connections, transaction
 
 from sandbox.plan import CENT, Plan, PlanCfdi, PlanPo, PlanPoLine, PlanVendor
 from sync.sage.models import (
-    APBTA, APIBC, APIBD, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APTCRO, APVEN, APVENO, APVGR,
-    POPORH1, POPORH2, POPORHO, POPORL, PORCPH1, PORCPL, SAGE_MODELS, TXGRP, TXRATE,
+    APBTA,
+    APIBC,
+    APIBD,
+    APIBH,
+    APIBHO,
+    APOBL,
+    APOBLO,
+    APPYM,
+    APRDC,
+    APTCP,
+    APTCR,
+    APTCRO,
+    APVEN,
+    APVENO,
+    APVGR,
+    POPORH1,
+    POPORH2,
+    POPORHO,
+    POPORL,
+    PORCPH1,
+    PORCPL,
+    SAGE_MODELS,
+    TXGRP,
+    TXRATE,
 )
 from sync.sage.values import to_sage_date
 

@@ -19,7 +19,6 @@ from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, 
 from tenants import admin as tenants_admin
 from tenants.models import Tenant
 
-
 # tenants/admin.py registered the tenant admin (it is imported above, so it has);
 # this one is that admin plus what only sync can do.
 admin.site.unregister(Tenant)

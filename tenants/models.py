@@ -5,7 +5,11 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedTextField
 from tenants.validators import (
-    normalize_rfc, validate_rfc, validate_tax_authorities, validate_time_zone, validate_web_url,
+    normalize_rfc,
+    validate_rfc,
+    validate_tax_authorities,
+    validate_time_zone,
+    validate_web_url,
 )
 
 SECRET_FIELDS = ("sage_db_password", "webapi_password", "portal_key", "portal_secret")

@@ -26,7 +26,6 @@ from django.test.testcases import _DatabaseFailure
 from django.utils import translation
 
 from tenants.routers import SAGE_ALIAS_PREFIX
-
 from tests.support import postgres_available, sandbox_sage_settings
 from tests.sync.processes import stop_started
 

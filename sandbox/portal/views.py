@@ -31,6 +31,7 @@ from sandbox.portal.models import (
     SandboxBatch,
     SandboxCfdi,
     SandboxPayment,
+    SandboxPortalTenant,
     SandboxProvider,
     SandboxPurchaseOrder,
 )

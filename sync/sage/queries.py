@@ -16,7 +16,21 @@ from typing import Any, Callable, Iterable
 from django.db.models import Q, QuerySet
 
 from sync.sage.models import (
-    APBTA, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APVEN, APVENO, POPORH1, POPORH2, POPORHO, POPORL,
+    APBTA,
+    APIBH,
+    APIBHO,
+    APOBL,
+    APOBLO,
+    APPYM,
+    APRDC,
+    APTCP,
+    APTCR,
+    APVEN,
+    APVENO,
+    POPORH1,
+    POPORH2,
+    POPORHO,
+    POPORL,
     PORCPH1,
 )
 from sync.sage.values import to_sage_date

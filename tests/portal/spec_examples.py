@@ -10,7 +10,6 @@ import datetime as dt
 import random
 import string
 from typing import Any
-
 from urllib.parse import quote
 
 from sandbox.portal import contract

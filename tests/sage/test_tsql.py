@@ -1,12 +1,11 @@
 """Every registered Sage query compiles to T-SQL SQL Server accepts, without a server."""
 import datetime as dt
+import importlib
+import pkgutil
 import re
 
 import pytest
 from django.db import connections
-
-import importlib
-import pkgutil
 
 import sync
 from sync.sage.queries import REGISTRY

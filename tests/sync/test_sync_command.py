@@ -1,5 +1,4 @@
 """`manage.py sync`, as Windows Task Scheduler runs it: a real process, its exit code."""
-import time
 
 import pytest
 
