@@ -56,7 +56,7 @@ def providers(portal: PortalClient, tenant: Tenant, nth: int) -> dict[str, int]:
     listed = [p for p in portal.iter_providers(status_expedient="ACCEPTED") if not p.external_id]
     for provider in every(listed, nth):
         vendor_id = by_rfc.get((provider.rfc or "").upper())
-        if vendor_id:
+        if vendor_id and provider.id:
             portal.set_provider_external_id(provider.id, vendor_id)
             done += 1
     return {"providers_linked": done}

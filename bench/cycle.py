@@ -116,7 +116,7 @@ class Bench:
         return ours, base
 
     def reseed_for_ours(self, ours, base) -> None:
-        """The portal forgets the baseline's tenant (provider ids are unique portal-wide) and is seeded afresh for ours."""
+        """The portal forgets the baseline's tenant (provider ids are unique portal-wide), then is seeded for ours."""
         with self.sql.not_counting():
             SandboxPortalTenant.objects.filter(tenant_id=base.portal_tenant_id).delete()
             fill(ours, self.plan, company=False)
@@ -126,7 +126,7 @@ class Bench:
         with SqlCounter(self.aliases) as sql:
             self.sql = sql
             meter = Meter(sql, log)
-            baseline = {"first": [], "no_change": []}
+            baseline: dict[str, list[Phase]] = {"first": [], "no_change": []}
             if not self.options["skip_baseline"]:
                 self.say(_("(d) seed-style baseline, first cycle (every %(n)s. record)") % {"n": self.nth})
                 baseline["first"] = run_baseline(base, meter, first=True, nth=self.nth, echo=self.say)
@@ -242,7 +242,8 @@ class Bench:
     def summary(self, document: dict) -> None:
         self.command.stdout.write("")
         for name in ("first", "no_change", "one_percent"):
-            for line in table(f"ours, {name} ({self.cycles_title(name)})", self._phases(document["cycles"][name]["phases"]),
+            for line in table(f"ours, {name} ({self.cycles_title(name)})",
+                              self._phases(document["cycles"][name]["phases"]),
                               OURS, "BENCH"):
                 self.command.stdout.write(line)
         for name in ("first", "no_change"):

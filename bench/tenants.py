@@ -70,9 +70,10 @@ def run_tenants(command, options) -> int:
     first = results[counts[0]]["seconds"]
     for workers in counts:
         seconds = results[workers]["seconds"]
-        command.stdout.write(_("%(w)s worker(s): %(s).1f s for %(n)s tenants (%(ok)s succeeded), %(r).2f × the %(f)s-worker time")
-                             % {"w": workers, "s": seconds, "n": options["tenants"], "ok": results[workers]["succeeded"],
-                                "r": seconds / first, "f": counts[0]})
+        command.stdout.write(_("%(w)s worker(s): %(s).1f s for %(n)s tenants (%(ok)s succeeded), "
+                               "%(r).2f × the %(f)s-worker time")
+                             % {"w": workers, "s": seconds, "n": options["tenants"],
+                                "ok": results[workers]["succeeded"], "r": seconds / first, "f": counts[0]})
     if len(counts) > 1:
         summary["ratio"] = round(results[counts[-1]]["seconds"] / first, 3)
     write_json(isolation.bench_root() / "tenants.json", summary)

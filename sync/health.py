@@ -81,7 +81,7 @@ def judge_tenants(tenants: Iterable[Tenant], latest_runs: dict[int, SyncRun],
         behind = tenant.active and now - (last or tenant.created) > allowance(tenant)
         why = _why(tenant, lease, state, latest_runs.get(tenant.pk), last) if behind else ""
         judged[tenant.pk] = TenantHealth(tenant, last, behind, why, lease, state,
-                                         bool(lease) and holder_gone(lease, now))
+                                         lease is not None and holder_gone(lease, now))
     return judged
 
 

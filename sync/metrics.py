@@ -45,9 +45,9 @@ class DatabaseCollector:
 
         last_run = GaugeMetricFamily("sageconnect_last_run_finished_timestamp_seconds",
                                      "When the tenant's last run finished (Unix time).", labels=["tenant"])
-        for row in (SyncRun.objects.filter(finished__isnull=False).values("tenant__code")
-                    .annotate(last=Max("finished")).order_by()):
-            last_run.add_metric([row["tenant__code"]], row["last"].timestamp())
+        for code, last in (SyncRun.objects.filter(finished__isnull=False).values("tenant__code")
+                           .annotate(last=Max("finished")).order_by().values_list("tenant__code", "last")):
+            last_run.add_metric([code], last.timestamp())
         yield last_run
 
         yield self._step_durations(StepRun)
@@ -105,7 +105,8 @@ class DatabaseCollector:
                                  "Seconds until a held lease expires unless renewed.", labels=["tenant"])
         held = list(TenantLease.objects.filter(expires__gt=now).exclude(holder="")
                     .values("tenant__code", "holder", "expires"))
-        started = dict(SyncRun.objects.filter(status=SyncRun.Status.RUNNING, lease_holder__in=[h["holder"] for h in held])
+        started = dict(SyncRun.objects.filter(status=SyncRun.Status.RUNNING,
+                                              lease_holder__in=[h["holder"] for h in held])
                        .values("lease_holder").annotate(first=Min("started")).order_by()
                        .values_list("lease_holder", "first"))
         lease_seconds = int(getattr(settings, "SYNC_LEASE_SECONDS", 900))

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sageconnect.access import ensure_access_groups, is_admin
 from tenants.forms import TenantAdminForm, clear_field_name
-from tenants.models import STEP_NAMES, Tenant
+from tenants.models import STEP_NAMES, Tenant, field_label
 from tenants.multivalue import LocationCodesField, PoTypesField
 
 # Site rules stored as JSON lists, edited as check boxes and a list of codes.
@@ -85,7 +85,7 @@ class TenantAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         cleared = getattr(form, "secrets_cleared", [])
         if cleared:
-            names = ", ".join(str(Tenant._meta.get_field(name).verbose_name) for name in cleared)
+            names = ", ".join(field_label(name) for name in cleared)
             self.message_user(request, gettext(
                 "Where %(names)s are sent changed, so the stored values were cleared: enter them for the new "
                 "server.") % {"names": names}, messages.WARNING)

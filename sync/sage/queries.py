@@ -196,7 +196,8 @@ def pos_changed_since(alias: str, tenant, *, watermark: tuple[Decimal, Decimal, 
     """PO headers changed after the (AUDTDATE, AUDTTIME, PORHSEQ) watermark, oldest first, eligible per tenant."""
     date, time, porhseq = watermark
     headers = POPORH1.objects.using(alias).filter(
-        Q(AUDTDATE__gt=date) | Q(AUDTDATE=date, AUDTTIME__gt=time) | Q(AUDTDATE=date, AUDTTIME=time, PORHSEQ__gt=porhseq)
+        Q(AUDTDATE__gt=date) | Q(AUDTDATE=date, AUDTTIME__gt=time)
+        | Q(AUDTDATE=date, AUDTTIME=time, PORHSEQ__gt=porhseq)
     )
     if tenant.po_types:
         headers = headers.filter(PORTYPE__in=list(tenant.po_types))

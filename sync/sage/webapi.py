@@ -500,7 +500,7 @@ class SageWebApi:
     def _attempt(self, method: str, url: str, *, params: dict | None, body: dict | None) -> dict:
         self.calls["reads" if method == "GET" else "writes"] += 1
         self.last_request = {"method": method, "url": self._scrub(url), "params": dict(params or {}), "body": body,
-                             "user": self.session.auth[0] if self.session.auth else ""}
+                             "user": self.session.auth[0] if isinstance(self.session.auth, tuple) else ""}
         started = time.monotonic()
         try:
             response = self.session.request(

@@ -30,11 +30,13 @@ class Command(BaseCommand):
         if check.answers:
             self.stdout.write(_("Portal of tenant '%(tenant)s' at %(url)s: answers.") % values)
         else:
-            self.stdout.write(_("Portal of tenant '%(tenant)s' at %(url)s: does not answer. %(detail)s") % {**values, "detail": check.detail})
+            self.stdout.write(_("Portal of tenant '%(tenant)s' at %(url)s: does not answer. %(detail)s")
+                              % {**values, "detail": check.detail})
         if check.credentials_accepted:
             self.stdout.write(_("Credentials of tenant '%(tenant)s': accepted.") % values)
         elif check.answers:
-            self.stdout.write(_("Credentials of tenant '%(tenant)s': refused. %(detail)s") % {**values, "detail": check.detail})
+            self.stdout.write(_("Credentials of tenant '%(tenant)s': refused. %(detail)s")
+                              % {**values, "detail": check.detail})
         else:
             self.stdout.write(_("Credentials of tenant '%(tenant)s': not checked (no answer).") % values)
         if not (check.answers and check.credentials_accepted):
