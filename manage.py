@@ -4,7 +4,10 @@ import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sageconnect.settings")
+    # The benchmarks are not part of the site: `manage.py bench` runs with bench.settings,
+    # the site's settings plus the bench app; every other command with the site's own.
+    settings = "bench.settings" if sys.argv[1:2] == ["bench"] else "sageconnect.settings"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings)
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

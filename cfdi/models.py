@@ -50,14 +50,17 @@ class Cfdi(models.Model):
     stamped = models.DateTimeField(_("stamped"), null=True, blank=True)
     related_uuids = models.JSONField(_("related UUIDs"), default=list, blank=True)
     addenda_po_number = models.CharField(
-        _("PO number in the Addenda"), max_length=60, blank=True, help_text=_("The PO an AddendaEmisor/OrdenCompra of the original names, read at download."))
+        _("PO number in the Addenda"), max_length=60, blank=True,
+        help_text=_("The PO an AddendaEmisor/OrdenCompra of the original names, read at download."))
 
     tax_lines = models.JSONField(
         _("tax lines"), null=True, blank=True,
         help_text=_("Each tax of the CFDI's summary, read at download (empty: stored before they were kept)."))
     addenda_at = models.DateTimeField(
-        _("Addenda copy made"), null=True, blank=True, help_text=_("When the copy with our Addenda was made (tenants with addenda on)."))
-    addenda_error = models.CharField(_("Addenda problem"), max_length=500, blank=True, help_text=_("Why the Addenda copy could not be made."))
+        _("Addenda copy made"), null=True, blank=True,
+        help_text=_("When the copy with our Addenda was made (tenants with addenda on)."))
+    addenda_error = models.CharField(_("Addenda problem"), max_length=500, blank=True,
+                                     help_text=_("Why the Addenda copy could not be made."))
 
     sage_batch = models.IntegerField(
         _("Sage batch"), null=True, blank=True, help_text=_("AP invoice batch number in Sage."),
@@ -171,7 +174,8 @@ class SatStatus(models.Model):
 
     uuid = models.CharField(_("UUID"), max_length=36, unique=True)
     code = models.CharField(_("SAT status code"), max_length=200, blank=True, help_text=_("CodigoEstatus."))
-    state = models.CharField(_("SAT state"), max_length=40, blank=True, help_text=_("Estado: Vigente, Cancelado, No Encontrado."))
+    state = models.CharField(_("SAT state"), max_length=40, blank=True,
+                             help_text=_("Estado: Vigente, Cancelado, No Encontrado."))
     cancelable = models.CharField(_("cancelable"), max_length=60, blank=True, help_text=_("EsCancelable."))
     cancellation_status = models.CharField(_("cancellation status"), max_length=60, blank=True,
                                            help_text=_("EstatusCancelacion."))

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import overload
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -107,11 +108,13 @@ def parse_xml(xml_bytes: bytes) -> etree._Element:
     # A CFDI never needs a DTD; refusing one outright also refuses every
     # entity trick (XXE, billion laughs) before a parser can expand it.
     if _DOCTYPE.search(xml_bytes):
-        raise ParseError("doctype", _("The file declares a DTD or entities (<!DOCTYPE>/<!ENTITY>), which a CFDI never has."))
+        raise ParseError("doctype",
+                         _("The file declares a DTD or entities (<!DOCTYPE>/<!ENTITY>), which a CFDI never has."))
     try:
         root = etree.fromstring(xml_bytes, parser=_parser())
     except etree.XMLSyntaxError as error:
-        raise ParseError("not_well_formed", _("The file is not well-formed XML: %(error)s") % {"error": error}) from None
+        raise ParseError("not_well_formed", _("The file is not well-formed XML: %(error)s")
+                         % {"error": error}) from None
     refuse_any_dtd(root)
     if not isinstance(root.tag, str) or etree.QName(root).localname != "Comprobante" \
             or etree.QName(root).namespace not in CFDI_NAMESPACES:
@@ -128,9 +131,14 @@ def refuse_any_dtd(root: etree._Element) -> None:
     """
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise ParseError("doctype", _("The file declares a DTD or entities (<!DOCTYPE>/<!ENTITY>), which a CFDI never has."))
+        raise ParseError("doctype",
+                         _("The file declares a DTD or entities (<!DOCTYPE>/<!ENTITY>), which a CFDI never has."))
 
 
+@overload
+def _decimal(value: str | None) -> Decimal: ...
+@overload
+def _decimal(value: str | None, default: None) -> Decimal | None: ...
 def _decimal(value: str | None, default: Decimal | None = ZERO) -> Decimal | None:
     if value is None or not value.strip():
         return default
@@ -146,7 +154,8 @@ def _datetime(value: str | None) -> dt.datetime | None:
     try:
         return dt.datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ParseError("bad_date", _("'%(value)s' is not a date and time (AAAA-MM-DDThh:mm:ss).") % {"value": value}) from None
+        raise ParseError("bad_date", _("'%(value)s' is not a date and time (AAAA-MM-DDThh:mm:ss).")
+                         % {"value": value}) from None
 
 
 def _clean(value: str | None) -> str:
@@ -225,7 +234,8 @@ def extract_facts(root: etree._Element) -> CfdiFacts:
         payment_method=_clean(root.get("MetodoPago")),
         uuid=_clean(stamp.get("UUID") if stamp is not None else "").upper(),
         stamped=_datetime(stamp.get("FechaTimbrado")) if stamp is not None else None,
-        related_uuids=[_clean(r.get("UUID")).upper() for r in root.iterfind(f"{{{ns}}}CfdiRelacionados/{{{ns}}}CfdiRelacionado")],
+        related_uuids=[_clean(r.get("UUID")).upper()
+                       for r in root.iterfind(f"{{{ns}}}CfdiRelacionados/{{{ns}}}CfdiRelacionado")],
         paid_documents=_paid_documents(complement),
         has_addenda=addenda is not None,
         empty_addenda=addenda is not None and len(addenda) == 0,

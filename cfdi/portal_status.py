@@ -58,7 +58,8 @@ def _after_import(cfdi: Cfdi, refusal: Problem) -> Problem:
         "supplier for the CFDI that replaces it, if any.") % {
         "what": _what_happened(refusal, cfdi.portal_metadata or {}),
         "batch": cfdi.sage_batch if cfdi.sage_batch is not None else "—",
-        "entry": cfdi.sage_entry if cfdi.sage_entry is not None else "—", "document": cfdi.document_number or cfdi.uuid},
+        "entry": cfdi.sage_entry if cfdi.sage_entry is not None else "—",
+        "document": cfdi.document_number or cfdi.uuid},
         {"reason_code": refusal.code})
 
 

@@ -114,7 +114,8 @@ def _stamp_problems(facts: CfdiFacts) -> list[Problem]:
             "Ask the supplier for the file exactly as the PAC stamped it.") % {"count": facts.stamp_count})]
     if facts.uuid:
         return []
-    return [Problem("not_stamped", _("The document has no TimbreFiscalDigital stamp UUID: it was never certified by a PAC."))]
+    return [Problem("not_stamped",
+                    _("The document has no TimbreFiscalDigital stamp UUID: it was never certified by a PAC."))]
 
 
 def _rfc_problems(facts: CfdiFacts, tenant_rfc: str | None) -> list[Problem]:
@@ -125,7 +126,8 @@ def _rfc_problems(facts: CfdiFacts, tenant_rfc: str | None) -> list[Problem]:
                                     % {"role": role, "rfc": rfc}))
     if tenant_rfc is not None and facts.receptor_rfc != tenant_rfc.strip().upper():
         problems.append(Problem("receptor_mismatch", _(
-            "The receptor RFC is %(receptor)s, not this company's RFC %(tenant)s: the invoice was issued to someone else.")
+            "The receptor RFC is %(receptor)s, not this company's RFC %(tenant)s: the invoice was issued to someone "
+            "else.")
             % {"receptor": facts.receptor_rfc, "tenant": tenant_rfc.strip().upper()}))
     return problems
 
@@ -150,7 +152,8 @@ def _total_problems(facts: CfdiFacts) -> list[Problem]:
 
 def _currency_problems(facts: CfdiFacts) -> list[Problem]:
     if facts.currency == "MXN" and facts.exchange_rate not in (None, Decimal(1)):
-        return [Problem("exchange_rate_mxn", _("The currency is MXN but TipoCambio is %(rate)s; it must be 1 or absent.")
+        return [Problem("exchange_rate_mxn",
+                        _("The currency is MXN but TipoCambio is %(rate)s; it must be 1 or absent.")
                         % {"rate": facts.exchange_rate})]
     if facts.currency not in ("MXN", NO_CURRENCY, "") and facts.exchange_rate is None:
         return [Problem("exchange_rate_missing", _("The currency is %(currency)s but the document has no TipoCambio.")
@@ -166,7 +169,8 @@ def _vendor_problems(facts: CfdiFacts, is_vendor: VendorLookup | None) -> list[P
     known = is_vendor(facts.issuer_rfc) if callable(is_vendor) else facts.issuer_rfc in is_vendor
     if known:
         return []
-    return [Problem("vendor_unknown", _("No Sage vendor has the issuer's RFC %(rfc)s (%(name)s); create or fix the vendor first.")
+    return [Problem("vendor_unknown",
+                    _("No Sage vendor has the issuer's RFC %(rfc)s (%(name)s); create or fix the vendor first.")
                     % {"rfc": facts.issuer_rfc, "name": facts.issuer_name})]
 
 

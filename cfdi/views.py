@@ -19,7 +19,6 @@ from cfdi.addenda import addenda_name
 from cfdi.models import Cfdi
 from cfdi.parsing import TFD_NS, ParseError, parse_xml
 
-
 # c_Impuesto: the SAT's tax codes, as people call them.
 SAT_TAXES = {"001": "ISR", "002": "IVA", "003": "IEPS"}
 

@@ -1,7 +1,7 @@
 """The admin site as the README's roles describe it: superusers, and members of the
 "SageConnect admins" group, manage tenants in /admin/ without anyone having to tick
 `is_staff` for them by hand. What each of them may see there stays with each
-ModelAdmin (tenants and the run log: sync.dashboard.is_admin)."""
+ModelAdmin (tenants and the run log: sageconnect.access.is_admin)."""
 from __future__ import annotations
 
 from django.contrib import admin
@@ -9,16 +9,12 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-
-def _is_admin(user) -> bool:
-    from sync.dashboard import is_admin
-
-    return is_admin(user)
+from sageconnect.access import is_admin
 
 
 class AdminLoginForm(AdminAuthenticationForm):
     def confirm_login_allowed(self, user) -> None:
-        if _is_admin(user):
+        if is_admin(user):
             # Active is still required; staff status is not, for the admins group.
             AuthenticationForm.confirm_login_allowed(self, user)
             return
@@ -31,4 +27,4 @@ class SageConnectAdminSite(admin.AdminSite):
     login_form = AdminLoginForm
 
     def has_permission(self, request) -> bool:
-        return super().has_permission(request) or _is_admin(request.user)
+        return super().has_permission(request) or is_admin(request.user)

@@ -16,7 +16,7 @@ import os
 try:
     import fcntl
 except ImportError:  # Windows: the one `sync` process a task scheduler starts writes alone
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 
 class SharedRotatingFileHandler(logging.handlers.RotatingFileHandler):

@@ -8,6 +8,7 @@ benchmarks set it).
 import datetime as dt
 import ipaddress
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -205,7 +206,7 @@ if REDIS_URL:
 # with SAGECONNECT_LOG_FILE, to that file, rotated at SAGECONNECT_LOG_MAX_MB
 # with SAGECONNECT_LOG_BACKUPS old copies kept (sageconnect.logfiles).
 LOG_FILE = env.str("SAGECONNECT_LOG_FILE", default="")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "{asctime} {process} {levelname} {name}: {message}", "style": "{"}},
@@ -247,8 +248,6 @@ SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=120)
 # every 60/N seconds); what does not fit waits for the next cycle.
 SAT_CALLS_PER_MINUTE = env.int("SAGECONNECT_SAT_CALLS_PER_MINUTE", default=120)
 if SAT_CALLS_PER_MINUTE < 1:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"SAGECONNECT_SAT_CALLS_PER_MINUTE must be a whole number of at least 1, not {SAT_CALLS_PER_MINUTE}."
     )

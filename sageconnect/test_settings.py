@@ -12,6 +12,8 @@ os.environ["SAGECONNECT_SANDBOX"] = "true"
 
 from sageconnect.settings import *  # noqa: E402,F401,F403
 
+# The tests measure the benchmarks too; the site itself never installs them (bench.settings).
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # The hashed names need a collectstatic first; the tests that check them run `serve`, which does it.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from sageconnect import health, metrics
+from sync import health, metrics
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),

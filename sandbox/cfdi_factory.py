@@ -124,7 +124,8 @@ def _payment(plan_cfdi: PlanCfdi, receptor_rfc: str, receptor_name: str) -> str:
     total = sum((paid.amount_paid for paid in plan_cfdi.pays), Decimal(0))
     documents = "".join(
         "<pago20:DoctoRelacionado" + _attrs(
-            IdDocumento=paid.invoice_uuid, MonedaDR=paid.currency, EquivalenciaDR="1", NumParcialidad=str(paid.instalment),
+            IdDocumento=paid.invoice_uuid, MonedaDR=paid.currency, EquivalenciaDR="1",
+            NumParcialidad=str(paid.instalment),
             ImpSaldoAnt=_money(paid.previous_balance), ImpPagado=_money(paid.amount_paid),
             ImpSaldoInsoluto=_money(paid.remaining), ObjetoImpDR="01") + "/>"
         for paid in plan_cfdi.pays)

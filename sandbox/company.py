@@ -13,8 +13,30 @@ from django.db import connections, transaction
 
 from sandbox.plan import CENT, Plan, PlanCfdi, PlanPo, PlanPoLine, PlanVendor
 from sync.sage.models import (
-    APBTA, APIBC, APIBD, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APTCRO, APVEN, APVENO, APVGR,
-    POPORH1, POPORH2, POPORHO, POPORL, PORCPH1, PORCPL, SAGE_MODELS, TXGRP, TXRATE,
+    APBTA,
+    APIBC,
+    APIBD,
+    APIBH,
+    APIBHO,
+    APOBL,
+    APOBLO,
+    APPYM,
+    APRDC,
+    APTCP,
+    APTCR,
+    APTCRO,
+    APVEN,
+    APVENO,
+    APVGR,
+    POPORH1,
+    POPORH2,
+    POPORHO,
+    POPORL,
+    PORCPH1,
+    PORCPL,
+    SAGE_MODELS,
+    TXGRP,
+    TXRATE,
 )
 from sync.sage.values import to_sage_date
 
@@ -265,7 +287,8 @@ def _payment_rows(plan: Plan, rows: dict[str, list]) -> None:
                 BATCHDESC=f"Pagos lote {payment.batch}", BATCHSTAT=3, IDBANK=payment.bank, CODECURN=BANK_CURRENCY,
                 **audit))
         # The bank pays in pesos: a USD vendor's check is AMTRMITTC dollars and AMTRMIT pesos (AOM APTCR).
-        bank_amount = payment.amount if payment.currency == BANK_CURRENCY else (payment.amount * USD_RATE).quantize(CENT)
+        bank_amount = (payment.amount if payment.currency == BANK_CURRENCY
+                       else (payment.amount * USD_RATE).quantize(CENT))
         rows["APTCR"].append(APTCR(
             BTCHTYPE="PY", CNTBTCH=payment.batch, CNTENTR=payment.entry, IDVEND=payment.vendor_id,
             DOCNBR=payment.docnbr, IDRMIT=payment.check_number, DATERMIT=to_sage_date(payment.date),
@@ -278,7 +301,8 @@ def _payment_rows(plan: Plan, rows: dict[str, list]) -> None:
                 BATCHTYPE="PY", CNTBTCH=payment.batch, CNTRMIT=payment.entry, CNTLINE=number,
                 IDVEND=payment.vendor_id, IDINVC=line.invoice_number, DOCTYPE=1, AMTPAYM=line.amount, **audit,
             ))
-        complement = next((complements[line.cfdi_uuid] for line in payment.lines if line.cfdi_uuid in complements), None)
+        complement = next((complements[line.cfdi_uuid] for line in payment.lines if line.cfdi_uuid in complements),
+                          None)
         if complement is not None:
             # Where the vendor's payment CFDI is already known, Sage holds its
             # UUID and stamp date on the payment entry.

@@ -9,7 +9,8 @@ class FaultRule(models.Model):
 
     target = models.CharField(max_length=80, unique=True, help_text="portal:<tenantId> or sage:<COMPANY>")
     enabled = models.BooleanField(default=True)
-    error_rate = models.FloatField(default=0.0, validators=_rate, help_text="share of requests answered with an error status")
+    error_rate = models.FloatField(default=0.0, validators=_rate,
+                                   help_text="share of requests answered with an error status")
     error_statuses = models.JSONField(default=list, blank=True, help_text="e.g. [500, 503, 429]")
     retry_after_seconds = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)

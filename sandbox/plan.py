@@ -295,7 +295,8 @@ def _cfdis(rng, count, all_vendors, sage_vendors, pos, today):
     ppd_in_sage: list[PlanCfdi] = []
     payable: list[PlanCfdi] = []
     for index in range(count):
-        vendor = (all_vendors if index % 10 == 9 else sage_vendors)[index % len(sage_vendors) if index % 10 != 9 else -1]
+        vendors = all_vendors if index % 10 == 9 else sage_vendors
+        vendor = vendors[index % len(sage_vendors) if index % 10 != 9 else -1]
         kind = "E" if index % 8 == 7 else "I"
         if index % 6 == 5 and ppd_in_sage:
             items.append(_payment_cfdi(rng, index, ppd_in_sage.pop(0), today))

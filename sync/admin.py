@@ -1,13 +1,67 @@
-"""The engine's records in the admin, read-only, for SageConnect admins.
+"""The engine's records in the admin, read-only, for SageConnect admins; and the
+tenant admin's "Test connections", which needs sync's clients.
 
-Staff read them on the staff pages; nobody edits a run log by hand.
+Staff read the records on the staff pages; nobody edits a run log by hand.
 """
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from sync.dashboard import is_admin
+from sageconnect.access import is_admin
+from sync.connections import connection_report
 from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
+from tenants import admin as tenants_admin
+from tenants.models import Tenant
+
+# tenants/admin.py registered the tenant admin (it is imported above, so it has);
+# this one is that admin plus what only sync can do.
+admin.site.unregister(Tenant)
+
+
+@admin.register(Tenant)
+class TenantAdmin(tenants_admin.TenantAdmin):
+    """The tenant admin with "Test connections": a list action and a button on the change page, superusers only."""
+
+    change_form_template = "admin/sync/tenant_change_form.html"
+    actions = ["test_connections"]
+
+    def get_urls(self):
+        own = [path("<path:object_id>/test-connections/", self.admin_site.admin_view(self.test_connections_view),
+                    name="tenants_tenant_test_connections")]
+        return own + super().get_urls()
+
+    def test_connections_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The change page's "Test connections" button: the same check as the list's action, superusers only."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        tenant = get_object_or_404(Tenant, pk=object_id)
+        for line, ok in connection_report(tenant):
+            self.message_user(request, line, messages.SUCCESS if ok else messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            # It makes this server connect wherever a tenant points: superusers only.
+            actions.pop("test_connections", None)
+        return actions
+
+    @admin.action(description=_("Test connections (Sage database, Web API, portal)"))
+    def test_connections(self, request, queryset) -> None:
+        if not request.user.is_superuser:
+            self.message_user(request, gettext("Only superusers may test connections."), messages.ERROR)
+            return
+        for tenant in queryset:
+            for line, ok in connection_report(tenant):
+                self.message_user(request, line, messages.SUCCESS if ok else messages.ERROR)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,9 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from sageconnect.processes import follow_parent_from_environment
+
 
 def _create_access_groups(sender, **kwargs) -> None:
-    from sync.dashboard import ensure_access_groups
+    # Imported when the signal fires: both read models, which apps.py may not import while apps load.
+    from sageconnect.access import ensure_access_groups
     from sync.housekeeping import ensure_prune_schedule
 
     ensure_access_groups()
@@ -19,7 +22,10 @@ class SyncConfig(AppConfig):
         # as the database does, so an admin can put people in them at once;
         # so does the daily prune of old history (sync.housekeeping).
         post_migrate.connect(_create_access_groups, sender=self)
-        # Processes `serve` started fork workers after Django is set up: each fork dies with its parent too.
-        from sageconnect.processes import follow_parent_from_environment
+        # `manage.py cfdi import` runs the engine: sync adds it to cfdi's command. Imported here, once
+        # the models are loaded (it reads them), as apps.py must.
+        from sync import cfdi_command
 
+        cfdi_command.register()
+        # Processes `serve` started fork workers after Django is set up: each fork dies with its parent too.
         follow_parent_from_environment()

@@ -65,7 +65,7 @@ def _stacked_bars(name: str, title: str, days: list[dt.date], per_day: list[Coun
     ]
     for index, (day, counts) in enumerate(zip(days, per_day)):
         x = LEFT + index * slot + (slot - bar) / 2
-        y = TOP + plot_h
+        y = float(TOP + plot_h)
         for s in series:
             n = counts[s.key]
             if not n:

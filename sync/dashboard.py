@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlencode
 
-from django.contrib.auth.models import Group
 from django.core.paginator import Page, Paginator
 from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -21,14 +20,12 @@ from django.utils.translation import gettext_lazy as _
 from django_q.models import Schedule
 
 from cfdi.models import Cfdi, CfdiStatus, PaidDocument
-from sageconnect.health import TenantHealth, judge_tenants, latest_runs
+from sync.health import TenantHealth, judge_tenants, latest_runs
 from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
 from sync.local_time import zone_of
 from sync.scheduling import schedule_name
 from tenants.models import SECRET_FIELDS, STEP_NAMES, Tenant
 
-ADMINS_GROUP = "SageConnect admins"
-STAFF_GROUP = "SageConnect staff"
 PAGE_SIZE = 50
 # A CFDI in one of these states may be worth a re-import (see can_retry); an imported one is not.
 RETRYABLE_CFDI_STATUSES = (CfdiStatus.FAILED, CfdiStatus.NEEDS_ATTENTION, CfdiStatus.VALID, CfdiStatus.INVALID)
@@ -41,32 +38,6 @@ PROBLEM_STEP_STATUSES = (StepRun.Status.FAILED,)
 CHART_DAYS = 14
 # A list shows each row's tenant by code and zone: no need to decrypt its secrets once per row.
 TENANT_SECRETS = [f"tenant__{name}" for name in SECRET_FIELDS]
-
-
-# --- who may do what ---------------------------------------------------------
-
-def _in_group(user, name: str) -> bool:
-    # Cached per request object: templates and views ask more than once.
-    cache = user.__dict__.setdefault("_sageconnect_groups", None)
-    if cache is None:
-        cache = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
-        user.__dict__["_sageconnect_groups"] = cache
-    return name in cache
-
-
-def is_admin(user) -> bool:
-    return bool(user.is_authenticated and user.is_active and (user.is_superuser or _in_group(user, ADMINS_GROUP)))
-
-
-def is_staff_member(user) -> bool:
-    return bool(user.is_authenticated and user.is_active
-                and (user.is_staff or is_admin(user) or _in_group(user, STAFF_GROUP)))
-
-
-def ensure_access_groups() -> None:
-    """Create the two groups people are put in; cheap and safe to call again."""
-    for name in (ADMINS_GROUP, STAFF_GROUP):
-        Group.objects.get_or_create(name=name)
 
 
 # --- what needs a person ----------------------------------------------------

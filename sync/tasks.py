@@ -2,6 +2,7 @@
 (at-least-once delivery): the lease and sync.idempotence see to that."""
 from __future__ import annotations
 
+from sync import housekeeping
 from sync.models import SyncRun
 from sync.pipeline import run_tenant
 
@@ -17,9 +18,7 @@ def run_retry_cycle(tenant_id: int, step: str | None = None) -> str:
 
 
 def prune_history() -> str:
-    from sync.housekeeping import prune_history as prune
-
-    return ", ".join(f"{kind}: {count}" for kind, count in prune().items())
+    return ", ".join(f"{kind}: {count}" for kind, count in housekeeping.prune_history().items())
 
 
 def run_manual_cycle(tenant_id: int, step: str | None = None) -> str:

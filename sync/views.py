@@ -1,17 +1,14 @@
 """The staff pages: overview, runs, CFDIs, payments, POs, scheduler; JSON status.
 
-Every view is for logged-in staff (sync.dashboard.is_staff_member); anyone
+Every view is for logged-in staff (sageconnect.access.staff_required); anyone
 else logged in gets 403. Every action is a POST behind Django's CSRF check.
 Queries live in sync.dashboard.
 """
 from __future__ import annotations
 
 import importlib
-from functools import wraps
-from typing import Callable
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -23,6 +20,7 @@ from django_q.tasks import async_task
 
 from cfdi import views as cfdi_files
 from cfdi.models import Cfdi, CfdiStatus
+from sageconnect.access import is_admin, staff_required
 from sync import charts, dashboard
 from sync.lease import release_gone_holder
 from sync.models import Payment, SyncLink, SyncRun
@@ -34,17 +32,6 @@ from tenants.models import STEP_NAMES, Tenant
 RUN_TASK = "sync.tasks.run_manual_cycle"
 # Where the import's "retry one invoice" task may live, first found wins.
 RETRY_IMPORT_MODULES = ("sync.steps.cfdi_import", "sync.cfdi_import")
-
-
-def staff_required(view: Callable) -> Callable:
-    @login_required
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not dashboard.is_staff_member(request.user):
-            raise PermissionDenied(_("These pages are for SageConnect staff."))
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 def _listing(request: HttpRequest, **extra) -> dict:
@@ -216,14 +203,14 @@ def po_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def scheduler(request: HttpRequest) -> HttpResponse:
     return render(request, "sync/scheduler.html", {"rows": dashboard.overview_rows(waiting=False), "steps": STEP_NAMES,
-                                                   "is_admin": dashboard.is_admin(request.user)})
+                                                   "is_admin": is_admin(request.user)})
 
 
 @require_POST
 @staff_required
 def release_lease(request: HttpRequest) -> HttpResponse:
     """An admin frees a lease whose holder is gone; while the holder may still run, nobody can."""
-    if not dashboard.is_admin(request.user):
+    if not is_admin(request.user):
         raise PermissionDenied(_("Only SageConnect admins can release a lease."))
     tenant = get_object_or_404(Tenant, code=request.POST.get("tenant", ""))
     if release_gone_holder(tenant.pk, _("admin %(user)s") % {"user": request.user.get_username()}):

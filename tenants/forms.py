@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import SECRET_FIELDS, Tenant
+from tenants.models import SECRET_FIELDS, Tenant, field_label
 from tenants.validators import time_zone_names
 
 # Where each stored secret is sent. When that changes, the secret is cleared unless a
@@ -72,13 +72,14 @@ class TenantAdminForm(forms.ModelForm):
         if secret not in self.fields:
             return
         is_set = bool(self.instance.pk and getattr(self.instance, secret))
-        verbose_name = Tenant._meta.get_field(secret).verbose_name
+        verbose_name = field_label(secret)
         self.fields[secret].label = verbose_name[:1].upper() + verbose_name[1:]
         self.fields[secret].help_text = _("Currently set. Leave blank to keep it.") if is_set else _("Not set.")
         self.fields[clear_field_name(secret)].label = _("Clear %(field)s") % {"field": verbose_name}
 
     def clean(self) -> dict:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         moved = self._secrets_sent_elsewhere(cleaned)
         for secret in SECRET_FIELDS:
             if secret not in self.fields:

@@ -5,7 +5,11 @@ from django.utils.translation import gettext_lazy as _
 
 from tenants.fields import EncryptedTextField
 from tenants.validators import (
-    normalize_rfc, validate_rfc, validate_tax_authorities, validate_time_zone, validate_web_url,
+    normalize_rfc,
+    validate_rfc,
+    validate_tax_authorities,
+    validate_time_zone,
+    validate_web_url,
 )
 
 SECRET_FIELDS = ("sage_db_password", "webapi_password", "portal_key", "portal_secret")
@@ -177,7 +181,8 @@ class Tenant(models.Model):
     )
     po_required_optfield = models.CharField(
         _("required PO optional field"),
-        max_length=12, blank=True, help_text=_("POPORHO optional field a PO must carry to be eligible, e.g. AUTORIZADA.")
+        max_length=12, blank=True,
+        help_text=_("POPORHO optional field a PO must carry to be eligible, e.g. AUTORIZADA."),
     )
     po_required_value = models.CharField(_("required value"), max_length=60, blank=True)
     skip_location_codes = models.JSONField(
@@ -284,3 +289,9 @@ class Tenant(models.Model):
     @property
     def notice_addresses(self) -> list[str]:
         return [line.strip() for line in self.notice_emails.splitlines() if line.strip()]
+
+
+def field_label(name: str) -> str:
+    """A Tenant field's verbose name, in the active language."""
+    field = Tenant._meta.get_field(name)
+    return str(getattr(field, "verbose_name", name))

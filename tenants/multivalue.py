@@ -61,7 +61,7 @@ class LocationCodesField(forms.CharField):
             return "\n".join(str(code) for code in value)
         return value
 
-    def to_python(self, value) -> list[str]:
+    def to_python(self, value) -> list[str]:  # type: ignore[override]  # a list of codes, not text
         text = value if isinstance(value, str) else self.prepare_value(value) or ""
         codes = [code.upper() for code in SEPARATORS.split(text) if code]
         bad = [code for code in codes if not LOCATION_CODE.match(code)]

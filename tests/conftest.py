@@ -26,7 +26,6 @@ from django.test.testcases import _DatabaseFailure
 from django.utils import translation
 
 from tenants.routers import SAGE_ALIAS_PREFIX
-
 from tests.support import postgres_available, sandbox_sage_settings
 from tests.sync.processes import stop_started
 
@@ -160,7 +159,8 @@ def pytest_sessionfinish(session, exitstatus):
         except psutil.NoSuchProcess:
             pass
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    message = "processes the test suite started were still running at its end (now killed):\n  " + "\n  ".join(described)
+    message = ("processes the test suite started were still running at its end (now killed):\n  "
+               + "\n  ".join(described))
     if reporter:
         reporter.ensure_newline()
         reporter.write_line(message, red=True)

@@ -1,4 +1,5 @@
-"""/metrics: Prometheus's format, from the database and the clients' call counters, behind a token or an address list."""
+"""/metrics: Prometheus's format, from the database and the clients' call counters, behind a token or an address
+list."""
 from __future__ import annotations
 
 import signal

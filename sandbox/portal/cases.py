@@ -50,7 +50,8 @@ def portal_tenant_of(tenant) -> SandboxPortalTenant:
 
 
 def pick_provider(portal: SandboxPortalTenant, external_id: str | None) -> SandboxProvider:
-    providers = SandboxProvider.objects.filter(portal_tenant=portal, expedient_status="ACCEPTED").exclude(external_id="")
+    providers = SandboxProvider.objects.filter(portal_tenant=portal,
+                                               expedient_status="ACCEPTED").exclude(external_id="")
     if external_id:
         providers = providers.filter(external_id=external_id)
     provider = providers.order_by("external_id").first()

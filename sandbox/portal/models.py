@@ -81,7 +81,8 @@ class SandboxPurchaseOrder(_PortalRecord):
     request = models.JSONField(help_text="the last ExternPurchaseOrderRequest, as received")
 
     class Meta(_PortalRecord.Meta):
-        constraints = [models.UniqueConstraint(fields=["portal_tenant", "external_id"], name="sandbox_po_external_id_unique")]
+        constraints = [models.UniqueConstraint(fields=["portal_tenant", "external_id"],
+                                               name="sandbox_po_external_id_unique")]
 
 
 class SandboxCfdi(_PortalRecord):

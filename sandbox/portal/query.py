@@ -21,7 +21,8 @@ from sandbox.portal.errors import Refusal
 # Enumerations the spec gives only in a parameter's prose (focaltec/openapi.json, the
 # parameter's "description"), enforced as if they were schema enums.
 PROSE_ENUMS: dict[tuple[str, str], tuple[str, ...]] = {
-    # list_2 statusExpedient: "Los valores válidos para esta variable son: SENT, REJECTED, ACCEPTED, EDITED, NO_EXPEDIENT"
+    # list_2 statusExpedient: "Los valores válidos para esta variable son: SENT, REJECTED, ACCEPTED, EDITED,
+    # NO_EXPEDIENT"
     ("list_2", "statusExpedient"): ("SENT", "REJECTED", "ACCEPTED", "EDITED", "NO_EXPEDIENT"),
     # list_2 type: "Los valores válidos para esta variable son: REGULAR, CUSTOMS_AGENT, FOREIGN"
     ("list_2", "type"): ("REGULAR", "CUSTOMS_AGENT", "FOREIGN"),

@@ -31,6 +31,7 @@ from sandbox.portal.models import (
     SandboxBatch,
     SandboxCfdi,
     SandboxPayment,
+    SandboxPortalTenant,
     SandboxProvider,
     SandboxPurchaseOrder,
 )
@@ -85,7 +86,8 @@ def _answer(view, request, tenant, methods, kwargs) -> HttpResponse:
         refused = _error(405, "GENERAL__WRONG_METHOD", f"Method {request.method} not allowed")  # a spec error code
         refused["Allow"] = ", ".join(methods)  # RFC 9110 §15.5.6: a 405 must name what is allowed
         return refused
-    if tenant is None or request.headers.get("PDPTenantKey") != tenant.key or request.headers.get("PDPTenantSecret") != tenant.secret:
+    if (tenant is None or request.headers.get("PDPTenantKey") != tenant.key
+            or request.headers.get("PDPTenantSecret") != tenant.secret):
         return _error(401, "USERS__BAD_CREDENTIALS", "PDPTenantKey / PDPTenantSecret no válidos para esta empresa")
     problems = _body_violations(request)
     if problems:
@@ -192,7 +194,8 @@ def provider_json(provider: SandboxProvider, *, hide_bank_information: bool = Fa
 
 def _provider(tenant, provider_id: str, id_type: str) -> SandboxProvider:
     field = "external_id" if id_type == "EXTERNAL" else "portal_id"
-    provider = SandboxProvider.objects.filter(portal_tenant=tenant, **{field: provider_id}).select_related("portal_tenant").first()
+    provider = SandboxProvider.objects.filter(portal_tenant=tenant,
+                                              **{field: provider_id}).select_related("portal_tenant").first()
     if provider is None:
         raise Refusal(404, "PROVIDERS__NOT_FOUND", f"Provider {provider_id} ({id_type}) not found")
     return provider
@@ -214,8 +217,9 @@ PROVIDER_FILTERS: dict[str, Callable[[Any], Q]] = {
     "external_ids": lambda values: Q(external_id__in=values),
     "type": lambda value: Q(data__type=value),
     # A provider without the flag has no expired expedient (a negated JSON lookup would drop it: NULL).
-    "expiredExpedient": lambda expired: (Q(data__expedient_expired=True) if expired
-                                         else Q(data__expedient_expired=False) | Q(data__expedient_expired__isnull=True)),
+    "expiredExpedient": lambda expired: (
+        Q(data__expedient_expired=True) if expired
+        else Q(data__expedient_expired=False) | Q(data__expedient_expired__isnull=True)),
 }
 
 
@@ -273,7 +277,8 @@ def purchase_order_json(order: SandboxPurchaseOrder) -> dict:
         "addresses": sent["addresses"], "metadata": sent.get("metadata", []),
         "lines": [_line_json(line) for line in sent["lines"]],
     })
-    provider = SandboxProvider.objects.filter(portal_tenant=order.portal_tenant, external_id=sent["provider_external_id"]).first()
+    provider = SandboxProvider.objects.filter(portal_tenant=order.portal_tenant,
+                                              external_id=sent["provider_external_id"]).first()
     if provider is not None:
         body["provider_id"], body["provider_name"] = provider.portal_id, provider.name
     return body
@@ -281,7 +286,8 @@ def purchase_order_json(order: SandboxPurchaseOrder) -> dict:
 
 def _line_json(line: dict) -> dict:
     body = {"external_id": line["external_id"], "item_code": line["code"], "description": line["description"],
-            "price": line["price"], "quantity": line["quantity"], "subtotal": line["subtotal"], "line_total": line["total"]}
+            "price": line["price"], "quantity": line["quantity"], "subtotal": line["subtotal"],
+            "line_total": line["total"]}
     for source, target in (("num", "line_num"), ("unit_of_measure", "unit_of_measure"), ("comments", "comments")):
         if line.get(source) is not None:
             body[target] = line[source]
@@ -290,7 +296,8 @@ def _line_json(line: dict) -> dict:
 
 def _order(tenant, po_id: str, id_type: str) -> SandboxPurchaseOrder:
     field = "external_id" if id_type == "EXTERNAL" else "portal_id"
-    order = SandboxPurchaseOrder.objects.filter(portal_tenant=tenant, **{field: po_id}).select_related("portal_tenant").first()
+    order = SandboxPurchaseOrder.objects.filter(portal_tenant=tenant,
+                                                **{field: po_id}).select_related("portal_tenant").first()
     if order is None:
         raise Refusal(404, "PURCHASE_ORDERS__NOT_FOUND", f"Purchase order {po_id} ({id_type}) not found")
     return order
@@ -299,7 +306,8 @@ def _order(tenant, po_id: str, id_type: str) -> SandboxPurchaseOrder:
 def _check_provider_known(tenant, order: dict) -> None:
     if not SandboxProvider.objects.filter(portal_tenant=tenant, external_id=order["provider_external_id"]).exists():
         raise Refusal(400, "PROVIDERS__NOT_FOUND",
-                      f"No provider with external_id {order['provider_external_id']} for purchase order {order['external_id']}")
+                      f"No provider with external_id {order['provider_external_id']} for purchase order "
+                      f"{order['external_id']}")
 
 
 # Which status a purchase order may move to from which. The spec names the refusals
@@ -340,7 +348,8 @@ def purchase_order(request, tenant, po_id: str):
     if request.method == "PUT":
         body = _body(request)
         if body["external_id"] != found.external_id:
-            raise Refusal(400, 400, f"The body's external_id {body['external_id']} is not the order's {found.external_id}")
+            raise Refusal(400, 400,
+                          f"The body's external_id {body['external_id']} is not the order's {found.external_id}")
         _check_provider_known(tenant, body)
         _check_move(found, body["status"], content_changed=_content(body) != _content(found.request))
         found.request, found.status = body, body["status"]
@@ -360,7 +369,8 @@ def purchase_order_status(request, tenant, po_id: str):
     found.status = target
     found.request = {**found.request, "status": found.status}
     found.save()
-    return _json({"internal_id": found.portal_id, "external_id": found.external_id, "status": found.status, "errors": []})
+    return _json({"internal_id": found.portal_id, "external_id": found.external_id, "status": found.status,
+                  "errors": []})
 
 
 def _upsert_one(tenant, order: dict) -> dict:
@@ -370,7 +380,8 @@ def _upsert_one(tenant, order: dict) -> dict:
         _check_provider_known(tenant, order)
     except Refusal as refusal:
         return {**result, "status": "ERROR",
-                "errors": [{"error_code": str(refusal.code), "error_message": refusal.description, "error_source": "CORE"}]}
+                "errors": [{"error_code": str(refusal.code), "error_message": refusal.description,
+                            "error_source": "CORE"}]}
     if existing is None:
         existing = SandboxPurchaseOrder.objects.create(portal_tenant=tenant, external_id=order["external_id"],
                                                        status=order["status"], request=order)
@@ -379,7 +390,8 @@ def _upsert_one(tenant, order: dict) -> dict:
         _check_move(existing, order["status"], content_changed=_content(order) != _content(existing.request))
     except Refusal as refusal:
         return {**result, "status": "ERROR", "internal_id": existing.portal_id,
-                "errors": [{"error_code": str(refusal.code), "error_message": refusal.description, "error_source": "CORE"}]}
+                "errors": [{"error_code": str(refusal.code), "error_message": refusal.description,
+                            "error_source": "CORE"}]}
     existing.request, existing.status = order, order["status"]
     existing.save()
     return {**result, "status": "UPDATED", "internal_id": existing.portal_id}
@@ -425,7 +437,8 @@ def cfdi_json(cfdi: SandboxCfdi, *, hide_validations: bool = False, retrieve_his
     if retrieve_history:
         # CfdiHistoryResponse: the stand-in remembers only the arrival and the present status.
         metadata["history"] = [{"created_at": _iso(cfdi.uploaded), "status": "IN_RECEPTION"},
-                               {"created_at": _iso(cfdi.updated), "previous_status": "IN_RECEPTION", "status": cfdi.status,
+                               {"created_at": _iso(cfdi.updated), "previous_status": "IN_RECEPTION",
+                                "status": cfdi.status,
                                 **({"status_erp": cfdi.erp_status} if cfdi.erp_status else {})}]
     item["metadata"] = metadata
     return item
@@ -499,7 +512,8 @@ def cfdi_files(request, tenant, cfdi_id: str):
     now = timezone.now()
     # Like an S3 pre-signed URL: the object in the path, the signature in the query string.
     return _json({
-        "xml": request.build_absolute_uri(f"/sandbox/portal/files/{found.uuid}.xml?{urlencode({'signature': signature})}"),
+        "xml": request.build_absolute_uri(
+            f"/sandbox/portal/files/{found.uuid}.xml?{urlencode({'signature': signature})}"),
         "valid_from": _iso(now), "valid_to": _iso(now + dt.timedelta(seconds=tenant.file_url_seconds)),
     })
 
@@ -524,7 +538,8 @@ def cfdi_file(request, name: str):
         return _file_error("AccessDenied: Request has expired")
     except (signing.BadSignature, ValueError):
         return _file_error("SignatureDoesNotMatch")
-    found = SandboxCfdi.objects.filter(portal_tenant_id=int(tenant_pk), pk=int(cfdi_pk)).select_related("portal_tenant").first()
+    found = SandboxCfdi.objects.filter(portal_tenant_id=int(tenant_pk),
+                                       pk=int(cfdi_pk)).select_related("portal_tenant").first()
     if found is None:
         return _file_error("NoSuchKey", 404)
     injected = faults.inject(request, f"portal:{found.portal_tenant.tenant_id}")
@@ -559,8 +574,9 @@ def batch_cfdis(request, tenant):
 
 def payment_json(payment: SandboxPayment) -> dict:
     sent = payment.request
-    body = {key: sent[key] for key in ("external_id", "currency", "payment_date", "total_amount", "provider_external_id",
-                                       "operation_type", "reference", "comments", "bank_account_id") if sent.get(key) is not None}
+    keys = ("external_id", "currency", "payment_date", "total_amount", "provider_external_id", "operation_type",
+            "reference", "comments", "bank_account_id")
+    body = {key: sent[key] for key in keys if sent.get(key) is not None}
     body.update({
         "id": payment.portal_id, "tenant_id": payment.portal_tenant.tenant_id, "status": payment.status,
         "cfdis": [{key: line[key] for key in ("uuid", "amount", "payment_amount", "currency", "exchange_rate")}
@@ -570,7 +586,8 @@ def payment_json(payment: SandboxPayment) -> dict:
 
 
 def _create_payment(tenant, sent: dict) -> SandboxPayment:
-    if sent.get("external_id") and SandboxPayment.objects.filter(portal_tenant=tenant, external_id=sent["external_id"]).exists():
+    if sent.get("external_id") and SandboxPayment.objects.filter(portal_tenant=tenant,
+                                                                 external_id=sent["external_id"]).exists():
         raise Refusal(409, "PAYMENT__DUPLICATED", f"A payment with external_id {sent['external_id']} already exists")
     for line in sent["cfdis"]:
         uuid = (line.get("uuid") or "").strip().upper()
@@ -594,7 +611,8 @@ def payments(request, tenant):
 @portal_view("GET")
 def payment(request, tenant, payment_id: str):
     field = "external_id" if _id_type(request) == "EXTERNAL" else "portal_id"
-    found = SandboxPayment.objects.filter(portal_tenant=tenant, **{field: payment_id}).select_related("portal_tenant").first()
+    found = SandboxPayment.objects.filter(portal_tenant=tenant,
+                                          **{field: payment_id}).select_related("portal_tenant").first()
     if found is None:
         raise Refusal(404, "PAYMENT__NOT_FOUND", f"Payment {payment_id} not found")
     return _json(payment_json(found))

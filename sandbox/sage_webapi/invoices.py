@@ -36,7 +36,17 @@ from django.utils import timezone
 
 from sandbox.sage_webapi import schema
 from sandbox.sage_webapi.common import (
-    Audit, SageError, amount, date_column, date_value, invalid, number, records, sage_datetime, text, whole,
+    Audit,
+    SageError,
+    amount,
+    date_column,
+    date_value,
+    invalid,
+    number,
+    records,
+    sage_datetime,
+    text,
+    whole,
 )
 from sandbox.sage_webapi.odata import Column
 from sync.sage.models import APIBC, APIBD, APIBH, APIBHO, APOBL, APOBLO, APRDC, APVEN, TXGRP, TXRATE

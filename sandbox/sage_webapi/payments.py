@@ -22,7 +22,16 @@ from django.utils import timezone
 
 from sandbox.sage_webapi import schema
 from sandbox.sage_webapi.common import (
-    Audit, SageError, amount, date_value, invalid, number, records, sage_datetime, text, whole,
+    Audit,
+    SageError,
+    amount,
+    date_value,
+    invalid,
+    number,
+    records,
+    sage_datetime,
+    text,
+    whole,
 )
 from sandbox.sage_webapi.odata import Column
 from sync.sage.models import APBTA, APOBL, APPYM, APTCP, APTCR, APVEN

@@ -44,12 +44,18 @@ def result_ids(result: s.BatchResponseCfdiResponse | s.BatchResponseExternalPaym
     return ids - {""}
 
 
-def match_results(results: Iterable[Result], sent: dict[str, Iterable[str]]) -> Matched[Result]:
-    """`sent` maps each record's key to every id it is known by (its own key included)."""
+def _owners(sent: dict[str, Iterable[str]]) -> dict[str, set[str]]:
+    """Each id to the keys of the sent records known by it."""
     owner: dict[str, set[str]] = {}
     for key, ids in sent.items():
         for known in {_norm(key), *(_norm(i) for i in ids)} - {""}:
             owner.setdefault(known, set()).add(key)
+    return owner
+
+
+def match_results(results: Iterable[Result], sent: dict[str, Iterable[str]]) -> Matched[Result]:
+    """`sent` maps each record's key to every id it is known by (its own key included)."""
+    owner = _owners(sent)
     matched: Matched[Result] = Matched()
     for result in results:
         keys = set().union(*(owner.get(i, set()) for i in result_ids(result))) if result_ids(result) else set()

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from sageconnect.metrics import count_call
+from sageconnect.outside_calls import count_call
 from sync.portal import schemas as s
 from sync.portal.errors import (
     PortalAuthError,
@@ -128,7 +128,8 @@ class PortalClient:
             ("portal_key", self._auth["PDPTenantKey"]), ("portal_secret", self._auth["PDPTenantSecret"]),
         ) if not value]
         if missing:
-            raise PortalError(_("Tenant '%(tenant)s' has no %(fields)s for the portal; set it in the tenant's settings.")
+            raise PortalError(_("Tenant '%(tenant)s' has no %(fields)s for the portal; set it in the tenant's "
+                                "settings.")
                               % {"tenant": self.tenant_code, "fields": ", ".join(missing)})
 
     def close(self) -> None:
@@ -163,14 +164,17 @@ class PortalClient:
     ) -> Iterator[s.ProviderResponse]:
         filters = {
             "rfc": rfc, "externalId": external_id, "status": status, "statusExpedient": status_expedient,
-            "expedientAcceptedFrom": _date(expedient_accepted_from), "expedientAcceptedTo": _date(expedient_accepted_to),
+            "expedientAcceptedFrom": _date(expedient_accepted_from),
+            "expedientAcceptedTo": _date(expedient_accepted_to),
         }
         return self._pages(self._extern("providers"), filters, page_size, s.ProvidersResponse)
 
     def get_provider(self, provider_id: str, *, id_type: s.IdType = "INTERNAL") -> s.ProviderResponse:
-        return self._call("GET", self._extern("providers", provider_id), s.ProviderResponse, params={"id_type": id_type})
+        return self._call("GET", self._extern("providers", provider_id), s.ProviderResponse,
+                          params={"id_type": id_type})
 
-    def update_provider(self, provider_id: str, provider: s.ProviderRequest, *, id_type: s.IdType = "INTERNAL") -> s.ProviderResponse:
+    def update_provider(self, provider_id: str, provider: s.ProviderRequest, *,
+                        id_type: s.IdType = "INTERNAL") -> s.ProviderResponse:
         # This one operation spells the parameter idType (the spec's own inconsistency).
         return self._call("PUT", self._extern("providers", provider_id), s.ProviderResponse,
                           params={"idType": id_type}, body=provider)
@@ -188,17 +192,20 @@ class PortalClient:
         return self._call("GET", self._extern("purchase-orders", po_number), s.PurchaseOrderCoreResponse,
                           params={"id_type": id_type})
 
-    def replace_purchase_order(self, po_number: str, order: s.ExternPurchaseOrderRequest) -> s.PurchaseOrderCoreResponse:
+    def replace_purchase_order(self, po_number: str,
+                               order: s.ExternPurchaseOrderRequest) -> s.PurchaseOrderCoreResponse:
         return self._call("PUT", self._extern("purchase-orders", po_number), s.PurchaseOrderCoreResponse,
                           params={"id_type": "EXTERNAL"}, body=order)
 
     def change_purchase_order_status(
         self, po_number: str, status: s.PurchaseOrderStatus, *, id_type: s.IdType = "EXTERNAL"
     ) -> s.IPurchaseOrdeChangeStatusResponse:
-        return self._call("PUT", self._extern("purchase-orders", po_number, "status"), s.IPurchaseOrdeChangeStatusResponse,
+        return self._call("PUT", self._extern("purchase-orders", po_number, "status"),
+                          s.IPurchaseOrdeChangeStatusResponse,
                           params={"id_type": id_type}, body=s.PurchaseOrderChangeStatusRequest(status=status))
 
-    def upsert_purchase_orders(self, orders: Iterable[s.ExternPurchaseOrderRequest]) -> s.BatchUpsertPurchaseOrdersResponse:
+    def upsert_purchase_orders(self,
+                               orders: Iterable[s.ExternPurchaseOrderRequest]) -> s.BatchUpsertPurchaseOrdersResponse:
         """One batch of at most 50 orders; the answer holds CREATED/UPDATED/ERROR per order (or a batch to poll)."""
         batch = s.BatchUpsertPurchaseOrdersRequest(purchase_orders=list(orders))
         return self._call("PUT", self._batch("purchase-orders"), s.BatchUpsertPurchaseOrdersResponse, body=batch)
@@ -248,7 +255,8 @@ class PortalClient:
         files = self.cfdi_files(cfdi_id)
         if not files.xml:
             raise PortalResponseError(
-                _("The portal of tenant '%(tenant)s' gave no XML link for CFDI %(cfdi)s.") % {"tenant": self.tenant_code, "cfdi": cfdi_id},
+                _("The portal of tenant '%(tenant)s' gave no XML link for CFDI %(cfdi)s.")
+                % {"tenant": self.tenant_code, "cfdi": cfdi_id},
                 code=None, description="no xml url", status=200)
         return self.download_file(files.xml)
 
@@ -262,7 +270,8 @@ class PortalClient:
         return self._call("POST", self._extern("payments"), s.ExternalPaymentResponse, body=payment)
 
     def get_payment(self, payment_id: str, *, id_type: s.IdType = "EXTERNAL") -> s.ExternalPaymentResponse:
-        return self._call("GET", self._extern("payments", payment_id), s.ExternalPaymentResponse, params={"id_type": id_type})
+        return self._call("GET", self._extern("payments", payment_id), s.ExternalPaymentResponse,
+                          params={"id_type": id_type})
 
     def create_payments(self, payments: Iterable[s.OnePaymentRequest]) -> s.BatchPaymentResponse:
         return self._call("POST", self._batch("payments"), s.BatchPaymentResponse,
@@ -303,7 +312,8 @@ class PortalClient:
             raise ValueError(f"page_size must be between 1 and {s.PAGE_SIZE_MAX}, not {page_size}")
         offset = 0
         while True:
-            page = self._call("GET", path, page_model, params={**filters, "offset": offset, "pageSize": page_size})
+            # Any of the paged answers (ProvidersResponse, CfdisExternResponse, …): each has items and total.
+            page: Any = self._call("GET", path, page_model, params={**filters, "offset": offset, "pageSize": page_size})
             yield from page.items
             offset += len(page.items)
             if not page.items or offset >= page.total:
@@ -317,7 +327,8 @@ class PortalClient:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in exc.errors()[:3])
             raise PortalResponseError(
-                _("The portal of tenant '%(tenant)s' answered %(method)s %(path)s with an unexpected shape (%(problems)s).")
+                _("The portal of tenant '%(tenant)s' answered %(method)s %(path)s with an unexpected shape "
+                  "(%(problems)s).")
                 % {"tenant": self.tenant_code, "method": method, "path": path, "problems": problems},
                 code=None, description=problems, status=200) from None
 
@@ -383,7 +394,8 @@ class PortalClient:
             if attempt < self.retry.max_attempts:
                 logger.warning("portal %s %s failed (%s); retrying in %.1f s", self.tenant_code, what, reason, delay)
                 time.sleep(delay)
-        raise PortalRetryableError(self._gave_up(url, reason, status), url=url, attempts=self.retry.max_attempts, status=status)
+        raise PortalRetryableError(self._gave_up(url, reason, status), url=url, attempts=self.retry.max_attempts,
+                                   status=status)
 
     def _gave_up(self, url: str, reason: str, status: int | None) -> str:
         values = {"tenant": self.tenant_code, "url": url, "tries": self.retry.max_attempts, "reason": reason}
@@ -402,7 +414,8 @@ class PortalClient:
             message = _("The portal of tenant '%(tenant)s' refused its credentials (HTTP %(status)s) on %(what)s; "
                         "check the tenant's portal key and secret.") % values
             return PortalAuthError(message, code=code, description=description, status=status)
-        message = _("The portal of tenant '%(tenant)s' refused %(what)s: HTTP %(status)s, code %(code)s: %(description)s") % values
+        message = _("The portal of tenant '%(tenant)s' refused %(what)s: HTTP %(status)s, code %(code)s: "
+                    "%(description)s") % values
         kind = {404: PortalNotFoundError, 409: PortalConflictError}.get(status, PortalPermanentError)
         return kind(message, code=code, description=description, status=status)
 

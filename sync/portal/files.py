@@ -30,7 +30,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from cfdi.parsing import max_bytes
-from sageconnect.metrics import count_call
+from sageconnect.outside_calls import count_call
 from sync.portal.errors import PortalError, PortalPermanentError, PortalRetryableError
 
 logger = logging.getLogger("sync.portal")
@@ -152,7 +152,8 @@ def _fetch(client, url: str, shown: str, values: dict) -> bytes:
         except requests.TooManyRedirects:
             raise PortalPermanentError(
                 _("The file link of tenant '%(tenant)s' at %(url)s redirected more than %(max)s times; it was not "
-                  "fetched.") % {**values, "max": MAX_REDIRECTS}, code=None, description="redirects", status=0) from None
+                  "fetched.") % {**values, "max": MAX_REDIRECTS},
+                code=None, description="redirects", status=0) from None
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             reason, status = exc.__class__.__name__, None
@@ -160,7 +161,8 @@ def _fetch(client, url: str, shown: str, values: dict) -> bytes:
         except requests.RequestException as exc:
             raise PortalPermanentError(
                 _("The file link of tenant '%(tenant)s' at %(url)s cannot be fetched (%(kind)s).")
-                % {**values, "kind": exc.__class__.__name__}, code=None, description="unusable link", status=0) from None
+                % {**values, "kind": exc.__class__.__name__},
+                code=None, description="unusable link", status=0) from None
         if attempt < client.retry.max_attempts:
             logger.warning("portal %s GET %s failed (%s); retrying in %.1f s", client.tenant_code, shown, reason, delay)
             time.sleep(delay)

@@ -39,7 +39,8 @@ PaymentForm = Literal[
     "F23", "F24", "F25", "F26", "F27", "F28", "F29", "F30", "F99",
 ]
 OperationType = Literal["TRANSFER", "BANK_CHECK", "CASH", "CREDIT_CARD", "DEBIT_CARD", "NOT_DEFINED", "ANY"]
-DocumentType = Literal["CFDI", "EXPENSES_ACCOUNT", "HONORARIUM", "FOREIGN", "FOREIGN_CREDIT_NOTE", "REFUND", "ADVANCE_PAYMENT"]
+DocumentType = Literal["CFDI", "EXPENSES_ACCOUNT", "HONORARIUM", "FOREIGN", "FOREIGN_CREDIT_NOTE", "REFUND",
+                       "ADVANCE_PAYMENT"]
 
 
 def portal_datetime(day: dt.date, time_zone: str = "America/Mexico_City") -> dt.datetime:

@@ -25,7 +25,7 @@ class SageCharField(models.CharField):
 
     def get_db_prep_value(self, value, connection, prepared=False):
         value = super().get_db_prep_value(value, connection, prepared)
-        if isinstance(value, str) and len(value) < self.max_length:
+        if isinstance(value, str) and self.max_length and len(value) < self.max_length:
             return value.ljust(self.max_length)
         return value
 

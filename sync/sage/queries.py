@@ -16,7 +16,22 @@ from typing import Any, Callable, Iterable
 from django.db.models import Q, QuerySet
 
 from sync.sage.models import (
-    APBTA, APIBH, APIBHO, APOBL, APOBLO, APPYM, APRDC, APTCP, APTCR, APVEN, APVENO, POPORH1, POPORHO, POPORL,
+    APBTA,
+    APIBH,
+    APIBHO,
+    APOBL,
+    APOBLO,
+    APPYM,
+    APRDC,
+    APTCP,
+    APTCR,
+    APVEN,
+    APVENO,
+    POPORH1,
+    POPORH2,
+    POPORHO,
+    POPORL,
+    PORCPH1,
 )
 from sync.sage.values import to_sage_date
 
@@ -181,7 +196,8 @@ def pos_changed_since(alias: str, tenant, *, watermark: tuple[Decimal, Decimal, 
     """PO headers changed after the (AUDTDATE, AUDTTIME, PORHSEQ) watermark, oldest first, eligible per tenant."""
     date, time, porhseq = watermark
     headers = POPORH1.objects.using(alias).filter(
-        Q(AUDTDATE__gt=date) | Q(AUDTDATE=date, AUDTTIME__gt=time) | Q(AUDTDATE=date, AUDTTIME=time, PORHSEQ__gt=porhseq)
+        Q(AUDTDATE__gt=date) | Q(AUDTDATE=date, AUDTTIME__gt=time)
+        | Q(AUDTDATE=date, AUDTTIME=time, PORHSEQ__gt=porhseq)
     )
     if tenant.po_types:
         headers = headers.filter(PORTYPE__in=list(tenant.po_types))
@@ -228,15 +244,11 @@ def invoice_entries_by_document(alias: str, tenant, *, documents: Iterable[tuple
 
 @sage_query("po_headers2", porhseqs=[1000, 1001])
 def po_headers2(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
-    from sync.sage.models import POPORH2
-
     return POPORH2.objects.using(alias).filter(PORHSEQ__in=list(porhseqs)).order_by("PORHSEQ")
 
 
 @sage_query("po_receipts", porhseqs=[1000, 1001])
 def po_receipts(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
-    from sync.sage.models import PORCPH1
-
     return PORCPH1.objects.using(alias).filter(PORHSEQ__in=list(porhseqs)).order_by("PORHSEQ", "RCPHSEQ")
 
 

@@ -15,14 +15,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import requests
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, PlainSerializer, field_serializer
 
-from sageconnect.metrics import count_call
+from sageconnect.outside_calls import count_call
 
 logger = logging.getLogger(__name__)
 
@@ -500,7 +500,7 @@ class SageWebApi:
     def _attempt(self, method: str, url: str, *, params: dict | None, body: dict | None) -> dict:
         self.calls["reads" if method == "GET" else "writes"] += 1
         self.last_request = {"method": method, "url": self._scrub(url), "params": dict(params or {}), "body": body,
-                             "user": self.session.auth[0] if self.session.auth else ""}
+                             "user": self.session.auth[0] if isinstance(self.session.auth, tuple) else ""}
         started = time.monotonic()
         try:
             response = self.session.request(

@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cfdi.models import CfdiStatus
 from sync.models import RecordOutcome, SyncLink
-from tenants.models import STEP_NAMES, Tenant
+from tenants.models import STEP_NAMES, field_label
 
 register = template.Library()
 
@@ -13,7 +13,7 @@ def step_label(step: str) -> str:
     """A step's name as people read it (translated), e.g. "cfdi_download" → "Descarga de CFDI"."""
     if step not in STEP_NAMES:
         return step
-    return str(Tenant._meta.get_field(f"step_{step}").verbose_name)
+    return field_label(f"step_{step}")
 
 
 # What a step did to a record (RecordOutcome.action), as people read it.
@@ -58,7 +58,7 @@ def cfdi_status_label(status: str) -> str:
 
 
 # SyncLink.State's labels explain each state at length; a badge needs a word.
-LINK_STATE_WORDS = {
+LINK_STATE_WORDS: dict[str, object] = {
     SyncLink.State.PENDING: _("pending"),
     SyncLink.State.SENT: _("sent"),
     SyncLink.State.CONFIRMED: _("confirmed"),

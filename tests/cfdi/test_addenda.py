@@ -13,7 +13,8 @@ from cfdi.parsing import parse_xml
 from cfdi.storage import original_path, store_original
 from tests.cfdi.samples import SAMPLES, sample
 
-DATA = AddendaData(po_number="PO000123", provider_id="P00007", provider_name="Aceros & Hijos", provider_rfc="H&E951128469",
+DATA = AddendaData(po_number="PO000123", provider_id="P00007", provider_name="Aceros & Hijos",
+                   provider_rfc="H&E951128469",
                    bank_name="BANORTE", bank_account="0123456789", clabe="072580001234567890")
 
 
@@ -46,7 +47,8 @@ def test_it_replaces_an_existing_addenda():
 
 
 def test_it_replaces_an_empty_self_closing_addenda():
-    original = sample("satcfdi-invoice-pue-stamped.xml").replace(b"</cfdi:Comprobante>", b"<cfdi:Addenda/></cfdi:Comprobante>")
+    original = sample("satcfdi-invoice-pue-stamped.xml").replace(b"</cfdi:Comprobante>",
+                                                                 b"<cfdi:Addenda/></cfdi:Comprobante>")
     copy = with_addenda(original, DATA)
     assert b"<cfdi:Addenda/>" not in copy
     assert outside_addenda(copy) == outside_addenda(original)
@@ -90,7 +92,8 @@ def _stored_originals(count: int) -> dict[str, bytes]:
     names = sorted(SAMPLES)
     for i in range(count):
         # Distinct bytes per file: the comment sits before the root element.
-        xml_bytes = sample(names[i % len(names)]).replace(b"<cfdi:Comprobante", f"<!-- copy {i} --><cfdi:Comprobante".encode(), 1)
+        xml_bytes = sample(names[i % len(names)]).replace(b"<cfdi:Comprobante",
+                                                          f"<!-- copy {i} --><cfdi:Comprobante".encode(), 1)
         originals[store_original(xml_bytes)] = xml_bytes
     return originals
 

@@ -83,8 +83,8 @@ def test_it_reports_an_empty_addenda():
 
 
 def test_it_ignores_a_custom_addenda_for_the_schema():
-    document = sample(GOOD).replace(b"</cfdi:Comprobante>",
-                                    b'<cfdi:Addenda><x:Any xmlns:x="urn:custom" a="1"/></cfdi:Addenda></cfdi:Comprobante>')
+    addenda = b'<cfdi:Addenda><x:Any xmlns:x="urn:custom" a="1"/></cfdi:Addenda>'
+    document = sample(GOOD).replace(b"</cfdi:Comprobante>", addenda + b"</cfdi:Comprobante>")
     assert codes(document, tenant_rfc=TENANT_RFC) == []
 
 
@@ -129,7 +129,8 @@ def test_it_reports_a_uuid_already_imported():
 
 def test_it_reports_every_problem_not_only_the_first():
     document = sample(GOOD).replace(b'Total="17852.75"', b'Total="1"')
-    found = codes(document, tenant_rfc="AIN8001011A1", is_vendor=set(), imported_uuids={"6E546729-960A-4505-8E81-2D2952145BD9"})
+    found = codes(document, tenant_rfc="AIN8001011A1", is_vendor=set(),
+                  imported_uuids={"6E546729-960A-4505-8E81-2D2952145BD9"})
     assert found == ["receptor_mismatch", "totals_inconsistent", "vendor_unknown", "already_imported"]
     assert check_cfdi(document).facts.total == Decimal(1)
 

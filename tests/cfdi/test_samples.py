@@ -54,7 +54,8 @@ def test_it_reads_every_related_document_of_a_payment():
     assert [p.invoice_uuid for p in payment.paid_documents] == [
         "C1DF8D01-8436-4E7D-BECF-20F31624280D", "CB675288-97C8-45C2-9618-27FEF433AD59",
         "CB36554D-AF7B-4EBC-97CB-8C40FDFD9E20"]
-    assert [p.amount_paid for p in payment.paid_documents] == [Decimal("6066.66"), Decimal("5055.55"), Decimal("4044.44")]
+    assert [p.amount_paid for p in payment.paid_documents] == [Decimal("6066.66"), Decimal("5055.55"),
+                                                               Decimal("4044.44")]
     assert payment.related_uuids == ["F4F09AEF-57F2-4BE0-A828-87D1A80ED61C"]
 
 

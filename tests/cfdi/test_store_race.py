@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.cfdi.samples import FIXTURES
-from tests.sync.processes import start
 from tests.support import PG_HOST, PG_PORT, ensure_postgres_database, postgres_available
+from tests.sync.processes import start
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 8

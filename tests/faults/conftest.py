@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.faults.support import new_site, outside_state, portal_requests, reset_outside, small_plan, three_cycles, wire
+
 # The Sage alias placeholder the sync tests register once per session (autouse there, here too).
 from tests.sync.conftest import sage_test_alias  # noqa: F401
-from tests.faults.support import new_site, portal_requests, outside_state, reset_outside, small_plan, three_cycles, wire
 
 _REFERENCE: dict[str, dict] = {}
 _REQUESTS: dict[str, int] = {}

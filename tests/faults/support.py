@@ -24,7 +24,13 @@ from django.conf import settings
 from sandbox.company import create_sage_tables, write_company
 from sandbox.faults import clear_faults
 from sandbox.plan import Plan, build_plan
-from sandbox.portal.models import SandboxCfdi, SandboxPayment, SandboxPortalTenant, SandboxProvider, SandboxPurchaseOrder
+from sandbox.portal.models import (
+    SandboxCfdi,
+    SandboxPayment,
+    SandboxPortalTenant,
+    SandboxProvider,
+    SandboxPurchaseOrder,
+)
 from sandbox.portal.seed import seed_portal
 from sync.crashpoints import CRASH_AT_VARIABLE
 from sync.sage.models import APIBH, APIBHO, APVEN, APVENO, POPORH1, POPORL

@@ -12,9 +12,11 @@ def add_providers(stand_in, count: int, *, accepted_on: dt.date | None = None, e
     from sandbox.portal.models import SandboxProvider
 
     rows = [SandboxProvider(
-        portal_tenant=stand_in, external_id=f"V{index:05d}" if external else "", rfc=f"ABC8001{index % 28 + 1:02d}AB{index % 10}",
-        name=f"Proveedor {index}", expedient_status="ACCEPTED" if accepted_on else "SENT", expedient_accepted=accepted_on,
-        data={"country": "MX", "currency": "MXN", "credit_days": 30, "type": "REGULAR", "allow_invoice_reception": True},
+        portal_tenant=stand_in, external_id=f"V{index:05d}" if external else "",
+        rfc=f"ABC8001{index % 28 + 1:02d}AB{index % 10}", name=f"Proveedor {index}",
+        expedient_status="ACCEPTED" if accepted_on else "SENT", expedient_accepted=accepted_on,
+        data={"country": "MX", "currency": "MXN", "credit_days": 30, "type": "REGULAR",
+              "allow_invoice_reception": True},
     ) for index in range(count)]
     return SandboxProvider.objects.bulk_create(rows)
 
@@ -44,11 +46,13 @@ def purchase_order(po_number: str = "PO000001", vendor_id: str = "V00000", **ove
         date=day, delivery_date=day + dt.timedelta(days=10), delivery_contact="Almacén general",
         requested_by_contact="Compras", status="OPEN", subtotal=Decimal("1000.00"), total=Decimal("1160.00"),
         vat_sum=Decimal("160.00"), cfdi_use="G03",
-        addresses=[s.BatchAddressRequest(type="SHIPPING", street="Av. Industria 100", city="Monterrey", zip_code="64000")],
+        addresses=[s.BatchAddressRequest(type="SHIPPING", street="Av. Industria 100", city="Monterrey",
+                                         zip_code="64000")],
         lines=[s.BatchPurchaseOrderLineRequest(
             external_id=f"{po_number}-1000", num=1000, code="A1-103", description="Lámina galvanizada cal. 22",
             quantity=Decimal("10"), price=Decimal("100.00"), subtotal=Decimal("1000.00"), total=Decimal("1160.00"),
-            unit_of_measure="PZA", vat_taxes=[s.BatchLineTaxRequest(code="IVA", rate=Decimal("0.16"), amount=Decimal("160.00"))],
+            unit_of_measure="PZA", vat_taxes=[s.BatchLineTaxRequest(code="IVA", rate=Decimal("0.16"),
+                                                                    amount=Decimal("160.00"))],
         )],
     )
     values.update(overrides)

@@ -10,7 +10,6 @@ import datetime as dt
 import random
 import string
 from typing import Any
-
 from urllib.parse import quote
 
 from sandbox.portal import contract
@@ -66,13 +65,15 @@ class ExampleGenerator:
         if schema.get("pattern"):
             return _PATTERNS[schema["pattern"]](self.rng)
         if schema.get("format") == "date-time":
-            moment = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(seconds=self.rng.randint(0, 2 * 10**8))
+            moment = dt.datetime(2020, 1, 1,
+                                 tzinfo=dt.timezone.utc) + dt.timedelta(seconds=self.rng.randint(0, 2 * 10**8))
             return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         if schema.get("format") == "date":
             return (dt.date(2020, 1, 1) + dt.timedelta(days=self.rng.randint(0, 2500))).isoformat()
         low = schema.get("minLength", 0)
         high = min(schema.get("maxLength", 20), 20)
-        return "".join(self.rng.choice(_TEXT) for _ in range(self.rng.randint(max(low, 1 if low else 0), max(high, low))))
+        return "".join(self.rng.choice(_TEXT) for _ in range(self.rng.randint(max(low, 1 if low else 0),
+                                                                              max(high, low))))
 
     def _integer(self, schema: dict, name: str, depth: int) -> int:
         return self.rng.randint(0, 500)

@@ -64,7 +64,8 @@ def test_the_client_matches_payment_results_under_either_reading(portal, stand_i
     created = {row.external_id: row.portal_id for row in SandboxPayment.objects.all()}
     assert set(matched.by_key) == {"PY1", "PY2"} and matched.unmatched == []
     assert {key: r.item.id for key, r in matched.by_key.items()} == created
-    assert {r.id for r in answer.results} == ({"PY1", "PY2"} if which == BatchResultId.EXTERNAL else set(created.values()))
+    assert {r.id for r in answer.results} == ({"PY1", "PY2"} if which == BatchResultId.EXTERNAL
+                                              else set(created.values()))
 
 
 def test_a_refused_payment_under_the_portal_reading_matches_nothing(portal, stand_in):

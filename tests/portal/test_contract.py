@@ -56,7 +56,8 @@ def test_it_rejects_a_wrong_rfc_pattern_and_wrong_parameters():
 
     body = _provider_request(Row).to_json()
     body["rfc"] = "abc800101"
-    problems = _violations("/api/1.0/extern/tenants/acme/providers/abc", body, method="PUT", query={"id_type": ["EXTERNAL"]})
+    problems = _violations("/api/1.0/extern/tenants/acme/providers/abc", body, method="PUT",
+                           query={"id_type": ["EXTERNAL"]})
     assert any("does not match" in p for p in problems)
     assert any("'id_type' is not declared" in p for p in problems), "this operation spells it idType"
 
@@ -64,7 +65,8 @@ def test_it_rejects_a_wrong_rfc_pattern_and_wrong_parameters():
     assert any("'offset' is required" in p for p in listing)
     assert any("'ten' is not of type 'integer'" in p for p in listing)
     assert any("PDPTenantSecret is required" in p for p in listing)
-    assert contract.request_violations("DELETE", PO_PATH, {}, AUTH, b"") == [f"DELETE {PO_PATH} is not an operation of the contract"]
+    assert contract.request_violations("DELETE", PO_PATH, {}, AUTH,
+                                       b"") == [f"DELETE {PO_PATH} is not an operation of the contract"]
 
 
 def test_it_rejects_an_answer_off_the_spec():
@@ -79,7 +81,8 @@ def test_the_stand_in_refuses_a_body_off_the_spec_with_400(portal_tenant, stand_
     body["status"] = "DRAFT"
 
     with contract.recording() as violations:
-        answer = requests.post(f"{portal_tenant.portal_url}/api/1.0/extern/tenants/acme-portal/purchase-orders", json=body,
+        answer = requests.post(f"{portal_tenant.portal_url}/api/1.0/extern/tenants/acme-portal/purchase-orders",
+                               json=body,
                                headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET}, timeout=5)
 
     assert any("'DRAFT' is not one of" in v for v in violations)
@@ -95,7 +98,8 @@ def test_the_stand_in_refuses_wrong_credentials_and_keeps_paying_rules(portal_te
     with contract.recording() as violations:  # no headers: off the contract on purpose
         assert requests.post(url, json=body, timeout=5).status_code == 401
     assert any("PDPTenantKey is required" in v for v in violations)
-    empty = requests.post(url, json=body, headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET}, timeout=5)
+    empty = requests.post(url, json=body, headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET},
+                          timeout=5)
     assert (empty.status_code, empty.json()["code"]) == (400, 2390)
 
 
@@ -119,7 +123,8 @@ def test_the_committed_subset_is_what_extract_makes_from_the_shared_spec():
     extract = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(extract)
     if not extract.DEFAULT_SOURCE.is_file():
-        pytest.skip(f"Focaltec's openapi.json is not at {extract.DEFAULT_SOURCE} (outside the project): nothing to compare")
+        pytest.skip(f"Focaltec's openapi.json is not at {extract.DEFAULT_SOURCE} (outside the project): "
+                    "nothing to compare")
 
     fresh = extract.extract(json_.loads(extract.DEFAULT_SOURCE.read_text(encoding="utf-8")))
 

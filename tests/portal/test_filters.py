@@ -58,7 +58,8 @@ def _cfdi(stand_in, key: str, *, provider: SandboxProvider, issued: dt.date, upl
 def world(portal_tenant, stand_in) -> World:
     accepted = _provider(stand_in, external_id="V1", rfc="ACE800101AB1", name="Aceros del Norte",
                          expedient_status="ACCEPTED", expedient_accepted=dt.date(2026, 11, 1),
-                         data={"bank_accounts": [{"bank_name": "BANORTE", "account": "0001", "clabe": "072580000000000011"}]})
+                         data={"bank_accounts": [{"bank_name": "BANORTE", "account": "0001",
+                                                  "clabe": "072580000000000011"}]})
     disabled = _provider(stand_in, external_id="", rfc="PAP800101AB2", name="Papelera Azteca", status="DISABLED",
                          expedient_status="SENT", type="FOREIGN", data={"expedient_expired": True})
     late = _provider(stand_in, external_id="V3", rfc="TRA800101AB3", name="Transportes del Norte",
@@ -115,12 +116,14 @@ def pages_providers(world: World) -> None:
     first = world.get("/api/1.0/extern/tenants/acme-portal/providers", {"offset": 0, "pageSize": 2}).json()
     rest = world.get("/api/1.0/extern/tenants/acme-portal/providers", {"offset": 2, "pageSize": 2}).json()
     assert (first["total"], len(first["items"]), len(rest["items"])) == (3, 2, 1)
-    assert {i["id"] for i in first["items"]} | {i["id"] for i in rest["items"]} == {p.portal_id for p in world.providers.values()}
+    listed = {i["id"] for i in first["items"]} | {i["id"] for i in rest["items"]}
+    assert listed == {p.portal_id for p in world.providers.values()}
 
 
 def pages_cfdis(world: World) -> None:
     path = "/api/1.0/extern/tenants/acme-portal/cfdis"
-    first, rest = world.get(path, {"offset": 0, "pageSize": 2}).json(), world.get(path, {"offset": 2, "pageSize": 2}).json()
+    first, rest = world.get(path, {"offset": 0, "pageSize": 2}).json(), world.get(path,
+                                                                                  {"offset": 2, "pageSize": 2}).json()
     assert (first["total"], len(first["items"]), len(rest["items"])) == (3, 2, 1)
 
 
@@ -137,7 +140,8 @@ def _cfdi_item(world: World, params: dict) -> dict:
 
 
 def hides_validations(world: World) -> None:
-    assert "validations" in _cfdi_item(world, {}) and "validations" not in _cfdi_item(world, {"hideValidations": "true"})
+    assert "validations" in _cfdi_item(world, {}) and "validations" not in _cfdi_item(world,
+                                                                                      {"hideValidations": "true"})
 
 
 def retrieves_history(world: World) -> None:
@@ -205,7 +209,8 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("list_2", "expedientAcceptedFrom"): filters_providers({"expedientAcceptedFrom": "2026-11-10"}, {"p3"}),
     ("list_2", "expedientAcceptedTo"): filters_providers({"expedientAcceptedTo": "2026-11-10"}, {"p1"}),
     ("list_2", "emptyExternalId"): lambda world: (filters_providers({"emptyExternalId": "true"}, {"p2"})(world),
-                                                   filters_providers({"emptyExternalId": "false"}, {"p1", "p3"})(world)),
+                                                   filters_providers({"emptyExternalId": "false"},
+                                                                     {"p1", "p3"})(world)),
     ("list_2", "hideBankInformation"): hides_bank_information,
     ("list_2", "status"): filters_providers({"status": "DISABLED"}, {"p2"}),
     ("list_2", "rfc"): filters_providers({"rfc": "TRA800101AB3"}, {"p3"}),
@@ -216,7 +221,8 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("list_2", "external_ids"): filters_providers({"external_ids": ["V1", "V3"]}, {"p1", "p3"}),
     ("list_2", "type"): filters_providers({"type": "FOREIGN"}, {"p2"}),
     ("list_2", "expiredExpedient"): lambda world: (filters_providers({"expiredExpedient": "true"}, {"p2"})(world),
-                                                    filters_providers({"expiredExpedient": "false"}, {"p1", "p3"})(world)),
+                                                    filters_providers({"expiredExpedient": "false"},
+                                                                      {"p1", "p3"})(world)),
     ("list_5", "pageSize"): pages_cfdis,
     ("list_5", "offset"): pages_cfdis,
     ("list_5", "from"): filters_cfdis({"from": "2026-10-20"}, {"b", "c"}),
@@ -224,7 +230,8 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     # "b" reached the portal at 23:00 of the 25th, "c" at 00:00 of the 26th (Mexico City): whole days count.
     ("list_5", "createdFrom"): filters_cfdis({"createdFrom": "2026-11-26"}, {"c"}),
     ("list_5", "createdUntil"): filters_cfdis({"createdUntil": "2026-11-25"}, {"a", "b"}),
-    ("list_5", "providerId"): lambda world: filters_cfdis({"providerId": world.providers["p3"].portal_id}, {"b", "c"})(world),
+    ("list_5", "providerId"): lambda world: filters_cfdis({"providerId": world.providers["p3"].portal_id},
+                                                          {"b", "c"})(world),
     ("list_5", "purchaseOrderId"): filters_cfdis({"purchaseOrderId": "f" * 24}, {"a"}),
     ("list_5", "providerExternalId"): filters_cfdis({"providerExternalId": "V1"}, {"a"}),
     ("list_5", "purchaseOrderExternalId"): filters_cfdis({"purchaseOrderExternalId": "PO000001"}, {"a"}),
@@ -303,7 +310,8 @@ def test_it_refuses_an_unknown_status_in_a_body(world):
     created = requests.post(f"{world.url}/api/1.0/extern/tenants/acme-portal/purchase-orders",
                             json=purchase_order("PO000002", vendor_id="V1").to_json(), headers=HEADERS, timeout=10)
     with contract.recording():
-        answer = world.put("/api/1.0/extern/tenants/acme-portal/purchase-orders/PO000002/status", {"status": "REOPENED"},
+        answer = world.put("/api/1.0/extern/tenants/acme-portal/purchase-orders/PO000002/status",
+                           {"status": "REOPENED"},
                            {"id_type": "EXTERNAL"})
 
     assert created.status_code == 200

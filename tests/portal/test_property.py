@@ -51,7 +51,8 @@ def test_it_answers_random_valid_requests_without_server_errors(portal_tenant, k
             answer = requests.request(
                 operation.method, portal_tenant.portal_url + path, params=query,
                 data=json.dumps(body) if body is not None else None, timeout=10,
-                headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET, "Content-Type": "application/json"},
+                headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET,
+                         "Content-Type": "application/json"},
             )
             statuses.append(answer.status_code)
             assert answer.status_code < 500, f"{operation.method} {path} {query} {body} -> {answer.status_code}"

@@ -12,6 +12,7 @@ from sandbox.plan import build_plan
 from tenants.sage_db import sage_alias
 from tests.support import ensure_postgres_database, needs_postgres, sandbox_sage_settings
 
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=[needs_postgres, pytest.mark.postgres])])
 def sandbox_company(request, sage_db_allowed, make_tenant, tmp_path):
     """(tenant, alias, plan): a small sandbox company written to SQLite or PostgreSQL."""

@@ -2,7 +2,7 @@
 from django.db import connections
 
 from sync.sage.fields import SageCharField
-from sync.sage.models import APVEN, SAGE_MODELS, POPORL
+from sync.sage.models import APVEN, POPORL, SAGE_MODELS
 
 
 def _char_columns(model) -> list[SageCharField]:
@@ -48,6 +48,6 @@ def test_it_reads_quantities_as_decimals(sandbox_company):
     _tenant, alias, plan = sandbox_company
     po = plan.pos[0]
     lines = POPORL.objects.using(alias).filter(PORHSEQ=po.porhseq).order_by("PORLREV")
-    assert [(l.OQORDERED, l.OQRECEIVED, l.OQCANCELED, l.OQOUTSTAND) for l in lines] == [
+    assert [(ln.OQORDERED, ln.OQRECEIVED, ln.OQCANCELED, ln.OQOUTSTAND) for ln in lines] == [
         (line.ordered, line.received, line.cancelled, line.outstanding) for line in po.lines
     ]

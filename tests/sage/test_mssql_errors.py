@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from django.db import connections
 
 from tenants.models import Tenant

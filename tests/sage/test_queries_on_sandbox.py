@@ -21,7 +21,7 @@ def test_it_lists_posted_payments_with_their_applied_lines(sandbox_company):
     payments = list(queries.posted_payments(alias, tenant, since=None, after=(0, 0), limit=500))
     assert [p.DOCNBR for p in payments] == [p.docnbr for p in sorted(plan.payments, key=lambda p: (p.batch, p.entry))]
     lines = queries.applied_payment_lines(alias, tenant, entries=[(p.CNTBTCH, p.CNTENTR) for p in payments[:2]])
-    assert [line.IDINVC for line in lines] == [l.invoice_number for p in plan.payments[:2] for l in p.lines]
+    assert [line.IDINVC for line in lines] == [ln.invoice_number for p in plan.payments[:2] for ln in p.lines]
     assert list(queries.applied_payment_lines(alias, tenant, entries=[])) == []
 
 

@@ -1,12 +1,11 @@
 """Every registered Sage query compiles to T-SQL SQL Server accepts, without a server."""
 import datetime as dt
+import importlib
+import pkgutil
 import re
 
 import pytest
 from django.db import connections
-
-import importlib
-import pkgutil
 
 import sync
 from sync.sage.queries import REGISTRY
@@ -78,7 +77,8 @@ def test_it_compiles_each_sage_query_to_tsql(tsql_alias, name, shape):
     if query.high_mark is not None and not query.low_mark:
         assert re.match(rf"SELECT TOP {query.high_mark - query.low_mark} ", sql)
     elif query.low_mark:
-        assert re.search(rf"ORDER BY .+\s+OFFSET {query.low_mark} ROWS FETCH FIRST {query.high_mark - query.low_mark} ROWS ONLY", sql)
+        rows = query.high_mark - query.low_mark
+        assert re.search(rf"ORDER BY .+\s+OFFSET {query.low_mark} ROWS FETCH FIRST {rows} ROWS ONLY", sql)
 
 
 @needs_mssql_django

@@ -1,9 +1,9 @@
 """A tenant whose Sage 300 Web API is the stand-in, served over real HTTP by live_server."""
 from __future__ import annotations
 
-import pytest
-
 from decimal import Decimal
+
+import pytest
 
 from sandbox.sage_webapi.common import Audit
 from sync.sage.models import APRDC, APVEN, APVGR, TXGRP, TXRATE

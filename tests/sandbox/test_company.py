@@ -109,9 +109,9 @@ def test_it_holds_a_po_in_every_state(company):
     headers = {int(h.PORHSEQ): h for h in sage.POPORH1.objects.using(alias).all()}
     seen = set()
     for porhseq, po_lines in lines.items():
-        ordered = sum(l.OQORDERED for l in po_lines)
-        cancelled = sum(l.OQCANCELED for l in po_lines)
-        received = sum(l.OQRECEIVED for l in po_lines)
+        ordered = sum(ln.OQORDERED for ln in po_lines)
+        cancelled = sum(ln.OQCANCELED for ln in po_lines)
+        received = sum(ln.OQRECEIVED for ln in po_lines)
         header = headers[porhseq]
         if header.ISCOMPLETE == 1:
             seen.add("complete")
@@ -145,8 +145,8 @@ def test_it_closes_complete_pos_with_invoiced_complete_receipts(company):
         receipts = sage.PORCPH1.objects.using(alias).filter(PORHSEQ=header.PORHSEQ)
         assert receipts.exists()
         assert all(r.ISINVOICED == 1 and r.ISCOMPLETE == 1 for r in receipts)
-        received = sum(l.RQRECEIVED for l in sage.PORCPL.objects.using(alias).filter(PORHSEQ=header.PORHSEQ))
-        ordered = sum(l.OQORDERED for l in sage.POPORL.objects.using(alias).filter(PORHSEQ=header.PORHSEQ))
+        received = sum(ln.RQRECEIVED for ln in sage.PORCPL.objects.using(alias).filter(PORHSEQ=header.PORHSEQ))
+        ordered = sum(ln.OQORDERED for ln in sage.POPORL.objects.using(alias).filter(PORHSEQ=header.PORHSEQ))
         assert received == ordered
 
 

@@ -46,7 +46,8 @@ class Installation:
         return start([sys.executable, "manage.py", *args], env=self.env)
 
     def add_tenant(self, code: str, **fields) -> None:
-        values = {"code": code, "name": f"{code} SA de CV", "rfc": "AIN8001011A1", "sandbox": True, "sage_db_engine": "sqlite",
+        values = {"code": code, "name": f"{code} SA de CV", "rfc": "AIN8001011A1", "sandbox": True,
+                  "sage_db_engine": "sqlite",
                   "sage_db_name": str(self.var_dir / f"sage_{code}.sqlite3"), "portal_tenant_id": code, **fields}
         script = f"from tenants.models import Tenant; Tenant.objects.create(**{values!r})"
         self.manage("shell", "-c", script, check=True)

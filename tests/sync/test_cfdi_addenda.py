@@ -101,7 +101,8 @@ def test_a_copy_that_cannot_be_made_says_why_on_the_page_and_the_others_are_made
     victim.refresh_from_db()
     assert victim.addenda_at is None and "could not be made" in victim.addenda_error
     assert step.failed_count == 1
-    assert not Cfdi.objects.filter(tenant=world, kind__in=("I", "E"), addenda_at__isnull=True).exclude(pk=victim.pk).exists()
+    assert not Cfdi.objects.filter(tenant=world, kind__in=("I", "E"),
+                                   addenda_at__isnull=True).exclude(pk=victim.pk).exists()
     client.force_login(User.objects.create_user("staffer", password="x-Long-pass-1", is_staff=True))
     page = client.get(f"/cfdis/{victim.pk}/").content.decode()
     assert "could not be made" in page and "addenda.xml" not in page
@@ -140,7 +141,8 @@ def test_writers_racing_on_one_copy_leave_a_whole_file_and_the_original_untouche
     cfdi = Cfdi.objects.filter(tenant=world, kind="I").first()
     original = storage.read_original(cfdi.sha256)
     media_root = Path(storage.cfdi_storage().location).parent
-    env = {**os.environ, "SAGECONNECT_MEDIA_ROOT": str(media_root), "DJANGO_SETTINGS_MODULE": "sageconnect.test_settings"}
+    env = {**os.environ, "SAGECONNECT_MEDIA_ROOT": str(media_root),
+           "DJANGO_SETTINGS_MODULE": "sageconnect.test_settings"}
     assert Path(storage.cfdi_storage().location).name == "cfdi", "the workers find the same storage"
     start_at = str(time.time() + 3)
     workers = [subprocess.Popen([sys.executable, "-m", "tests.cfdi.addenda_race_worker", start_at, cfdi.sha256,

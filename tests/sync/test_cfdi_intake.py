@@ -159,7 +159,8 @@ def test_an_imported_cfdi_cancelled_later_needs_attention_and_nothing_is_deleted
 
 def test_the_sweep_refreshes_the_portal_status_of_older_cfdis(world, plan):
     run_step(world, "cfdi_download")
-    older = next(c for c in plan.cfdis if c.kind == "I" and c.issued.date() < timezone.localdate() - dt.timedelta(days=5))
+    older = next(c for c in plan.cfdis if c.kind == "I"
+                 and c.issued.date() < timezone.localdate() - dt.timedelta(days=5))
     change_portal_status(world, older.uuid, portal_status="rejected")
 
     run_step(world, "cfdi_download")

@@ -7,8 +7,16 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from sync.lease import (HolderState, LeaseHeld, current_lease, lease_seconds, release_gone_holder, release_lease,
-                        renew_lease, take_lease)
+from sync.lease import (
+    HolderState,
+    LeaseHeld,
+    current_lease,
+    lease_seconds,
+    release_gone_holder,
+    release_lease,
+    renew_lease,
+    take_lease,
+)
 from sync.models import SyncRun, TenantLease
 from tests.sync.processes import start
 

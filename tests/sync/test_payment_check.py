@@ -47,8 +47,8 @@ def test_it_records_every_posted_payment_with_its_invoices_and_uuids(company, pl
         assert (payment.vendor, payment.date, payment.amount) == (expected.vendor_id, expected.date, expected.amount)
         assert payment.currency == currency(expected.currency)
         assert (payment.batch, payment.entry, payment.bank) == (expected.batch, expected.entry, expected.bank)
-        lines = [(l.invoice_number, l.cfdi_uuid, l.amount) for l in payment.lines.all()]
-        assert lines == [(l.invoice_number, l.cfdi_uuid.upper(), l.amount) for l in expected.lines]
+        lines = [(ln.invoice_number, ln.cfdi_uuid, ln.amount) for ln in payment.lines.all()]
+        assert lines == [(ln.invoice_number, ln.cfdi_uuid.upper(), ln.amount) for ln in expected.lines]
 
 
 def test_it_keeps_reversed_payments_from_ever_waiting_for_upload(company, plan):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from cfdi.services import store_cfdi
-from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant
 from sandbox.models import FaultRule
+from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant
 from sync.models import RecordOutcome, StepRun, SyncLink
 from sync.sage.models import APTCRO
 from tenants.sage_db import sage_alias

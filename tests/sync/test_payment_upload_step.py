@@ -11,13 +11,19 @@ from sandbox.plan import PlanPayment
 from sandbox.portal.models import SandboxCfdi, SandboxPayment
 from sync.models import Payment, StepRun, SyncLink
 from sync.pipeline import run_tenant
-from sync.sage.models import APOBLO, APIBC, APIBH, APIBHO
+from sync.sage.models import APIBC, APIBH, APIBHO, APOBLO
 from sync.sage.values import to_sage_date
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
 from tests.sync.processes import Installation
 from tests.sync.test_providers_step import (
-    TODAY, cycle, portal_writes, rerun_after_crash, sample_plan, subprocess_tenant, wire,
+    TODAY,
+    cycle,
+    portal_writes,
+    rerun_after_crash,
+    sample_plan,
+    subprocess_tenant,
+    wire,
 )
 
 pytestmark = SAGE_DB

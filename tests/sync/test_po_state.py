@@ -1,14 +1,20 @@
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 from django.db import connections
 
 from sandbox.company import write_company
 from sandbox.plan import build_plan
 from sync.models import SyncLink
 from sync.po_state import (
-    PoAction, PoCondition, START, classify, condition, content_hash, ineligibility, portal_facts, read_pos,
+    PoAction,
+    PoCondition,
+    classify,
+    condition,
+    content_hash,
+    ineligibility,
+    portal_facts,
+    read_pos,
 )
 from sync.sage.models import POPORH1, POPORH2, POPORHO, POPORL, PORCPH1
 from sync.sage.values import to_sage_date
@@ -58,7 +64,7 @@ def test_it_reads_headers_lines_options_addresses_and_receipts_in_five_queries(s
         pos, watermark = read_pos(alias, sage_tenant)
     first = pos[0]
     assert [po.po_number for po in pos] == ["PO000001", "PO000002"]
-    assert [(l.ordered, l.received) for l in first.lines] == [(10, 4), (5, 0)]
+    assert [(ln.ordered, ln.received) for ln in first.lines] == [(10, 4), (5, 0)]
     assert first.optional_fields == {"USOCFDI": "G03"}
     assert first.addresses["STCITY"] == "Monterrey"
     assert [(r.invoiced, r.complete) for r in first.receipts] == [(True, False)]

@@ -148,7 +148,7 @@ def test_it_maps_lines_addresses_and_currency_from_sage(created):
     assert [line["quantity"] for line in sent["lines"]] == [float(line.ordered - line.cancelled) for line in lines]
     assert sent["currency"] == ("USD" if po.currency == "USD" else "MXN")
     assert sent["provider_external_id"] == po.vendor_id
-    assert sent["subtotal"] == pytest.approx(sum(float(l["subtotal"]) for l in sent["lines"]))
+    assert sent["subtotal"] == pytest.approx(sum(float(ln["subtotal"]) for ln in sent["lines"]))
     assert {address["type"] for address in sent["addresses"]} == {"BILLING", "SHIPPING"}
     assert sent["date"].startswith(po.date.isoformat())
 

@@ -1,5 +1,4 @@
 """`manage.py sync`, as Windows Task Scheduler runs it: a real process, its exit code."""
-import time
 
 import pytest
 
@@ -12,7 +11,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     # One installation for the module: each costs seconds of process start-up.
-    site = Installation(tmp_path_factory.mktemp("site"), steps={"providers": f"{STEPS}.boom", "cfdi_download": f"{STEPS}.counting"})
+    site = Installation(tmp_path_factory.mktemp("site"),
+                        steps={"providers": f"{STEPS}.boom", "cfdi_download": f"{STEPS}.counting"})
     site.add_tenant("alpha", portal_secret="portal-secret-456")
     return site
 

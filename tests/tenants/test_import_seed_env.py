@@ -51,7 +51,8 @@ def test_it_creates_one_tenant_per_list_position(db, tmp_path):
     assert output.count("created") == 2
     ltd, inc = Tenant.objects.get(code="samltd"), Tenant.objects.get(code="saminc")
     assert (ltd.portal_tenant_id, ltd.portal_key, ltd.portal_secret) == ("samltd", "key-ltd", "secret-ltd")
-    assert (inc.portal_key, inc.portal_secret, inc.sage_db_name, inc.rfc) == ("key-inc", "secret-inc", "SAMINC", "S&M900202CD3")
+    assert (inc.portal_key, inc.portal_secret, inc.sage_db_name, inc.rfc) == ("key-inc", "secret-inc", "SAMINC",
+                                                                              "S&M900202CD3")
     assert (ltd.sage_db_engine, ltd.sage_db_host, ltd.sage_db_port) == ("mssql", "sql.example.mx", 1433)
     assert (ltd.sage_db_user, ltd.sage_db_password) == ("sa", "p@ss,word")
     assert ltd.portal_url == "https://api-sandbox.portaldeproveedores.mx"

@@ -16,7 +16,8 @@ def test_it_refuses_a_misspelt_zone(make_tenant):
 
 def test_it_accepts_the_zones_of_mexico(make_tenant):
     for zone in ("America/Mexico_City", "America/Tijuana", "America/Cancun", "America/Monterrey"):
-        assert make_tenant(code=zone.split("/")[1].lower()[:20], portal_tenant_id=zone, time_zone=zone).time_zone == zone
+        assert make_tenant(code=zone.split("/")[1].lower()[:20], portal_tenant_id=zone,
+                           time_zone=zone).time_zone == zone
 
 
 def test_it_offers_the_zone_list_to_pick_from(db):

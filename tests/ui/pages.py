@@ -9,9 +9,11 @@ def get_urls() -> list[str]:
     run = SyncRun.objects.order_by("id").first()
     cfdi = Cfdi.objects.order_by("id").first()
     return [
-        "/", "/overview/table", f"/tenants/{run.tenant.code}/", "/attention/", "/attention/?kind=po", "/runs/", f"/runs/{run.pk}/", "/runs/?status=partial&step=cfdi_import",
+        "/", "/overview/table", f"/tenants/{run.tenant.code}/", "/attention/", "/attention/?kind=po",
+        "/runs/", f"/runs/{run.pk}/", "/runs/?status=partial&step=cfdi_import",
         "/cfdis/", "/cfdis/?status=failed&kind=I", f"/cfdis/{cfdi.pk}/", f"/cfdis/{cfdi.pk}/original.xml",
-        "/payments/", "/payments/?state=waiting&docnbr=PY", "/pos/", "/cfdis/?po=PO00000", "/scheduler/", "/api/status", "/api/stats",
+        "/payments/", "/payments/?state=waiting&docnbr=PY", "/pos/", "/cfdis/?po=PO00000", "/scheduler/",
+        "/api/status", "/api/stats",
     ]
 
 

@@ -24,7 +24,8 @@ AXE_VERSION = "4.14.1"
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 WIDTHS = {"laptop": (1366, 800), "phone": (390, 844)}
 # What a person must be able to reach and press; hidden inputs and the skip link (shown on focus) aside.
-ACTIONS = "main a[href], main button, main select, main input:not([type=hidden]), main textarea, header a, header button"
+ACTIONS = ("main a[href], main button, main select, main input:not([type=hidden]), main textarea, header a, "
+           "header button")
 
 
 def page_paths() -> dict[str, str]:
@@ -86,9 +87,11 @@ def unreachable_actions(page: Page) -> list[str]:
         problem = element.evaluate("""(el) => {
             const box = el.getBoundingClientRect();
             const label = (el.innerText || el.value || el.name || el.getAttribute('href') || el.tagName).trim();
-            if (box.left < -1 || box.right > window.innerWidth + 1) return `${label}: outside the screen (${Math.round(box.left)}–${Math.round(box.right)})`;
+            if (box.left < -1 || box.right > window.innerWidth + 1)
+                return `${label}: outside the screen (${Math.round(box.left)}–${Math.round(box.right)})`;
             const hit = document.elementFromPoint(box.left + Math.min(box.width / 2, 4), box.top + box.height / 2);
-            if (!hit || !(el === hit || el.contains(hit) || hit.contains(el) || (el.labels && [...el.labels].some(l => l.contains(hit)))))
+            if (!hit || !(el === hit || el.contains(hit) || hit.contains(el)
+                          || (el.labels && [...el.labels].some(l => l.contains(hit)))))
                 return `${label}: covered by ${hit ? hit.outerHTML.slice(0, 80) : 'nothing'}`;
             return null;
         }""")
@@ -103,7 +106,8 @@ def serious_accessibility_violations(page: Page) -> list[str]:
     violations = page.evaluate("""async () => {
         const result = await axe.run(document, {resultTypes: ['violations']});
         return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
-            .map(v => `${v.impact} ${v.id}: ${v.help} — ${v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')}`);
+            .map(v => `${v.impact} ${v.id}: ${v.help} — `
+                      + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '));
     }""")
     return violations
 

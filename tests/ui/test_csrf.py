@@ -33,7 +33,8 @@ def test_it_refuses_every_action_without_the_csrf_token(strict_client, world):
 
 def test_it_acts_when_the_token_is_sent(strict_client, world):
     tenant = world(1)[0]
-    response = strict_client.post("/scheduler/pause", {"tenant": tenant.code, "csrfmiddlewaretoken": _token(strict_client)})
+    response = strict_client.post("/scheduler/pause",
+                                  {"tenant": tenant.code, "csrfmiddlewaretoken": _token(strict_client)})
     assert response.status_code == 302
     tenant.refresh_from_db()
     assert tenant.paused is True

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from sync.models import SyncRun, TenantLease
 from cfdi.models import Cfdi
+from sync.models import SyncRun, TenantLease
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db

@@ -37,7 +37,7 @@ def test_it_walks_from_a_stuck_payment_to_its_invoice_and_back(staff_client, wor
                                            portal_metadata={"provider_external_id": "1200"})
     _waiting_without_uuid(tenant, "PY0000005", cfdi.document_number)
 
-    payments = staff_client.get(f"/payments/?docnbr=PY0000005").content.decode()
+    payments = staff_client.get("/payments/?docnbr=PY0000005").content.decode()
     assert f'<a href="/cfdis/{cfdi.pk}/" class="waits-for">A-123456 (no UUID in Sage)</a>' in payments
     assert '<span class="status st-needs_attention">needs attention</span>' in payments
 

@@ -65,7 +65,8 @@ def test_it_shows_times_in_the_tenants_time_zone(staff_client, world):
     SyncRun.objects.update(started=moment, finished=moment + dt.timedelta(seconds=42))
     html = staff_client.get("/runs/").content.decode()
     # Several tenants on one page: each time in its tenant's zone, marked with that zone.
-    assert '<time datetime="2026-01-15T18:30:00+00:00" title="America/Mexico_City">2026-01-15 12:30:00 CST</time>' in html
+    assert ('<time datetime="2026-01-15T18:30:00+00:00" title="America/Mexico_City">2026-01-15 12:30:00 CST</time>'
+            in html)
     assert '<time datetime="2026-01-15T18:30:00+00:00" title="America/Tijuana">2026-01-15 10:30:00 PST</time>' in html
     assert "42.0 s" in html
     # One tenant's page reads in its zone and says which.

@@ -1,4 +1,4 @@
-"""`manage.py cfdi check FILE…` (and the subcommands cfdi.commands lists)."""
+"""`manage.py cfdi check FILE…` (and the subcommands other apps add to cfdi.commands, e.g. sync's `import`)."""
 from django.core.management.base import BaseCommand
 
 from cfdi.commands import SUBCOMMANDS, dispatch

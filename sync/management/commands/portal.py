@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from sync.portal import PortalClient, PortalError, RetryPolicy
+from tenants.models import Tenant
 
 
 class Command(BaseCommand):
@@ -15,8 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("--tenant", required=True, help=_("the tenant's code"))
 
     def handle(self, *args, action: str, tenant: str, **options) -> None:
-        from tenants.models import Tenant
-
         found = Tenant.objects.filter(code=tenant).first()
         if found is None:
             raise CommandError(_("No tenant with code '%(code)s'; see the tenants in the admin.") % {"code": tenant})
@@ -31,11 +30,13 @@ class Command(BaseCommand):
         if check.answers:
             self.stdout.write(_("Portal of tenant '%(tenant)s' at %(url)s: answers.") % values)
         else:
-            self.stdout.write(_("Portal of tenant '%(tenant)s' at %(url)s: does not answer. %(detail)s") % {**values, "detail": check.detail})
+            self.stdout.write(_("Portal of tenant '%(tenant)s' at %(url)s: does not answer. %(detail)s")
+                              % {**values, "detail": check.detail})
         if check.credentials_accepted:
             self.stdout.write(_("Credentials of tenant '%(tenant)s': accepted.") % values)
         elif check.answers:
-            self.stdout.write(_("Credentials of tenant '%(tenant)s': refused. %(detail)s") % {**values, "detail": check.detail})
+            self.stdout.write(_("Credentials of tenant '%(tenant)s': refused. %(detail)s")
+                              % {**values, "detail": check.detail})
         else:
             self.stdout.write(_("Credentials of tenant '%(tenant)s': not checked (no answer).") % values)
         if not (check.answers and check.credentials_accepted):

@@ -36,7 +36,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sageconnect.metrics import prepare_multiprocess_dir
+from sageconnect.outside_calls import prepare_multiprocess_dir
 from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent, kill_group
 from sageconnect.staticfiles import collect_if_changed
 

@@ -35,7 +35,8 @@ class Command(BaseCommand):
         tenants = self._tenants(tenant)
         if step and step not in step_names():
             raise CommandError(
-                _("There is no step %(step)r. Valid steps: %(names)s.") % {"step": step, "names": ", ".join(step_names())},
+                _("There is no step %(step)r. Valid steps: %(names)s.")
+                % {"step": step, "names": ", ".join(step_names())},
                 returncode=EXIT_USAGE,
             )
         for signum in (signal.SIGTERM, signal.SIGINT):

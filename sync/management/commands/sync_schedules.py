@@ -24,7 +24,8 @@ class Command(BaseCommand):
                                % {"code": tenant, "known": known})
         if pause or resume:
             changed = set_paused(pause, tenant)
-            self.stdout.write(_("%(n)s tenant(s) %(what)s.") % {"n": changed, "what": _("paused") if pause else _("resumed")})
+            self.stdout.write(_("%(n)s tenant(s) %(what)s.")
+                              % {"n": changed, "what": _("paused") if pause else _("resumed")})
             return
         for schedule in sync_all_schedules():
             self.stdout.write(_("%(name)s: every %(minutes)s min, next %(next)s") % {

@@ -33,7 +33,8 @@ class Command(BaseCommand):
                            if row[_raw(field)]}
                 if updates:
                     Tenant.objects.filter(pk=row["pk"]).update(
-                        **{field: models.Value(value, output_field=models.TextField()) for field, value in updates.items()}
+                        **{field: models.Value(value, output_field=models.TextField())
+                           for field, value in updates.items()}
                     )
                     count += len(updates)
         self.stdout.write(_("Re-encrypted %(count)d secret(s) with the first key.") % {"count": count})

@@ -14,7 +14,6 @@ from cfdi import storage
 from cfdi.models import Cfdi, CfdiStatus, ImportAttempt, ImportOutcome
 from cfdi.parsing import parse_xml
 from cfdi.services import store_cfdi
-from sandbox.sat.register import register_stamped
 from cfdi.taxes import cfdi_taxes
 from sandbox.cfdi_factory import build_cfdi_xml
 from sandbox.company import TAX_GROUP, write_company
@@ -23,6 +22,7 @@ from sandbox.plan import build_plan
 from sandbox.portal.seed import seed_portal
 from sandbox.sage_webapi import invoices as stand_in
 from sandbox.sage_webapi.common import Audit
+from sandbox.sat.register import register_stamped
 from sync.cfdi_import import VendorFacts, build_invoice
 from sync.models import StepRun
 from sync.sage.models import APIBC, APIBH, APIBHO, APOBL, APRDC, APVEN

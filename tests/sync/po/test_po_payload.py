@@ -37,7 +37,7 @@ def test_it_sends_what_is_still_on_order_and_leaves_out_skipped_locations(make_t
     tenant = make_tenant(skip_location_codes=["gral"])
     order = build_order(sage_po(line(1000, "10", cancelled="4"), line(2000, "5", location="GRAL"), line(3000, "2")),
                         tenant).to_json()
-    assert [(l["external_id"], l["quantity"], l["subtotal"]) for l in order["lines"]] == [
+    assert [(ln["external_id"], ln["quantity"], ln["subtotal"]) for ln in order["lines"]] == [
         ("PO000001-1000", 6.0, 60.0), ("PO000001-3000", 2.0, 20.0)]
     assert (order["subtotal"], order["total"], order["vat_sum"]) == (80.0, 92.8, 12.8)  # Sage's 16 % kept
 

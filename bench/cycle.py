@@ -12,17 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 
-from sync.bench import isolation
-from sync.bench.baseline import run_baseline
-from sync.bench.measure import AccessLog, Meter, Phase, SqlCounter, peak_memory_mb
-from sync.bench.minimum import minimum_calls
-from sync.bench.report import machine, portal_calls, table, total, write_json
-from sync.bench.servers import StandIns
-from sync.bench.world import SIZES, add_latency, change_pos, fill, make_tenant, plan_of
+from bench import isolation
+from bench.baseline import run_baseline
+from bench.measure import AccessLog, Meter, Phase, SqlCounter, peak_memory_mb
+from bench.minimum import minimum_calls
+from bench.report import machine, portal_calls, table, total, write_json
+from bench.servers import StandIns
+from bench.world import SIZES, add_latency, change_pos, fill, make_tenant, plan_of
+from cfdi.models import Cfdi
+from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
+from sync.pipeline import run_tenant
+from tenants.sage_db import sage_alias
 
 OURS, BASE = "bench", "benchbase"
 
@@ -57,8 +62,6 @@ def run_cycle(command, options) -> int:
 
 class Bench:
     def __init__(self, command, options) -> None:
-        from django.conf import settings
-
         self.command, self.options = command, options
         self.size_name = options["size"]
         self.size = SIZES[self.size_name]
@@ -95,8 +98,6 @@ class Bench:
         return 0
 
     def setup(self, url: str):
-        from tenants.sage_db import sage_alias
-
         self.say(_("building the %(size)s plan: %(s)s") % {"size": self.size_name, "s": self.size})
         today = dt.date.today()
         self.plan = plan_of(self.size, today=today)
@@ -115,9 +116,7 @@ class Bench:
         return ours, base
 
     def reseed_for_ours(self, ours, base) -> None:
-        """The portal forgets the baseline's tenant (provider ids are unique portal-wide) and is seeded afresh for ours."""
-        from sandbox.portal.models import SandboxPortalTenant
-
+        """The portal forgets the baseline's tenant (provider ids are unique portal-wide), then is seeded for ours."""
         with self.sql.not_counting():
             SandboxPortalTenant.objects.filter(tenant_id=base.portal_tenant_id).delete()
             fill(ours, self.plan, company=False)
@@ -127,7 +126,7 @@ class Bench:
         with SqlCounter(self.aliases) as sql:
             self.sql = sql
             meter = Meter(sql, log)
-            baseline = {"first": [], "no_change": []}
+            baseline: dict[str, list[Phase]] = {"first": [], "no_change": []}
             if not self.options["skip_baseline"]:
                 self.say(_("(d) seed-style baseline, first cycle (every %(n)s. record)") % {"n": self.nth})
                 baseline["first"] = run_baseline(base, meter, first=True, nth=self.nth, echo=self.say)
@@ -146,6 +145,7 @@ class Bench:
         if not self.options["profile"]:
             return work()
         try:
+            # A development tool, needed only with --profile.
             from pyinstrument import Profiler
         except ImportError:
             raise CommandError(_("--profile needs pyinstrument: pip install pyinstrument")) from None
@@ -160,9 +160,6 @@ class Bench:
             self.say(_("profile written to %(path)s") % {"path": path})
 
     def cycle(self, title: str, tenant, meter: Meter) -> dict:
-        from cfdi.models import Cfdi
-        from sync.pipeline import run_tenant
-
         self.say(title)
         phases: list[Phase] = []
         held = [self._count(Cfdi.objects.filter(tenant=tenant))]
@@ -198,8 +195,6 @@ class Bench:
             return queryset.count()
 
     def listings(self, tenant) -> dict[str, int]:
-        from sandbox.portal.models import SandboxCfdi, SandboxProvider
-
         portal = {"portal_tenant__tenant_id": tenant.portal_tenant_id}
         return {"accepted_providers": SandboxProvider.objects.filter(expedient_status="ACCEPTED", **portal).count(),
                 "cfdis_listed": SandboxCfdi.objects.filter(**portal).count(),
@@ -247,7 +242,8 @@ class Bench:
     def summary(self, document: dict) -> None:
         self.command.stdout.write("")
         for name in ("first", "no_change", "one_percent"):
-            for line in table(f"ours, {name} ({self.cycles_title(name)})", self._phases(document["cycles"][name]["phases"]),
+            for line in table(f"ours, {name} ({self.cycles_title(name)})",
+                              self._phases(document["cycles"][name]["phases"]),
                               OURS, "BENCH"):
                 self.command.stdout.write(line)
         for name in ("first", "no_change"):

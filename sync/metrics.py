@@ -8,14 +8,14 @@ Two sources:
   errors, counted by the clients in whatever process makes them. `manage.py
   serve` points every process it starts at one PROMETHEUS_MULTIPROC_DIR, so
   the web answers for the workers too; a process started on its own (e.g.
-  `manage.py sync` from Task Scheduler) counts only for itself.
+  `manage.py sync` from Task Scheduler) counts only for itself. The counters
+  are in sageconnect.outside_calls, which the clients import without this.
 """
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import os
-from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Count, Max, Min
@@ -23,40 +23,19 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from cfdi.models import Cfdi
 from sageconnect.clientip import client_ip
-
-MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-_calls_registry = CollectorRegistry(auto_describe=True)
-OUTSIDE_CALLS = Counter(
-    "sageconnect_outside_calls", "HTTP requests made to outside systems, by system, tenant and outcome.",
-    ["system", "tenant", "outcome"], registry=_calls_registry,
-)
-
-
-def count_call(system: str, tenant: str, ok: bool) -> None:
-    """One HTTP attempt to an outside system: `ok` when it answered below 400."""
-    OUTSIDE_CALLS.labels(system=system, tenant=tenant, outcome="ok" if ok else "error").inc()
-
-
-def prepare_multiprocess_dir(var_dir: Path) -> str:
-    """The directory `serve`'s processes share their counters in, emptied at start."""
-    folder = Path(os.environ.get(MULTIPROC_VARIABLE) or var_dir / "prometheus")
-    folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.db"):
-        stale.unlink(missing_ok=True)
-    return str(folder)
+from sageconnect.outside_calls import MULTIPROC_VARIABLE, calls_registry
+from sync.models import Payment, RecordOutcome, StepRun, SyncRun, TenantLease
 
 
 class DatabaseCollector:
     """What the database says, read when Prometheus asks."""
 
     def collect(self):
-        from cfdi.models import Cfdi
-        from sync.models import Payment, RecordOutcome, StepRun, SyncRun, TenantLease
-
         now = timezone.now()
         runs = GaugeMetricFamily("sageconnect_runs", "Sync runs in the database, by tenant and outcome.",
                                  labels=["tenant", "status"])
@@ -66,9 +45,9 @@ class DatabaseCollector:
 
         last_run = GaugeMetricFamily("sageconnect_last_run_finished_timestamp_seconds",
                                      "When the tenant's last run finished (Unix time).", labels=["tenant"])
-        for row in (SyncRun.objects.filter(finished__isnull=False).values("tenant__code")
-                    .annotate(last=Max("finished")).order_by()):
-            last_run.add_metric([row["tenant__code"]], row["last"].timestamp())
+        for code, last in (SyncRun.objects.filter(finished__isnull=False).values("tenant__code")
+                           .annotate(last=Max("finished")).order_by().values_list("tenant__code", "last")):
+            last_run.add_metric([code], last.timestamp())
         yield last_run
 
         yield self._step_durations(StepRun)
@@ -126,7 +105,8 @@ class DatabaseCollector:
                                  "Seconds until a held lease expires unless renewed.", labels=["tenant"])
         held = list(TenantLease.objects.filter(expires__gt=now).exclude(holder="")
                     .values("tenant__code", "holder", "expires"))
-        started = dict(SyncRun.objects.filter(status=SyncRun.Status.RUNNING, lease_holder__in=[h["holder"] for h in held])
+        started = dict(SyncRun.objects.filter(status=SyncRun.Status.RUNNING,
+                                              lease_holder__in=[h["holder"] for h in held])
                        .values("lease_holder").annotate(first=Min("started")).order_by()
                        .values_list("lease_holder", "first"))
         lease_seconds = int(getattr(settings, "SYNC_LEASE_SECONDS", 900))
@@ -169,5 +149,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         calls = CollectorRegistry()
         multiprocess.MultiProcessCollector(calls)
     else:
-        calls = _calls_registry
+        calls = calls_registry
     return HttpResponse(generate_latest(database) + generate_latest(calls), content_type=CONTENT_TYPE_LATEST)

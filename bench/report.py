@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import platform
 import os
+import platform
 from pathlib import Path
 
-from sync.bench.measure import Phase
+from bench.measure import Phase
 
 
 def machine() -> dict:
@@ -24,7 +24,8 @@ def machine() -> dict:
 
 def portal_calls(phase: Phase, portal_tenant: str) -> dict[str, int]:
     http = phase.http
-    return {"reads": http.get(f"portal:{portal_tenant}:reads", 0), "writes": http.get(f"portal:{portal_tenant}:writes", 0),
+    return {"reads": http.get(f"portal:{portal_tenant}:reads", 0),
+            "writes": http.get(f"portal:{portal_tenant}:writes", 0),
             "downloads": http.get("portal:*:downloads", 0), "failed": http.get(f"portal:{portal_tenant}:failed", 0)}
 
 

@@ -68,6 +68,7 @@ class StandIns:
         self._wait_until_listening()
 
     def _wait_until_listening(self, timeout: float = 60) -> None:
+        assert self.process is not None, "start() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -1,4 +1,4 @@
-"""Subcommands of `manage.py bench`; add one by adding to SUBCOMMANDS."""
+"""`manage.py bench cfdi --n 3000`: CFDI parse + validate + store throughput."""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,6 +12,9 @@ from cfdi.models import Cfdi, CfdiStatus
 from cfdi.services import store_cfdi
 from cfdi.storage import AtomicFileSystemStorage
 from cfdi.validation import check_cfdi
+from sandbox.cfdi_factory import build_cfdi_xml
+from sandbox.plan import build_plan
+from tenants.models import Tenant
 
 BENCH_RFC = "DEM8801152E9"
 
@@ -26,18 +29,12 @@ def add_cfdi_arguments(parser) -> None:
 
 
 def _documents(count: int, seed: int) -> list[bytes]:
-    # The sandbox is a dev dependency of the benchmark only, imported late.
-    from sandbox.cfdi_factory import build_cfdi_xml
-    from sandbox.plan import build_plan
-
     plan = build_plan(seed=seed, vendors=50, pos=10, cfdis=count, payments=0, company_rfc=BENCH_RFC,
                       today=dt.date(2026, 1, 15))
     return [build_cfdi_xml(c, plan.company_rfc, plan.company_name) for c in plan.cfdis]
 
 
 def _bench_tenant():
-    from tenants.models import Tenant
-
     return Tenant.objects.create(
         code="bench-cfdi", name="Benchmark SA de CV", rfc=BENCH_RFC, sandbox=True, sage_db_engine="sqlite",
         sage_db_name=":memory:",
@@ -88,23 +85,3 @@ def run_cfdi(command, options) -> int:
     command.stdout.write(_("      CPU time %(cpu).2f s = %(rate).0f docs/s of CPU; the rest is waiting for the disk")
                          % {"cpu": cpu, "rate": count / cpu if cpu else 0})
     return invalid
-
-
-# name -> (help, add_arguments, run). run returns the number of failures.
-def _sync_benchmarks() -> dict:
-    # The sync benchmarks live with the engine, which depends on cfdi: imported here, not at the top.
-    from sync.bench.cycle import add_cycle_arguments, run_cycle
-    from sync.bench.tenants import add_tenants_arguments, run_tenants
-
-    return {
-        "cycle": (_("a tenant's full cycle at size against the stand-ins, and the seed-style baseline"),
-                  add_cycle_arguments, run_cycle),
-        "tenants": (_("many small tenants through a django-q2 cluster with 1, then 2 workers"),
-                    add_tenants_arguments, run_tenants),
-    }
-
-
-SUBCOMMANDS = {
-    "cfdi": (_("CFDI parse + validate + store throughput"), add_cfdi_arguments, run_cfdi),
-    **_sync_benchmarks(),
-}

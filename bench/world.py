@@ -13,6 +13,7 @@ from sandbox.plan import Plan, build_plan
 from sandbox.portal.models import SandboxPortalTenant
 from sandbox.portal.seed import seed_portal
 from sync.portal.schemas import PAGE_SIZE_MAX
+from sync.sage.models import POPORH1, POPORL
 from tenants.models import Tenant
 from tenants.sage_db import sage_alias
 
@@ -60,7 +61,7 @@ def fill(tenant: Tenant, plan: Plan, *, company: bool = True) -> None:
         create_sage_tables(alias, drop=True)
         write_company(alias, plan)
     portal = seed_portal(tenant, plan)
-    # Pages as large as the real portal serves (EXTERNAL.md: 200), which is what sync.bench.minimum counts.
+    # Pages as large as the real portal serves (EXTERNAL.md: 200), which is what bench.minimum counts.
     SandboxPortalTenant.objects.filter(pk=portal.pk).update(page_size_max=PAGE_SIZE_MAX)
 
 
@@ -73,8 +74,6 @@ def add_latency(tenant: Tenant, latency_ms: int) -> None:
 
 def change_pos(tenant: Tenant, share: float = 0.01) -> list[str]:
     """Change `share` of the POs in Sage as a buyer would: one more unit on the first line, a new audit stamp."""
-    from sync.sage.models import POPORH1, POPORL
-
     alias = sage_alias(tenant)
     headers = list(POPORH1.objects.using(alias).order_by("PORHSEQ").values_list("PORHSEQ", "PONUMBER"))
     step = max(1, round(1 / share))

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 from django.db import connection
 from django.db.models import Max
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ
 
-if TYPE_CHECKING:
-    from sync.models import SyncRun, TenantLease
-    from tenants.models import Tenant
+from sync.lease import holder_gone, holder_state
+from sync.models import SyncRun, TenantLease
+from tenants.models import Tenant
 
 # A cycle may run late by a slot or two (a long previous run, a restart).
 SLOTS_OF_GRACE = 3
@@ -32,11 +35,11 @@ EXTRA_GRACE = dt.timedelta(minutes=5)
 
 @dataclass
 class TenantHealth:
-    tenant: "Tenant"
+    tenant: Tenant
     last_completed: dt.datetime | None
     behind: bool
     why: str
-    lease: "TenantLease | None"  # held (holder set), whether or not its holder still runs
+    lease: TenantLease | None  # held (holder set), whether or not its holder still runs
     lease_state: str  # sync.lease.HolderState value, "" when free
     lease_gone: bool  # its holder will never release it: an admin may
 
@@ -57,16 +60,13 @@ class TenantHealth:
         }
 
 
-def allowance(tenant: "Tenant") -> dt.timedelta:
+def allowance(tenant: Tenant) -> dt.timedelta:
     return dt.timedelta(minutes=tenant.sync_every_minutes * SLOTS_OF_GRACE) + EXTRA_GRACE
 
 
-def judge_tenants(tenants: Iterable["Tenant"], latest_runs: dict[int, "SyncRun"],
+def judge_tenants(tenants: Iterable[Tenant], latest_runs: dict[int, SyncRun],
                   now: dt.datetime | None = None) -> dict[int, TenantHealth]:
     """Each tenant's health; two queries whatever the number of tenants (plus the caller's latest runs)."""
-    from sync.lease import holder_gone, holder_state
-    from sync.models import SyncRun, TenantLease
-
     now = now or timezone.now()
     tenants = list(tenants)
     ids = [t.pk for t in tenants]
@@ -81,21 +81,17 @@ def judge_tenants(tenants: Iterable["Tenant"], latest_runs: dict[int, "SyncRun"]
         behind = tenant.active and now - (last or tenant.created) > allowance(tenant)
         why = _why(tenant, lease, state, latest_runs.get(tenant.pk), last) if behind else ""
         judged[tenant.pk] = TenantHealth(tenant, last, behind, why, lease, state,
-                                         bool(lease) and holder_gone(lease, now))
+                                         lease is not None and holder_gone(lease, now))
     return judged
 
 
-def latest_runs(tenant_ids: list[int]) -> dict[int, "SyncRun"]:
-    from sync.models import SyncRun
-
+def latest_runs(tenant_ids: list[int]) -> dict[int, SyncRun]:
     latest_ids = (SyncRun.objects.filter(tenant_id__in=tenant_ids, dry_run=False)
                   .values("tenant_id").annotate(last_id=Max("id")).values_list("last_id", flat=True))
     return {run.tenant_id: run for run in SyncRun.objects.filter(id__in=list(latest_ids))}
 
 
 def _why(tenant, lease, state, latest, last_completed) -> str:
-    from sync.models import SyncRun
-
     if tenant.paused:
         return _("paused")
     if lease is not None:
@@ -135,24 +131,16 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    from django_q.conf import Conf
-
     try:
         if Conf.ORM:
-            from django_q.models import OrmQ
-
             OrmQ.objects.using(Conf.ORM).exists()
             return "ok"
-        from django_q.brokers import get_broker
-
         return "ok" if get_broker().ping() else "error: no answer"
     except Exception as exc:
         return f"error: {exc.__class__.__name__}"
 
 
 def _cycles(now: dt.datetime) -> tuple[str, float | None, list[dict[str, Any]]]:
-    from tenants.models import Tenant
-
     tenants = list(Tenant.objects.filter(active=True).order_by("code"))
     judged = judge_tenants(tenants, latest_runs([t.pk for t in tenants]), now)
     behind = [{"tenant": h.tenant.code, "why": h.why,
@@ -180,6 +168,4 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _uses_orm() -> bool:
-    from django_q.conf import Conf
-
     return bool(Conf.ORM)

@@ -21,12 +21,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
+from django_q.models import Schedule
+from django_q.tasks import async_task
 
+from bench import isolation
+from bench.report import machine, write_json
+from bench.servers import StandIns
+from bench.world import SIZES, add_latency, fill, make_tenant, plan_of
 from sageconnect.processes import DIE_WITH_PARENT_VARIABLE, die_with_parent, kill_group
-from sync.bench import isolation
-from sync.bench.report import machine, write_json
-from sync.bench.servers import StandIns
-from sync.bench.world import SIZES, add_latency, fill, make_tenant, plan_of
+from sync.models import SyncRun
 
 
 def add_tenants_arguments(parser) -> None:
@@ -67,9 +70,10 @@ def run_tenants(command, options) -> int:
     first = results[counts[0]]["seconds"]
     for workers in counts:
         seconds = results[workers]["seconds"]
-        command.stdout.write(_("%(w)s worker(s): %(s).1f s for %(n)s tenants (%(ok)s succeeded), %(r).2f × the %(f)s-worker time")
-                             % {"w": workers, "s": seconds, "n": options["tenants"], "ok": results[workers]["succeeded"],
-                                "r": seconds / first, "f": counts[0]})
+        command.stdout.write(_("%(w)s worker(s): %(s).1f s for %(n)s tenants (%(ok)s succeeded), "
+                               "%(r).2f × the %(f)s-worker time")
+                             % {"w": workers, "s": seconds, "n": options["tenants"],
+                                "ok": results[workers]["succeeded"], "r": seconds / first, "f": counts[0]})
     if len(counts) > 1:
         summary["ratio"] = round(results[counts[-1]]["seconds"] / first, 3)
     write_json(isolation.bench_root() / "tenants.json", summary)
@@ -88,8 +92,6 @@ class Pass:
         self.command.stdout.flush()
 
     def run(self) -> int:
-        from django_q.models import Schedule
-
         call_command("migrate", verbosity=0)
         with StandIns(self.var_dir, workers=4) as servers:
             tenants = self.setup(servers.url)
@@ -122,10 +124,6 @@ class Pass:
         return tenants
 
     def through_cluster(self, tenants) -> tuple[float, dict[str, int]]:
-        from django_q.tasks import async_task
-
-        from sync.models import SyncRun
-
         # The broker's queue is in this installation's own database: the default cluster name is ours alone.
         env = {**os.environ, "Q_WORKERS": str(self.workers)}
         # Its own process group, dying with this process: the sentinel and workers it forks go with it.

@@ -34,7 +34,7 @@ def child_env(var_dir: Path) -> dict[str, str]:
                                 "DJANGO_SECRET_KEY", "Q_CLUSTER", "Q_WORKERS", "SAGECONNECT_CRASH_AT"))}
     # The benchmark's companies are sandbox companies: the stand-ins are switched on for it.
     env.update({"SAGECONNECT_VAR_DIR": str(var_dir), INSIDE: "1", "PYTHONUNBUFFERED": "1",
-                "DJANGO_SETTINGS_MODULE": "sageconnect.settings", "SAGECONNECT_SANDBOX": "true"})
+                "DJANGO_SETTINGS_MODULE": "bench.settings", "SAGECONNECT_SANDBOX": "true"})
     return env
 
 

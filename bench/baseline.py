@@ -14,16 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from bench.measure import Meter, Phase
 from cfdi.models import CfdiStatus
 from cfdi.services import store_cfdi
-from sync.bench.measure import Meter, Phase
 from sync.models import Payment
 from sync.payment_payload import build_payment, wait_reason
+from sync.pipeline import run_tenant
 from sync.po_payload import PoPayloadError, build_order
 from sync.po_state import START, PoCondition, SagePo, condition, ineligibility, read_pos
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiProgressRequest
+from sync.sage.models import APVEN
 from sync.sage.values import trimmed, uuid_key
 from tenants.models import Tenant
 from tenants.sage_db import sage_alias
@@ -54,15 +56,13 @@ def providers(portal: PortalClient, tenant: Tenant, nth: int) -> dict[str, int]:
     listed = [p for p in portal.iter_providers(status_expedient="ACCEPTED") if not p.external_id]
     for provider in every(listed, nth):
         vendor_id = by_rfc.get((provider.rfc or "").upper())
-        if vendor_id:
+        if vendor_id and provider.id:
             portal.set_provider_external_id(provider.id, vendor_id)
             done += 1
     return {"providers_linked": done}
 
 
 def _vendors_by_rfc(tenant: Tenant) -> dict[str, str]:
-    from sync.sage.models import APVEN
-
     rows = APVEN.objects.using(sage_alias(tenant)).values_list("IDTAXREGI1", "VENDORID")
     return {trimmed(rfc).upper(): trimmed(vendor) for rfc, vendor in rows if trimmed(rfc)}
 
@@ -109,8 +109,6 @@ def cfdis(portal: PortalClient, tenant: Tenant, nth: int) -> dict[str, int]:
 
 def payments(portal: PortalClient, tenant: Tenant, nth: int) -> dict[str, int]:
     """Read Sage's payments (our payment check: a local read, the same either way), then send them one by one."""
-    from sync.pipeline import run_tenant
-
     run_tenant(tenant.pk, only_step="payment_check")
     sent = failed = 0
     # The older system sent every payment with UUIDs, without waiting for our import to be confirmed.
