@@ -36,7 +36,7 @@ from django.db import transaction
 
 from sync.crashpoints import crashpoint
 from sync.models import Payment, PaymentLine
-from sync.sage import queries
+from sync.sage import confirm, queries
 from sync.sage.values import currency, sage_date, trimmed, uuid_key
 from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
@@ -142,7 +142,7 @@ def invoice_uuids(alias: str, tenant, documents: set[tuple[str, str]]) -> dict[t
             if uuid_key(row.VALUE):
                 # Later entries win: a re-entered invoice carries the current UUID.
                 found[entry_of[(int(row.CNTBTCH), int(row.CNTITEM))]] = uuid_key(row.VALUE)
-    return found
+    return {**confirm.matched_uuids(tenant, documents - set(found)), **found}  # posted, matched by a person
 
 
 @dataclass(frozen=True)
