@@ -506,9 +506,9 @@ def back_in_line(cfdi: Cfdi) -> None:
 def what_confirming_does(match: InvoiceMatch) -> str:
     field = match.tenant.folio_optfield
     if match.posted:
-        return _("Sage document %(number)s is posted, and Sage 300 lets nothing change a posted document's optional "
-                 "fields — not its Web API, not its screens. SageConnect keeps this match itself: the next cycle "
-                 "counts the CFDI as in Sage and sends the payments of %(number)s with its UUID.") % {
+        return _("Sage document %(number)s is posted, and the Sage 300 Web API cannot change a posted document's "
+                 "optional fields. SageConnect keeps this match itself: the next cycle counts the CFDI as in Sage and "
+                 "sends the payments of %(number)s with its UUID.") % {
             "number": match.document_number}
     return _("Writes the UUID into %(field)s of entry %(entry)s of batch %(batch)s in Sage, through the Sage 300 Web "
              "API. The next cycle finds the CFDI there.") % {"field": field, "entry": match.sage_entry,

@@ -58,9 +58,13 @@ def cfdi_dir(settings, tmp_path):
 
 @pytest.fixture
 def demo(sage_tenant, live_server, cfdi_dir):
+    yield wire_demo(sage_tenant, live_server)
+    clear_faults()
+
+
+def wire_demo(tenant, live_server) -> tuple:
     """The demo company on the stand-ins; the PO steps, which matching does not touch, off."""
     reset_rate_limit()
-    tenant = sage_tenant
     plan = demo_plan(tenant)
     tenant.rfc = plan.company_rfc
     tenant.portal_url = f"{live_server.url}/sandbox/portal"
@@ -73,8 +77,7 @@ def demo(sage_tenant, live_server, cfdi_dir):
     tenant.save()
     write_company(sage_alias(tenant), plan)
     seed_portal(tenant, plan)
-    yield tenant, plan
-    clear_faults()
+    return tenant, plan
 
 
 def cycle(tenant) -> dict[str, StepRun]:
