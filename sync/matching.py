@@ -313,8 +313,9 @@ def score_all(alias: str, tenant, cfdis: list[Cfdi], documents: list[SageInvoice
         kind = MATCHED_KINDS[cfdi.kind]
         folio = by_number.get(normalise_number(cfdi.folio), []) if cfdi.series else []
         candidates = {d.key: d for d in (
-            *by_rfc.get(cfdi.issuer_rfc.strip().upper(), []), *by_number.get(normalise_number(cfdi.document_number), []),
-            *folio, *by_total.get(cfdi.total.quantize(CENT, ROUND_HALF_UP), []))}
+            *by_rfc.get(cfdi.issuer_rfc.strip().upper(), []), *folio,
+            *by_number.get(normalise_number(cfdi.document_number), []),
+            *by_total.get(cfdi.total.quantize(CENT, ROUND_HALF_UP), []))}
         day = local_day(cfdi.issued, tenant) if cfdi.issued else None
         for document in candidates.values():
             if document.kind != kind:
@@ -414,6 +415,7 @@ def confirm(match_id: int, *, by: str, tenant=None) -> InvoiceMatch:
 
     match = _match(match_id, tenant)
     if match.state == MatchState.CONFIRMED and match.sage_write in (SageWrite.WRITTEN, SageWrite.KEPT):
+        settle(match)  # again: harmless, and it finishes a confirm cut short after the write
         return match
     if match.state == MatchState.REJECTED:
         raise MatchRefused(_("Match %(id)s was rejected by %(who)s; it is not confirmed.")
@@ -436,7 +438,8 @@ def confirm(match_id: int, *, by: str, tenant=None) -> InvoiceMatch:
      .exclude(pk=match.pk).update(state=MatchState.SUPERSEDED, updated=timezone.now()))
     match.refresh_from_db()
     if write_uuid_to_sage(match.tenant, match) in (SageWrite.WRITTEN, SageWrite.KEPT):
-        back_in_line(match.cfdi)
+        match.refresh_from_db()
+        settle(match)
     match.refresh_from_db()
     return match
 
@@ -491,6 +494,19 @@ def current_document(match: InvoiceMatch) -> SageInvoice:
         raise MatchRefused(_("Sage document %(number)s of vendor %(vendor)s already carries a CFDI UUID; look for "
                              "matches again.") % {"number": match.document_number, "vendor": match.vendor})
     return document
+
+
+def settle(match: InvoiceMatch) -> None:
+    """After the tie: the CFDI back in line for the import, and, for a posted document, the UUID on the lines
+    of the payments already known to pay it (the payment check gives it to the ones it finds later)."""
+    from sync.models import PaymentLine
+
+    with transaction.atomic():
+        back_in_line(match.cfdi)
+        if match.sage_write == SageWrite.KEPT:
+            PaymentLine.objects.filter(payment__tenant_id=match.tenant_id, payment__vendor=match.vendor,
+                                       invoice_number=match.document_number, cfdi_uuid="").update(
+                cfdi_uuid=match.cfdi.uuid.upper())
 
 
 def back_in_line(cfdi: Cfdi) -> None:

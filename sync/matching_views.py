@@ -36,7 +36,8 @@ def match_list(request: HttpRequest) -> HttpResponse:
 
 
 def _row(match: InvoiceMatch) -> dict:
-    return {"match": match, "reasons": [(reason.get("points", 0), matching.explain(reason)) for reason in match.reasons],
+    return {"match": match,
+            "reasons": [(reason.get("points", 0), matching.explain(reason)) for reason in match.reasons],
             "does": matching.what_confirming_does(match), "outcome": matching.outcome(match),
             "where": matching.where(match),
             "open": match.state == MatchState.PROPOSED or (

@@ -118,6 +118,7 @@ def attach_lines(alias: str, tenant, payments: list[SagePayment]) -> None:
                 SagePaymentLine(line=int(row.CNTLINE), invoice_number=trimmed(row.IDINVC), amount=row.AMTPAYM)
             )
     uuids = invoice_uuids(alias, tenant, {(p.vendor, line.invoice_number) for p in payments for line in p.lines})
+    uuids = confirm.matched_uuids(tenant, {(p.vendor, n.invoice_number) for p in payments for n in p.lines}) | uuids
     for payment in payments:
         for line in payment.lines:
             line.cfdi_uuid = uuids.get((payment.vendor, line.invoice_number), "")
@@ -142,7 +143,7 @@ def invoice_uuids(alias: str, tenant, documents: set[tuple[str, str]]) -> dict[t
             if uuid_key(row.VALUE):
                 # Later entries win: a re-entered invoice carries the current UUID.
                 found[entry_of[(int(row.CNTBTCH), int(row.CNTITEM))]] = uuid_key(row.VALUE)
-    return {**confirm.matched_uuids(tenant, documents - set(found)), **found}  # posted, matched by a person
+    return found
 
 
 @dataclass(frozen=True)

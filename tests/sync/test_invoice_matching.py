@@ -25,7 +25,7 @@ from sandbox.sage_webapi.common import Audit
 from sync import matching
 from sync.models import Payment, StepRun
 from sync.pipeline import run_tenant
-from sync.sage.models import APIBC, APIBH, APIBHO, APOBL, APOBLO
+from sync.sage.models import APIBH, APIBHO, APOBL, APOBLO, APTCP, APTCR
 from sync.sage.webapi import APInvoice, APInvoiceBatch, APInvoiceDetail, SageWebApi
 from sync.sat.client import reset_rate_limit
 from tenants.sage_db import sage_alias
@@ -154,6 +154,27 @@ def test_the_demos_hand_keyed_invoices_are_proposed_confirmed_and_their_payments
     assert steps["payment_upload"].created_count == 0 and steps["cfdi_import"].created_count == 0
     assert SandboxPayment.objects.filter(external_id__in=HAND_KEYED).count() == 2
     assert matching.find_matches(tenant) == []
+
+
+def test_a_payment_posted_after_the_confirm_goes_out_with_the_matched_uuid(demo):
+    tenant, plan = demo
+    alias = sage_alias(tenant)
+    # PY0000010 is posted in Sage only after a person confirmed the match of the invoice it pays.
+    entry = APTCR.objects.using(alias).get(DOCNBR="PY0000010")
+    lines = list(APTCP.objects.using(alias).filter(CNTBTCH=entry.CNTBTCH, CNTRMIT=entry.CNTENTR))
+    APTCP.objects.using(alias).filter(CNTBTCH=entry.CNTBTCH, CNTRMIT=entry.CNTENTR).delete()
+    APTCR.objects.using(alias).filter(DOCNBR="PY0000010").delete()
+    cycle(tenant)
+    assert not Payment.objects.filter(tenant=tenant, docnbr="PY0000010").exists()
+    [match] = proposal_of(tenant, *HAND_KEYED["PY0000010"])
+    assert matching.confirm(match.pk, by="tester").sage_write == SageWrite.KEPT
+
+    entry.save(using=alias, force_insert=True)
+    for line in lines:
+        line.save(using=alias, force_insert=True)
+    cycle(tenant)
+    sent = SandboxPayment.objects.get(external_id="PY0000010")
+    assert [line["uuid"] for line in sent.request["cfdis"]] == [plan_cfdi(plan, "FA-1022").uuid]
 
 
 def test_an_entry_keyed_by_hand_in_an_open_batch_gets_its_uuid_through_the_web_api(demo):
