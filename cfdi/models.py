@@ -250,8 +250,15 @@ class InvoiceMatch(models.Model):
     class Meta:
         verbose_name = _("invoice match")
         verbose_name_plural = _("invoice matches")
-        constraints = [models.UniqueConstraint(fields=["tenant", "cfdi", "vendor", "document_number"],
-                                               name="invoice_match_unique_pair")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "cfdi", "vendor", "document_number"],
+                                    name="invoice_match_unique_pair"),
+            # Two people confirming two proposals of one document (or of one CFDI) at once: one wins.
+            models.UniqueConstraint(fields=["tenant", "vendor", "document_number"],
+                                    condition=models.Q(state="confirmed"), name="invoice_match_one_per_document"),
+            models.UniqueConstraint(fields=["cfdi"], condition=models.Q(state="confirmed"),
+                                    name="invoice_match_one_per_cfdi"),
+        ]
         indexes = [models.Index(fields=["tenant", "state"])]
 
     def __str__(self) -> str:

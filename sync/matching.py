@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -425,12 +425,16 @@ def confirm(match_id: int, *, by: str, tenant=None) -> InvoiceMatch:
                              "matches again.") % {"id": match.pk})
     with sage_read(match.tenant):
         document = current_document(match)
-    claimed = (InvoiceMatch.objects.filter(pk=match.pk)
-               .filter(Q(state=MatchState.PROPOSED) | Q(state=MatchState.CONFIRMED,
-                                                        sage_write__in=(SageWrite.FAILED, SageWrite.PENDING)))
-               .update(state=MatchState.CONFIRMED, decided_by=by[:150], decided_at=timezone.now(),
-                       posted=document.posted, sage_batch=document.batch, sage_entry=document.entry,
-                       sage_write=SageWrite.PENDING, sage_error="", updated=timezone.now()))
+    try:
+        with transaction.atomic():
+            claimed = (InvoiceMatch.objects.filter(pk=match.pk)
+                       .filter(Q(state=MatchState.PROPOSED) | Q(state=MatchState.CONFIRMED,
+                                                                sage_write__in=(SageWrite.FAILED, SageWrite.PENDING)))
+                       .update(state=MatchState.CONFIRMED, decided_by=by[:150], decided_at=timezone.now(),
+                               posted=document.posted, sage_batch=document.batch, sage_entry=document.entry,
+                               sage_write=SageWrite.PENDING, sage_error="", updated=timezone.now()))
+    except IntegrityError:
+        claimed = 0  # another match of this CFDI or document was confirmed at the same moment
     if not claimed:
         raise MatchRefused(_("Match %(id)s was decided by someone else just now.") % {"id": match.pk})
     (InvoiceMatch.objects.filter(tenant_id=match.tenant_id, state=MatchState.PROPOSED)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 
 from cfdi.models import Cfdi, CfdiStatus, InvoiceMatch, MatchState, SageWrite
 from sandbox.cfdi_factory import build_cfdi_xml
@@ -287,6 +288,9 @@ def test_a_cfdi_from_another_vendor_with_the_same_total_scores_lower_and_waits_f
     assert InvoiceMatch.objects.get(pk=matches[1].pk).state == MatchState.SUPERSEDED
     with pytest.raises(matching.MatchRefused):
         matching.confirm(matches[1].pk, by="tester")
+    # Two people pressing Confirm on both at the same moment: the database lets one document have one.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        InvoiceMatch.objects.filter(pk=matches[1].pk).update(state=MatchState.CONFIRMED)
     cycle(tenant)
     sent = SandboxPayment.objects.get(external_id="PY0000005")
     assert [line["uuid"] for line in sent.request["cfdis"]] == [right.uuid]
