@@ -193,7 +193,9 @@ def explain(reason: dict) -> str:
 
 def pending_cfdis(tenant) -> list[Cfdi]:
     """The tenant's invoices and credit notes Sage does not hold yet, that a hand-keyed document could be."""
-    rows = Cfdi.objects.filter(tenant=tenant, kind__in=MATCHED_KINDS, status__in=NOT_IN_SAGE).order_by("issued", "id")
+    # imported_at: one Sage took, then found wanting (out of balance, cancelled since) is in Sage already.
+    rows = (Cfdi.objects.filter(tenant=tenant, kind__in=MATCHED_KINDS, status__in=NOT_IN_SAGE, imported_at__isnull=True)
+            .order_by("issued", "id"))
     return [cfdi for cfdi in rows
             if portal_refusal(cfdi.portal_metadata) is None
             and all(problem.get("code") == VENDOR_UNKNOWN for problem in cfdi.problems)]
@@ -476,7 +478,7 @@ def _match(match_id: int, tenant) -> InvoiceMatch:
 def current_document(match: InvoiceMatch) -> SageInvoice:
     """The match's Sage document as Sage has it now, still without a UUID; MatchRefused otherwise."""
     cfdi, tenant = match.cfdi, match.tenant
-    if cfdi.status == CfdiStatus.IMPORTED:
+    if cfdi.status == CfdiStatus.IMPORTED or cfdi.imported_at is not None:
         raise MatchRefused(_("CFDI %(uuid)s is already in Sage (batch %(batch)s, entry %(entry)s); nothing to "
                              "match.") % {"uuid": cfdi.uuid, "batch": cfdi.sage_batch, "entry": cfdi.sage_entry})
     other = (InvoiceMatch.objects.filter(tenant=tenant, state=MatchState.CONFIRMED)
