@@ -200,3 +200,70 @@ class SatStatus(models.Model):
     @property
     def active(self) -> bool:
         return self.state == "Vigente"
+
+
+class MatchState(models.TextChoices):
+    PROPOSED = "proposed", _("proposed")
+    CONFIRMED = "confirmed", _("confirmed")
+    REJECTED = "rejected", _("rejected")
+    SUPERSEDED = "superseded", _("superseded")
+
+
+class SageWrite(models.TextChoices):
+    """What confirming a match did in Sage (sync.folio_write)."""
+
+    NONE = "", _("nothing yet")
+    PENDING = "pending", _("being written")
+    WRITTEN = "written", _("UUID written in Sage")
+    KEPT = "kept", _("kept by SageConnect (Sage cannot take it)")
+    FAILED = "failed", _("Sage refused it")
+
+
+class InvoiceMatch(models.Model):
+    """A Sage AP document keyed by hand without its CFDI UUID, and a stored CFDI that may be it.
+
+    One row per (CFDI, Sage document) pair, found and scored by sync.matching;
+    a person confirms or rejects it. The row is also the decision: a rejected
+    pair is never proposed again, a confirmed one says what was done in Sage.
+    """
+
+    tenant = models.ForeignKey("tenants.Tenant", verbose_name=_("tenant"), on_delete=models.CASCADE,
+                               related_name="invoice_matches")
+    cfdi = models.ForeignKey(Cfdi, verbose_name=_("CFDI"), on_delete=models.CASCADE, related_name="matches")
+    vendor = models.CharField(_("Sage vendor"), max_length=12, help_text=_("IDVEND of the Sage document."))
+    document_number = models.CharField(_("Sage document number"), max_length=22, help_text=_("IDINVC."))
+    sage_batch = models.IntegerField(_("Sage batch"), null=True, blank=True)
+    sage_entry = models.IntegerField(_("Sage entry"), null=True, blank=True)
+    posted = models.BooleanField(_("posted"), default=False, help_text=_("The Sage document was posted."))
+    document_date = models.DateField(_("document date"), null=True, blank=True)
+    document_total = models.DecimalField(_("document total"), max_digits=21, decimal_places=3, null=True, blank=True)
+    document_currency = models.CharField(_("document currency"), max_length=3, blank=True)
+    score = models.PositiveSmallIntegerField(_("score"), default=0)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True,
+                               help_text=_("Each criterion: code, points and the values compared."))
+    state = models.CharField(_("state"), max_length=12, choices=MatchState.choices, default=MatchState.PROPOSED)
+    decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    sage_write = models.CharField(_("Sage write"), max_length=10, choices=SageWrite.choices, blank=True,
+                                  default=SageWrite.NONE)
+    sage_error = models.CharField(_("Sage error"), max_length=500, blank=True)
+    sage_request = models.JSONField(_("request sent"), default=dict, blank=True)
+    found_at = models.DateTimeField(_("found"), auto_now_add=True)
+    updated = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("invoice match")
+        verbose_name_plural = _("invoice matches")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "cfdi", "vendor", "document_number"],
+                                    name="invoice_match_unique_pair"),
+            # Two people confirming two proposals of one document (or of one CFDI) at once: one wins.
+            models.UniqueConstraint(fields=["tenant", "vendor", "document_number"],
+                                    condition=models.Q(state="confirmed"), name="invoice_match_one_per_document"),
+            models.UniqueConstraint(fields=["cfdi"], condition=models.Q(state="confirmed"),
+                                    name="invoice_match_one_per_cfdi"),
+        ]
+        indexes = [models.Index(fields=["tenant", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} {self.document_number} ↔ {self.cfdi_id} ({self.state})"

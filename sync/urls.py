@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sync import views
+from sync import matching_views, views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -17,6 +17,10 @@ urlpatterns = [
     path("cfdis/<int:cfdi_id>/addenda.xml", views.cfdi_addenda, name="cfdi-addenda"),
     path("payments/", views.payment_list, name="payment-list"),
     path("pos/", views.po_list, name="po-list"),
+    path("matches/", matching_views.match_list, name="match-list"),
+    path("matches/find", matching_views.match_find, name="match-find"),
+    path("matches/<int:match_id>/confirm", matching_views.match_confirm, name="match-confirm"),
+    path("matches/<int:match_id>/reject", matching_views.match_reject, name="match-reject"),
     path("scheduler/", views.scheduler, name="scheduler"),
     path("scheduler/pause", views.pause, name="pause"),
     path("scheduler/resume", views.resume, name="resume"),

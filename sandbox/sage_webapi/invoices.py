@@ -23,6 +23,12 @@ Sage's rules kept here, each with its source:
   (SDK sample ViewFinderProperties.js, finder "ApplyToDocument").
 - A posted or deleted batch cannot be edited (FIELDS.md; InvoiceEntryResx
   "DeletedBatch"; CommonResx "PostInProgressMessage").
+- A PATCH changes only what it names; a detail (an entry of Invoices[], an
+  optional field of InvoiceOptionalFields[]) is addressed by its key and its
+  UpdateOperation (Developer Reference, "Updating a resource entry (HTTP
+  PATCH)"; the Endpoint Reference lists PATCH for APInvoiceBatches). The
+  stand-in edits an open entry's optional fields, which is what SageConnect
+  writes (a hand-keyed invoice's FOLIOCFD), and says so for anything else.
 """
 from __future__ import annotations
 
@@ -388,7 +394,7 @@ def find_batch(alias: str, key: Any) -> APIBC:
 # ---------------------------------------------------------------------------
 # PATCH of a batch header
 
-EDITABLE = {"BatchNumber", "BatchDate", "Description", "BatchStatus"}
+EDITABLE = {"BatchNumber", "BatchDate", "Description", "BatchStatus", "Invoices"}
 
 
 def update_batch(alias: str, key: Any, body: Any, audit: Audit) -> APIBC:
@@ -412,9 +418,77 @@ def update_batch(alias: str, key: Any, body: Any, audit: Audit) -> APIBC:
                 raise SageError("RecordInvalid", f"Batch Number {int(batch.CNTBTCH)}: BatchStatus can be set to "
                                                  f"Open or ReadyToPost; a batch is posted by AP/APPostInvoices.")
             batch.BTCHSTTS = BATCH_STATUS[body["BatchStatus"]]
+        for invoice in records(body, "Invoices"):
+            update_entry(alias, batch, invoice, audit)
         audit.stamp(batch)
         batch.save(using=alias)
     return batch
+
+
+# What a PATCH may change in an entry of an open batch. The stand-in edits an entry's optional fields
+# only (what SageConnect writes: a hand-keyed invoice's FOLIOCFD); Sage's A/P Invoice Entry edits any
+# field of an unposted entry, and the stand-in says so rather than pretend.
+ENTRY_KEYS = {"BatchNumber", "EntryNumber", "UpdateOperation"}
+
+
+def update_entry(alias: str, batch: APIBC, body: dict[str, Any], audit: Audit) -> None:
+    """One element of a PATCH's Invoices[]: an existing entry, by its key (Developer Reference, "Updating a
+    resource entry (HTTP PATCH)": a detail whose key names an existing record is updated; UpdateOperation
+    "Update" requires it to exist; "Insert"/"Delete" add or remove whole entries)."""
+    number_ = body.get("EntryNumber")
+    where = f"Entry {number_}"
+    operation = body.get("UpdateOperation") or "Unspecified"
+    if body.get("BatchNumber") not in (None, int(batch.CNTBTCH)):
+        raise SageError("RecordInvalid", f"{where}: BatchNumber {body['BatchNumber']} is not batch "
+                                         f"{int(batch.CNTBTCH)}.")
+    if operation in ("Insert", "Delete"):
+        raise SageError("General", f"{where}: the stand-in does not {operation.lower()} invoice entries "
+                                   f"through a PATCH.")
+    entry = None
+    if isinstance(number_, int) and not isinstance(number_, bool):
+        entry = APIBH.objects.using(alias).filter(CNTBTCH=batch.CNTBTCH, CNTITEM=number_).first()
+    if entry is None:
+        if operation == "Update":
+            raise SageError("RecordNotFound", f"{where} does not exist in batch {int(batch.CNTBTCH)}.")
+        # Unspecified with no existing key is an insert (Developer Reference): not done by the stand-in.
+        raise SageError("General", f"{where}: the stand-in does not add invoice entries through a PATCH.")
+    others = sorted(set(body) - ENTRY_KEYS - {"InvoiceOptionalFields"})
+    if others:
+        raise SageError("General", f"{where}: the stand-in does not edit {', '.join(others)} of an invoice entry.")
+    where = f"Entry {int(entry.CNTITEM)} (document {trimmed(entry.IDINVC)})"
+    for field_ in records(body, "InvoiceOptionalFields"):
+        update_optional_field(alias, entry, field_, where, audit)
+    audit.stamp(entry)
+    entry.save(using=alias)
+
+
+def update_optional_field(alias: str, entry: APIBH, body: dict[str, Any], where: str, audit: Audit) -> None:
+    """An InvoiceOptionalFields[] element by its key (batch, entry, OptionalField), under the Developer
+    Reference's UpdateOperation rules: Insert adds a new one, Update and Delete need it to exist,
+    Unspecified updates it when it exists and adds it otherwise."""
+    name = text(body, "OptionalField", where, length=12, required=True).strip().upper()
+    for key, value in (("BatchNumber", entry.CNTBTCH), ("EntryNumber", entry.CNTITEM)):
+        if body.get(key) not in (None, int(value)):
+            raise SageError("RecordInvalid", f"{where}: optional field {name} names {key} {body[key]}.")
+    operation = body.get("UpdateOperation") or "Unspecified"
+    rows = APIBHO.objects.using(alias).filter(CNTBTCH=entry.CNTBTCH, CNTITEM=entry.CNTITEM, OPTFIELD=name)
+    exists = rows.exists()
+    if operation == "Insert" and exists:
+        raise SageError("RecordDuplicate", f"{where}: optional field {name} already exists.")
+    if operation in ("Update", "Delete") and not exists:
+        raise SageError("RecordNotFound", f"{where}: optional field {name} does not exist.")
+    if operation == "Delete":
+        rows.delete()
+        return
+    value = text(body, "Value", where, length=60)
+    if exists:
+        row = rows.get()
+        row.VALUE = value
+        audit.stamp(row)
+        row.save(using=alias)
+    else:
+        audit.row(APIBHO, CNTBTCH=entry.CNTBTCH, CNTITEM=entry.CNTITEM, OPTFIELD=name, VALUE=value).save(
+            using=alias, force_insert=True)
 
 
 # ---------------------------------------------------------------------------

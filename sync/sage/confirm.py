@@ -11,6 +11,12 @@ field, either
 The import step asks before every POST (a crash between Sage's answer and our
 record must not import twice) and the payment upload asks before sending a
 payment that names the CFDI.
+
+One answer comes from a person instead: a posted document keyed by hand
+without its UUID, which a person matched to the CFDI (sync.matching). Sage
+lets nothing write a posted document's optional fields (sync.folio_write), so
+the confirmed match is the tie — counted only while Sage still has that
+document and gives it no other UUID.
 """
 from __future__ import annotations
 
@@ -18,7 +24,13 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from sync.sage.models import APIBC
-from sync.sage.queries import invoice_entries, invoices_by_folio, open_documents, posted_folios
+from sync.sage.queries import (
+    invoice_entries,
+    invoices_by_folio,
+    open_documents,
+    posted_folios,
+    posted_folios_of_documents,
+)
 from sync.sage.values import trimmed, uuid_key
 
 BATCH_DELETED = 4
@@ -47,6 +59,7 @@ def sage_documents(alias: str, tenant, uuids: Iterable[str]) -> dict[str, SageDo
     for chunk in _chunks(wanted):
         found.update(_posted(alias, tenant, chunk))
         found.update({u: d for u, d in _entered(alias, tenant, [u for u in chunk if u not in found]).items()})
+        found.update(_matched(alias, tenant, [u for u in chunk if u not in found]))
     return found
 
 
@@ -93,6 +106,43 @@ def _entered(alias: str, tenant, uuids: list[str]) -> dict[str, SageDocument]:
                     trimmed(row.IDVEND), trimmed(row.IDINVC), key[0], key[1], posted=False,
                     document_type=row.TEXTTRX))
     return found
+
+
+def _matched(alias: str, tenant, uuids: list[str]) -> dict[str, SageDocument]:
+    if not uuids:
+        return {}
+    from cfdi.models import InvoiceMatch, MatchState, SageWrite
+
+    uuid_of = {(m.vendor, m.document_number): uuid_key(m.cfdi.uuid) for m in InvoiceMatch.objects.filter(
+        tenant=tenant, state=MatchState.CONFIRMED, sage_write=SageWrite.KEPT, cfdi__uuid__in=uuids,
+    ).select_related("cfdi")}
+    if not uuid_of:
+        return {}
+    keys = sorted(uuid_of)
+    # Sage's own FOLIOCFD wins: a document that has since gained another UUID is that one's.
+    other = {(trimmed(r.IDVEND), trimmed(r.IDINVC)) for r in posted_folios_of_documents(alias, tenant, documents=keys)
+             if uuid_key(r.VALUE) and uuid_key(r.VALUE) != uuid_of.get((trimmed(r.IDVEND), trimmed(r.IDINVC)))}
+    found: dict[str, SageDocument] = {}
+    for row in open_documents(alias, tenant, documents=[key for key in keys if key not in other]):
+        key = (trimmed(row.IDVEND), trimmed(row.IDINVC))
+        if key in uuid_of:
+            found.setdefault(uuid_of[key], SageDocument(
+                key[0], key[1], int(row.CNTBTCH) or None, int(row.CNTITEM) or None, posted=True,
+                fully_paid=row.SWPAID == 1, document_type=row.TXTTRXTYPE))
+    return found
+
+
+def matched_uuids(tenant, documents: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(vendor, document number) → the UUID a person's confirmed match ties to that posted document."""
+    from cfdi.models import InvoiceMatch, MatchState, SageWrite
+
+    wanted = set(documents)
+    if not wanted:
+        return {}
+    rows = InvoiceMatch.objects.filter(tenant=tenant, state=MatchState.CONFIRMED, sage_write=SageWrite.KEPT,
+                                       vendor__in=sorted({vendor for vendor, _ in wanted}))
+    return {(m.vendor, m.document_number): uuid_key(m.cfdi.uuid) for m in rows.select_related("cfdi")
+            if (m.vendor, m.document_number) in wanted}
 
 
 def _live_batches(alias: str, batches: set[int]) -> set[int]:

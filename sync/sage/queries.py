@@ -256,3 +256,74 @@ def po_receipts(alias: str, tenant, *, porhseqs: Iterable[int]) -> QuerySet:
 def posted_payment_batches(alias: str, tenant) -> QuerySet:
     """Posted 'PY' batches (APBTA BATCHSTAT = 3) with their bank."""
     return APBTA.objects.using(alias).filter(PAYMTYPE="PY", BATCHSTAT=3).order_by("CNTBTCH")
+
+
+# ---------------------------------------------------------------------------
+# Invoices keyed by hand (sync.matching): AP documents of some vendors, or of some totals, in a date
+# window — posted (APOBL) and entered in an open batch (APIBH of an APIBC that is Open or Ready To Post,
+# AOM APIBC BTCHSTTS 1 and 7). Invoices and credit notes only (APOBL TXTTRXTYPE / APIBH TEXTTRX 1 and 3).
+
+DOCUMENT_TYPES = (1, 3)
+OPEN_BATCH_STATUSES = (1, 7)
+
+
+def _vendors_or_totals(vendor_field: str, total_field: str, vendor_ids: Iterable[str],
+                       totals: Iterable[Decimal]) -> Q | None:
+    """None when there is nothing to ask for, so callers return none() instead of every row."""
+    vendors, amounts = sorted(set(vendor_ids)), sorted(set(totals))
+    parts = ([Q(**{f"{vendor_field}__in": vendors})] if vendors else []) + (
+        [Q(**{f"{total_field}__in": amounts})] if amounts else [])
+    if not parts:
+        return None
+    return parts[0] | parts[1] if len(parts) == 2 else parts[0]
+
+
+@sage_query("posted_documents_between", vendor_ids=["P00001"], totals=[Decimal("1160.00")],
+            since=dt.date(2026, 1, 1), until=dt.date(2026, 3, 31))
+def posted_documents_between(alias: str, tenant, *, vendor_ids: Iterable[str], totals: Iterable[Decimal],
+                             since: dt.date, until: dt.date) -> QuerySet:
+    """Posted invoices and credit notes (APOBL) of `vendor_ids`, or whose home-currency amount
+    (AMTINVCHC) is one of `totals`, dated between `since` and `until`."""
+    wanted = _vendors_or_totals("IDVEND", "AMTINVCHC", vendor_ids, totals)
+    rows = APOBL.objects.using(alias)
+    if wanted is None:
+        return rows.none()
+    return (rows.filter(wanted, TXTTRXTYPE__in=DOCUMENT_TYPES, DATEINVC__gte=to_sage_date(since),
+                        DATEINVC__lte=to_sage_date(until))
+            .order_by("IDVEND", "IDINVC"))
+
+
+@sage_query("open_entries_between", vendor_ids=["P00001"], totals=[Decimal("1160.00")],
+            since=dt.date(2026, 1, 1), until=dt.date(2026, 3, 31))
+def open_entries_between(alias: str, tenant, *, vendor_ids: Iterable[str], totals: Iterable[Decimal],
+                         since: dt.date, until: dt.date) -> QuerySet:
+    """Invoice and credit note entries not in error (APIBH ERRENTRY 0) of open or ready-to-post batches,
+    of `vendor_ids` or whose total including tax (AMTGROSTOT) is one of `totals`, dated in the window."""
+    from sync.sage.models import APIBC
+
+    wanted = _vendors_or_totals("IDVEND", "AMTGROSTOT", vendor_ids, totals)
+    rows = APIBH.objects.using(alias)
+    if wanted is None:
+        return rows.none()
+    batches = APIBC.objects.using(alias).filter(BTCHSTTS__in=OPEN_BATCH_STATUSES).values("CNTBTCH")
+    return (rows.filter(wanted, CNTBTCH__in=batches, TEXTTRX__in=DOCUMENT_TYPES, ERRENTRY=0,
+                        DATEINVC__gte=to_sage_date(since), DATEINVC__lte=to_sage_date(until))
+            .order_by("CNTBTCH", "CNTITEM"))
+
+
+@sage_query("open_entries_of_documents", documents=[("P00001", "FA-1000")])
+def open_entries_of_documents(alias: str, tenant, *, documents: Iterable[tuple[str, str]]) -> QuerySet:
+    """Entries not in error of open or ready-to-post batches, by (IDVEND, IDINVC)."""
+    from sync.sage.models import APIBC
+
+    keys = _pairs("IDVEND", "IDINVC", documents)
+    rows = APIBH.objects.using(alias)
+    if keys is None:
+        return rows.none()
+    batches = APIBC.objects.using(alias).filter(BTCHSTTS__in=OPEN_BATCH_STATUSES).values("CNTBTCH")
+    return rows.filter(keys, CNTBTCH__in=batches, ERRENTRY=0).order_by("CNTBTCH", "CNTITEM")
+
+
+@sage_query("vendors_by_ids", vendor_ids=["P00001", "P00002"])
+def vendors_by_ids(alias: str, tenant, *, vendor_ids: Iterable[str]) -> QuerySet:
+    return APVEN.objects.using(alias).filter(VENDORID__in=sorted(set(vendor_ids))).order_by("VENDORID")

@@ -374,6 +374,20 @@ class SageWebApi:
     def set_batch_status(self, batch_number: int, status: str) -> APInvoiceBatch:
         return self._batch(self.patch("AP/APInvoiceBatches", batch_number, {"BatchStatus": status}))
 
+    def set_invoice_optional_field(self, batch_number: int, entry_number: int, field: OptionalField, *,
+                                   operation: str) -> APInvoiceBatch:
+        """PATCH one optional field of one entry of an unposted batch.
+
+        Developer Reference, "Updating a resource entry (HTTP PATCH)": a partial payload changes only
+        what it names; each detail is addressed by its key (BatchNumber, EntryNumber; for an optional
+        field also OptionalField) and says what to do with UpdateOperation — "Insert" a new detail,
+        "Update" an existing one. The Endpoint Reference lists PATCH for APInvoiceBatches (AP0020);
+        a posted batch cannot be edited (FIELDS.md)."""
+        keys = {"BatchNumber": batch_number, "EntryNumber": entry_number}
+        body = {"BatchNumber": batch_number, "Invoices": [{**keys, "InvoiceOptionalFields": [
+            {**keys, **field.payload(), "UpdateOperation": operation}]}]}
+        return self._batch(self.patch("AP/APInvoiceBatches", batch_number, body))
+
     def invoice_batches(self, filter: str | None = None) -> Iterator[APInvoiceBatch]:
         for record in self.iterate("AP/APInvoiceBatches", filter=filter):
             yield self._batch(record)

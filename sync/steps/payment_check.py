@@ -36,7 +36,7 @@ from django.db import transaction
 
 from sync.crashpoints import crashpoint
 from sync.models import Payment, PaymentLine
-from sync.sage import queries
+from sync.sage import confirm, queries
 from sync.sage.values import currency, sage_date, trimmed, uuid_key
 from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
@@ -118,6 +118,7 @@ def attach_lines(alias: str, tenant, payments: list[SagePayment]) -> None:
                 SagePaymentLine(line=int(row.CNTLINE), invoice_number=trimmed(row.IDINVC), amount=row.AMTPAYM)
             )
     uuids = invoice_uuids(alias, tenant, {(p.vendor, line.invoice_number) for p in payments for line in p.lines})
+    uuids = confirm.matched_uuids(tenant, {(p.vendor, n.invoice_number) for p in payments for n in p.lines}) | uuids
     for payment in payments:
         for line in payment.lines:
             line.cfdi_uuid = uuids.get((payment.vendor, line.invoice_number), "")
