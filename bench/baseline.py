@@ -17,9 +17,9 @@ from typing import TypeVar
 from bench.measure import Meter, Phase
 from cfdi.models import CfdiStatus
 from cfdi.services import store_cfdi
+from sync.engine.pipeline import run_tenant
 from sync.models import Payment
 from sync.payment_payload import build_payment, wait_reason
-from sync.pipeline import run_tenant
 from sync.po_payload import PoPayloadError, build_order
 from sync.po_state import START, PoCondition, SagePo, condition, ineligibility, read_pos
 from sync.portal.client import PortalClient

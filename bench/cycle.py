@@ -26,7 +26,7 @@ from bench.servers import StandIns
 from bench.world import SIZES, add_latency, change_pos, fill, make_tenant, plan_of
 from cfdi.models import Cfdi
 from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
-from sync.pipeline import run_tenant
+from sync.engine.pipeline import run_tenant
 from tenants.sage_db import sage_alias
 
 OURS, BASE = "bench", "benchbase"

@@ -38,7 +38,7 @@ def minimum_calls(step: StepRun, *, accepted_providers: int, cfdis_listed: int, 
         return {"reads": pages(cfdis_listed) + downloads, "downloads": downloads, "writes": 0}
     if name == "cfdi_import":
         return {"reads": 0, "writes": batches(step.created_count)}
-    if name in ("po_create", "po_update", "po_close", "po_cancel", "payment_upload"):
+    if name in ("po_upsert", "po_close", "po_cancel", "payment_upload"):
         return {"reads": 0, "writes": batches(done)}
     if name == "payment_complement":
         return {"reads": pages(payment_cfdis), "writes": 0}

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cfdi.models import Cfdi, ImportAttempt, PaidDocument
+from cfdi.models import Cfdi, PaidDocument
 
 
 class PaidDocumentInline(admin.TabularInline):
@@ -8,14 +8,6 @@ class PaidDocumentInline(admin.TabularInline):
     extra = 0
     can_delete = False
     readonly_fields = ("invoice_uuid", "instalment", "previous_balance", "amount_paid", "remaining", "currency")
-
-
-class ImportAttemptInline(admin.TabularInline):
-    model = ImportAttempt
-    extra = 0
-    can_delete = False
-    readonly_fields = ("attempted_at", "sage_batch", "sage_entry", "outcome", "error_code", "message")
-    exclude = ("request_snapshot",)
 
 
 @admin.register(Cfdi)
@@ -26,4 +18,5 @@ class CfdiAdmin(admin.ModelAdmin):
     search_fields = ("uuid", "issuer_rfc", "issuer_name", "folio")
     # The facts come from the original file; nobody edits them by hand.
     readonly_fields = [f.name for f in Cfdi._meta.fields if f.name not in ("status",)]
-    inlines = [PaidDocumentInline, ImportAttemptInline]
+    # What became of its import is on its page and its import record (sync's outbound records).
+    inlines = [PaidDocumentInline]

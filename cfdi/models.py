@@ -1,4 +1,10 @@
-"""Stored CFDI documents and what happened when we imported them."""
+"""Stored CFDI documents and their facts.
+
+What happened when a CFDI was imported into Sage is the sync engine's
+outbound record of it; `Cfdi.status` IMPORTED / FAILED / NEEDS_ATTENTION (and
+the batch, entry and import time) are that record's projection, written by
+the engine only (sync.projections). DOWNLOADED, VALID and INVALID are the
+intake's own."""
 from __future__ import annotations
 
 from django.db import models
@@ -113,34 +119,6 @@ class PaidDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment.uuid} → {self.invoice_uuid}"
-
-
-class ImportOutcome(models.TextChoices):
-    IMPORTED = "imported", _("imported")
-    FAILED = "failed", _("failed")
-    RETRYABLE = "retryable", _("will retry")
-    SKIPPED = "skipped", _("already in Sage")
-
-
-class ImportAttempt(models.Model):
-    cfdi = models.ForeignKey(Cfdi, verbose_name=_("CFDI"), on_delete=models.CASCADE, related_name="import_attempts")
-    attempted_at = models.DateTimeField(_("attempted at"), auto_now_add=True)
-    sage_batch = models.IntegerField(_("Sage batch"), null=True, blank=True)
-    sage_entry = models.IntegerField(_("Sage entry"), null=True, blank=True)
-    outcome = models.CharField(_("outcome"), max_length=20, choices=ImportOutcome.choices)
-    error_code = models.CharField(_("error code"), max_length=100, blank=True)
-    message = models.TextField(_("message"), blank=True)
-    request_snapshot = models.JSONField(
-        _("request sent"), default=dict, blank=True, help_text=_("The payload sent, without credentials."),
-    )
-
-    class Meta:
-        verbose_name = _("import attempt")
-        verbose_name_plural = _("import attempts")
-        ordering = ["-attempted_at"]
-
-    def __str__(self) -> str:
-        return f"{self.cfdi.uuid} {self.outcome} {self.attempted_at:%Y-%m-%d %H:%M}"
 
 
 class CfdiDownloadWindow(models.Model):

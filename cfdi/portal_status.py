@@ -68,22 +68,21 @@ def was_imported(cfdi: Cfdi) -> bool:
 
 
 def apply_portal_status(cfdi: Cfdi) -> bool:
-    """Bring `cfdi`'s problems and status in line with its portal metadata, in memory; True when changed.
+    """Bring `cfdi`'s problems (and its intake status) in line with its portal metadata, in memory; True when
+    changed.
 
     Not imported: a refusal is a problem and a VALID row becomes INVALID (so the
     import passes it by); when the portal lifts it, the problem goes and a row
-    left with no problem is VALID again. Imported: a refusal makes the row
-    NEEDS_ATTENTION with what to do in Sage; nothing is deleted anywhere.
+    left with no problem is VALID again. Imported: a refusal is the problem
+    AFTER_IMPORT, saying what to do in Sage; nothing is deleted anywhere. Whether
+    an imported CFDI needs a person is its import record's to say (the sync
+    engine raises it from this problem, and keeps the status in step).
     """
     refusal = portal_refusal(cfdi.portal_metadata or {})
     others = [p for p in cfdi.problems if p.get("code") not in CODES]
     status = cfdi.status
     if was_imported(cfdi):
         problems = others + [_after_import(cfdi, refusal).as_dict()] if refusal else others
-        if refusal:
-            status = CfdiStatus.NEEDS_ATTENTION
-        elif status == CfdiStatus.NEEDS_ATTENTION and not others:
-            status = CfdiStatus.IMPORTED
     else:
         problems = others + [refusal.as_dict()] if refusal else others
         if refusal and status == CfdiStatus.VALID:
@@ -94,3 +93,8 @@ def apply_portal_status(cfdi: Cfdi) -> bool:
         return False
     cfdi.problems, cfdi.status = problems, status
     return True
+
+
+def after_import_problem(cfdi: Cfdi) -> dict | None:
+    """The AFTER_IMPORT problem of an imported CFDI the portal refuses now; None when it has none."""
+    return next((p for p in cfdi.problems if p.get("code") == AFTER_IMPORT), None)

@@ -3,7 +3,7 @@
 A crash test needs a real process to die at an exact moment — e.g. right after
 the portal accepted a batch and before we recorded it — to prove a rerun
 creates no duplicate and loses nothing. Steps mark such moments with
-`crashpoint("po_create:after_send")`. The process dies there (SIGKILL: no
+`crashpoint("po:after_send")`. The process dies there (SIGKILL: no
 handler, no cleanup, like a power cut) only when the environment variable
 SAGECONNECT_CRASH_AT names that point; comma-separated names arm several.
 Unset (always, in production) a crashpoint costs one environment lookup.

@@ -252,6 +252,22 @@ if SAT_CALLS_PER_MINUTE < 1:
         f"SAGECONNECT_SAT_CALLS_PER_MINUTE must be a whole number of at least 1, not {SAT_CALLS_PER_MINUTE}."
     )
 
+# Bounded retries (sync.engine.outbox): a record whose write failed for a
+# passing reason is tried again after SAGECONNECT_RETRY_BACKOFF_SECONDS, then
+# twice that, four times that … (at most SAGECONNECT_RETRY_BACKOFF_MAX_SECONDS);
+# after SAGECONNECT_MAX_ATTEMPTS failures in a row it waits for a person, as a
+# refusal does at once.
+SYNC_MAX_ATTEMPTS = env.int("SAGECONNECT_MAX_ATTEMPTS", default=5)
+SYNC_RETRY_BACKOFF_SECONDS = env.int("SAGECONNECT_RETRY_BACKOFF_SECONDS", default=300)
+SYNC_RETRY_BACKOFF_MAX_SECONDS = env.int("SAGECONNECT_RETRY_BACKOFF_MAX_SECONDS", default=6 * 3600)
+for _name, _value, _least in (("SAGECONNECT_MAX_ATTEMPTS", SYNC_MAX_ATTEMPTS, 1),
+                              ("SAGECONNECT_RETRY_BACKOFF_SECONDS", SYNC_RETRY_BACKOFF_SECONDS, 0),
+                              ("SAGECONNECT_RETRY_BACKOFF_MAX_SECONDS", SYNC_RETRY_BACKOFF_MAX_SECONDS, 0)):
+    if _value < _least:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{_name} must be a whole number of at least {_least}, not {_value}.")
+
 # Runs, steps, succeeded outcomes and django-q2 task results older than this
 # are pruned daily (sync.housekeeping); what needs a person is kept.
 SYNC_HISTORY_DAYS = env.int("SAGECONNECT_HISTORY_DAYS", default=90)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from sageconnect.access import is_admin
 from sync.connections import connection_report
-from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
+from sync.models import Outbound, OutboundAttempt, Payment, PaymentLine, RetryRequest, StepRun, SyncRun
 from tenants import admin as tenants_admin
 from tenants.models import Tenant
 
@@ -110,21 +110,31 @@ class StepRunAdmin(ReadOnlyAdmin):
     list_select_related = ("run",)
 
 
-@admin.register(RecordOutcome)
-class RecordOutcomeAdmin(ReadOnlyAdmin):
-    list_display = ("tenant", "step", "kind", "sage_key", "action", "status", "attempts", "permanent",
-                    "last_error", "updated")
-    list_filter = ("status", "step", "kind", "permanent", "tenant")
-    search_fields = ("sage_key", "portal_id", "last_error")
-    list_select_related = ("tenant",)
+class OutboundAttemptInline(admin.TabularInline):
+    model = OutboundAttempt
+    extra = 0
+    can_delete = False
+    fields = ("at", "run", "step", "action", "outcome", "error_code", "message", "by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
-@admin.register(SyncLink)
-class SyncLinkAdmin(ReadOnlyAdmin):
-    list_display = ("tenant", "kind", "sage_key", "portal_id", "state", "updated")
-    list_filter = ("kind", "state", "tenant")
-    search_fields = ("sage_key", "portal_id")
+@admin.register(Outbound)
+class OutboundAdmin(ReadOnlyAdmin):
+    list_display = ("tenant", "kind", "key", "outside_id", "state", "attention", "attempts", "not_before", "updated")
+    list_filter = ("kind", "state", "attention", "tenant")
+    search_fields = ("key", "outside_id", "last_error", "reason")
     list_select_related = ("tenant",)
+    inlines = [OutboundAttemptInline]
+
+
+@admin.register(RetryRequest)
+class RetryRequestAdmin(ReadOnlyAdmin):
+    list_display = ("id", "tenant", "requested_by", "requested_at", "state", "run", "note")
+    list_filter = ("state", "tenant")
+    list_select_related = ("tenant", "run")
 
 
 class PaymentLineInline(admin.TabularInline):
@@ -139,7 +149,7 @@ class PaymentLineInline(admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ("docnbr", "tenant", "vendor", "date", "amount", "currency", "state", "wait_reason")
+    list_display = ("docnbr", "tenant", "vendor", "date", "amount", "currency", "state")
     list_filter = ("state", "tenant")
     search_fields = ("docnbr", "vendor", "lines__cfdi_uuid")
     list_select_related = ("tenant",)

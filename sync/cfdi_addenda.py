@@ -20,10 +20,10 @@ from django.utils.translation import gettext as _
 
 from cfdi.addenda import AddendaData, AddendaError, add_addenda
 from cfdi.models import Cfdi
+from sync.engine.context import StepContext
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError, PortalNotFoundError
 from sync.portal.schemas import ProviderResponse
-from sync.steps.base import StepContext
 
 ADDENDA_KINDS = ("I", "E")
 ERROR_MAX = 500

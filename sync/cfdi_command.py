@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 
 from cfdi.commands import add_subcommand
 from cfdi.models import Cfdi
-from sync.pipeline import run_tenant
-from sync.steps.cfdi_import import retry_import
+from sync.engine.pipeline import run_tenant
+from sync.retry import retry_import
 from tenants.models import Tenant
 
 

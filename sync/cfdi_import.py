@@ -13,8 +13,9 @@ Before every POST Sage itself is asked which of the batch's UUIDs it already
 holds (sync.sage.confirm: posted documents and open batches): a run that died
 between Sage's answer and our record finds its invoices there and records
 them, with Sage's batch and entry, instead of sending them twice. Each
-invoice's SyncLink (kind "cfdi_import", key = UUID) is PENDING from just
-before the POST until its outcome is recorded, as sync.idempotence describes.
+invoice's outbound record (kind "cfdi_import", key = UUID) is PENDING from
+just before the POST until its answer is recorded (sync.engine.exporter);
+`send_batch` returns an answer per invoice, and the engine records them.
 
 What an invoice carries (Sage names cited in sync.sage.webapi.APInvoice): the
 vendor's currency and, for a foreign one, the CFDI's TipoCambio as the
@@ -28,23 +29,22 @@ the CFDI's is marked for attention, never passed as imported.
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cfdi import storage
-from cfdi.models import Cfdi, CfdiStatus, ImportAttempt, ImportOutcome
+from cfdi.models import Cfdi
 from cfdi.parsing import ParseError, parse_xml
 from cfdi.taxes import CfdiTax, cfdi_taxes
-from sync import idempotence
-from sync.crashpoints import crashpoint
-from sync.idempotence import strip_secrets
+from sync.engine.context import StepContext
+from sync.engine.crashpoints import crashpoint
+from sync.engine.outbox import Confirmed, Failed, Needs, Result
+from sync.models import Outbound
 from sync.sage.confirm import SageDocument, sage_documents
 from sync.sage.values import currency
 from sync.sage.webapi import (
@@ -56,11 +56,9 @@ from sync.sage.webapi import (
     WebApiError,
     WebApiPermanentError,
 )
-from sync.steps.base import StepContext
 
-
-LINK_KIND = "cfdi_import"
 VENDOR_UNKNOWN = "vendor_unknown"
+OUT_OF_BALANCE = "out_of_balance"
 DOCUMENT_NUMBER_MAX = 22   # APIBH.IDINVC char(22)
 PO_NUMBER_MAX = 22         # APIBH.PONBR char(22)
 DESCRIPTION_MAX = 60
@@ -79,7 +77,17 @@ class BatchRefused(Exception):
 
 
 class Unimportable(Exception):
-    """This CFDI cannot become a Sage invoice as things stand; the message says why, in one sentence."""
+    """This CFDI cannot become a Sage invoice as things stand; the message says why, in one sentence.
+
+    `setting`: a setting of the tenant must change (not the CFDI, nor Sage)."""
+
+    def __init__(self, message: str, *, setting: bool = False) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+    def needs(self) -> Needs:
+        attention = Outbound.Attention.CONFIG if self.setting else Outbound.Attention.PERSON
+        return Needs(attention, "unimportable", str(self))
 
 
 @dataclass(frozen=True)
@@ -100,9 +108,6 @@ class Candidate:
 
     def payload(self) -> dict:
         return self.invoice.payload() if self.invoice is not None else {}
-
-    def content_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.payload(), sort_keys=True).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------
@@ -158,7 +163,7 @@ def tax_amounts(taxes: list[CfdiTax], tenant) -> dict[int, Decimal]:
             raise Unimportable(_(
                 "The CFDI has %(tax)s of %(amount)s and the tenant names no Sage tax authority for it: add "
                 "\"%(key)s\" to the tenant's Sage tax authorities.")
-                % {"tax": tax.describe(), "amount": tax.amount, "key": tax.key})
+                % {"tax": tax.describe(), "amount": tax.amount, "key": tax.key}, setting=True)
         amounts[position] = amounts.get(position, Decimal(0)) + tax.signed
     return {n: value.quantize(CENT, ROUND_HALF_UP) for n, value in sorted(amounts.items())}
 
@@ -172,7 +177,7 @@ def stored_taxes(cfdi: Cfdi) -> list[CfdiTax]:
             root = None
         if root is None:
             raise Unimportable(_("The original XML of the CFDI cannot be read from the CFDI storage, so its taxes "
-                                 "are unknown; check the storage (setting SAGECONNECT_MEDIA_ROOT)."))
+                                 "are unknown; check the storage (setting SAGECONNECT_MEDIA_ROOT)."), setting=True)
         cfdi.tax_lines = [tax.as_json() for tax in cfdi_taxes(root)]
         Cfdi.objects.filter(pk=cfdi.pk).update(tax_lines=cfdi.tax_lines)
     return [CfdiTax.from_json(line) for line in cfdi.tax_lines]
@@ -239,34 +244,38 @@ def credit_application(cfdi: Cfdi, vendor_id: str, related: dict[str, SageDocume
 # ---------------------------------------------------------------------------
 # Sending a batch
 
-def send_batch(ctx: StepContext, webapi: SageWebApi, alias: str, candidates: list[Candidate]) -> None:
-    """Import `candidates` as one or more AP batches; every one ends recorded or still pending."""
-    pending = recover_from_sage(ctx, alias, candidates)
+Answers = dict[str, Result]
+
+
+def send_batch(ctx: StepContext, webapi: SageWebApi, alias: str, candidates: list[Candidate],
+               answers: Answers) -> None:
+    """Import `candidates` as one or more AP batches; every one gets its answer, or none (the engine then
+    leaves it unconfirmed, to be asked Sage about first). A refusal that is the tenant's raises BatchRefused."""
+    pending = recover_from_sage(ctx, alias, candidates, answers)
     while pending:
         try:
-            answer = post(ctx, webapi, pending)
+            answer = post(webapi, pending)
         except WebApiPermanentError as error:
             if error.code in TENANT_CODES or names_tenant_setting(ctx.tenant, error):
-                record_attempts(pending, ImportOutcome.RETRYABLE, error)
                 raise BatchRefused(tenant_problem(ctx.tenant, error)) from None
             culprit = culprit_of(error, pending)
             if culprit is None:
-                bisect(ctx, webapi, alias, pending, error)
+                bisect(ctx, webapi, alias, pending, answers)
                 return
-            record_refusal(ctx, culprit, error)
+            answers[culprit.cfdi_uuid] = refusal(ctx, culprit, error)
             pending = [c for c in pending if c is not culprit]
-            pending = recover_from_sage(ctx, alias, pending)
+            pending = recover_from_sage(ctx, alias, pending, answers)
             continue
         except WebApiError as error:
-            # Busy, down, or the answer was lost: the invoices stay pending and
-            # their links PENDING, so the next cycle asks Sage before resending.
-            record_attempts(pending, ImportOutcome.RETRYABLE, error)
-            ctx.result.failed += len(pending)
-            ctx.log(_("Sage did not take a batch of %(n)s invoice(s) (%(error)s); they are tried again next cycle.")
+            # Busy, down, or the answer was lost: the invoices stay PENDING, so the
+            # next try asks Sage before resending.
+            for candidate in pending:
+                answers[candidate.cfdi_uuid] = Failed(f"{error.code}: {error.message}", code=error.code)
+            ctx.log(_("Sage did not take a batch of %(n)s invoice(s) (%(error)s); they are tried again later.")
                     % {"n": len(pending), "error": error})
             return
         crashpoint("cfdi_import:after_post")
-        record_batch(ctx, pending, answer)
+        answered(ctx, pending, answer, answers)
         return
 
 
@@ -286,17 +295,13 @@ def tenant_problem(tenant, error: WebApiPermanentError) -> str:
                                                                "sage": error.message}
 
 
-def bisect(ctx, webapi, alias, pending: list[Candidate], error: WebApiPermanentError) -> None:
-    if len(pending) == 1:
-        record_refusal(ctx, pending[0], error)
-        return
+def bisect(ctx: StepContext, webapi: SageWebApi, alias: str, pending: list[Candidate], answers: Answers) -> None:
     middle = len(pending) // 2
-    send_batch(ctx, webapi, alias, pending[:middle])
-    send_batch(ctx, webapi, alias, pending[middle:])
+    send_batch(ctx, webapi, alias, pending[:middle], answers)
+    send_batch(ctx, webapi, alias, pending[middle:], answers)
 
 
-def post(ctx: StepContext, webapi: SageWebApi, pending: list[Candidate]) -> APInvoiceBatch:
-    idempotence.mark_pending_many(ctx, LINK_KIND, {c.cfdi_uuid: c.content_hash() for c in pending})
+def post(webapi: SageWebApi, pending: list[Candidate]) -> APInvoiceBatch:
     batch = APInvoiceBatch(BatchDate=timezone.localdate(), Description=batch_description(pending),
                            Invoices=[c.invoice for c in pending])
     crashpoint("cfdi_import:before_post")
@@ -316,65 +321,51 @@ def culprit_of(error: WebApiPermanentError, pending: list[Candidate]) -> Candida
     return None
 
 
-def recover_from_sage(ctx: StepContext, alias: str, candidates: list[Candidate]) -> list[Candidate]:
-    """Record as imported what Sage already shows; return the rest."""
-    if not candidates:
-        return []
-    found = sage_documents(alias, ctx.tenant, [c.cfdi_uuid for c in candidates])
-    rest, recovered = [], []
-    for candidate in candidates:
-        document = found.get(candidate.cfdi_uuid)
-        if document is None:
-            rest.append(candidate)
-            continue
-        ctx.result.skipped += 1
-        if ctx.dry_run:
-            ctx.log(f"CFDI {candidate.cfdi_uuid} is already in Sage ({document.vendor} {document.number})")
-            continue
+def in_sage(ctx: StepContext, alias: str, uuids: list[str]) -> dict[str, Confirmed]:
+    """What Sage already holds of these CFDIs (posted documents and open batches), as found."""
+    found = sage_documents(alias, ctx.tenant, uuids) if uuids else {}
+    held = {}
+    for uuid, document in found.items():
         where = (_("batch %(batch)s, entry %(entry)s") % {"batch": document.batch, "entry": document.entry}
                  if document.batch else _("document %(number)s") % {"number": document.number})
         state = _("posted") if document.posted else _("not yet posted")
-        recovered.append(Imported(candidate, document.batch, document.entry, _(
-            "Already in Sage (%(where)s, %(state)s); not sent again.") % {"where": where, "state": state}))
-    record_imported(ctx, recovered, ImportOutcome.SKIPPED)
-    return rest
+        held[uuid] = Confirmed(f"{document.batch}-{document.entry}", ids={"sage_batch": document.batch,
+                                                                          "sage_entry": document.entry},
+                               note=_("Already in Sage (%(where)s, %(state)s); not sent again.") % {
+                                   "where": where, "state": state}, counted="skipped")
+    return held
 
 
-def not_in_sage(ctx: StepContext, alias: str, cfdis: list[Cfdi]) -> list[Cfdi]:
-    """The CFDIs Sage does not hold yet; the others are recorded as imported, with Sage's numbers."""
-    return [c.cfdi for c in recover_from_sage(ctx, alias, [Candidate(cfdi, None) for cfdi in cfdis])]
+def recover_from_sage(ctx: StepContext, alias: str, candidates: list[Candidate], answers: Answers) -> list[Candidate]:
+    """Answer as found what Sage already shows; return the rest."""
+    if not candidates:
+        return []
+    found = in_sage(ctx, alias, [c.cfdi_uuid for c in candidates])
+    for candidate in candidates:
+        if candidate.cfdi_uuid in found:
+            answers[candidate.cfdi_uuid] = dataclasses.replace(found[candidate.cfdi_uuid], recovered=True)
+    return [c for c in candidates if c.cfdi_uuid not in found]
 
 
 # ---------------------------------------------------------------------------
-# Recording outcomes
+# What Sage answered, per invoice
 
-@dataclass
-class Imported:
-    candidate: Candidate
-    batch: int | None
-    entry: int | None
-    message: str = ""
-    attention: str = ""  # Sage took it but its amounts are not the CFDI's: a person must look
-    extra: dict = field(default_factory=dict)
-
-
-def record_batch(ctx: StepContext, pending: list[Candidate], answer: APInvoiceBatch) -> None:
+def answered(ctx: StepContext, pending: list[Candidate], answer: APInvoiceBatch, answers: Answers) -> None:
     by_uuid = {(invoice.optional_field(ctx.tenant.folio_optfield) or "").strip().upper(): invoice
                for invoice in answer.Invoices}
-    imported = []
     for position, candidate in enumerate(pending):
         invoice = by_uuid.get(candidate.cfdi_uuid)
         if invoice is None and position < len(answer.Invoices):
             invoice = answer.Invoices[position]
         entry = invoice.EntryNumber if invoice is not None else None
         attention = out_of_balance(candidate, invoice, answer.BatchNumber)
-        imported.append(Imported(candidate, answer.BatchNumber, entry, candidate.note, attention))
-    record_imported(ctx, imported, ImportOutcome.IMPORTED)
-    ctx.result.created += len(imported)
+        if attention:
+            ctx.log(attention)
+        answers[candidate.cfdi_uuid] = Confirmed(
+            f"{answer.BatchNumber}-{entry}", ids={"sage_batch": answer.BatchNumber, "sage_entry": entry},
+            note=candidate.note,
+            needs=Needs(Outbound.Attention.PERSON, OUT_OF_BALANCE, attention) if attention else None)
     ctx.log(_("Sage batch %(batch)s: %(n)s invoice(s) imported") % {"batch": answer.BatchNumber, "n": len(pending)})
-    for row in imported:
-        if row.attention:
-            ctx.log(row.attention)
 
 
 def out_of_balance(candidate: Candidate, answer: APInvoice | None, batch: int | None) -> str:
@@ -388,7 +379,8 @@ def out_of_balance(candidate: Candidate, answer: APInvoice | None, batch: int | 
         problems.append(_("an undistributed amount of %(amount)s") % {"amount": answer.UndistributedAmount})
     if answer.TaxTotal is not None and answer.TaxTotal != wanted_tax:
         problems.append(_("tax %(sage)s where the CFDI's is %(cfdi)s") % {"sage": answer.TaxTotal, "cfdi": wanted_tax})
-    if answer.DocumentTotalIncludingTax is not None and answer.DocumentTotalIncludingTax != sent.DocumentTotalIncludingTax:
+    total = answer.DocumentTotalIncludingTax
+    if total is not None and total != sent.DocumentTotalIncludingTax:
         problems.append(_("total %(sage)s where the CFDI's is %(cfdi)s") % {
             "sage": answer.DocumentTotalIncludingTax, "cfdi": sent.DocumentTotalIncludingTax})
     if not problems:
@@ -398,69 +390,14 @@ def out_of_balance(candidate: Candidate, answer: APInvoice | None, batch: int | 
         "uuid": candidate.cfdi_uuid, "batch": batch, "entry": answer.EntryNumber, "problems": "; ".join(problems)}
 
 
-def record_imported(ctx: StepContext, imported: list[Imported], outcome: str) -> None:
-    """The CFDIs Sage holds, each with its batch and entry, their attempts and links: a few queries in all."""
-    if not imported:
-        return
-    now = timezone.now()
-    with transaction.atomic():
-        for row in imported:
-            cfdi = row.candidate.cfdi
-            cfdi.status = CfdiStatus.NEEDS_ATTENTION if row.attention else CfdiStatus.IMPORTED
-            cfdi.sage_batch, cfdi.sage_entry = row.batch, row.entry
-            cfdi.imported_at = cfdi.updated = now
-            # Sage holds it, so a vendor it once lacked is no longer a problem.
-            cfdi.problems = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
-        Cfdi.objects.bulk_update([row.candidate.cfdi for row in imported],
-                                 ["status", "sage_batch", "sage_entry", "imported_at", "problems", "updated"])
-        ImportAttempt.objects.bulk_create(
-            ImportAttempt(cfdi=row.candidate.cfdi, sage_batch=row.batch, sage_entry=row.entry, outcome=outcome,
-                          message=" ".join(part for part in (row.message, row.attention) if part),
-                          request_snapshot=strip_secrets(row.candidate.payload()))
-            for row in imported)
-        uuids = [row.candidate.cfdi_uuid for row in imported]
-        links = idempotence.get_links(ctx, LINK_KIND, uuids)
-        missing = {row.candidate.cfdi_uuid: row.candidate.content_hash() for row in imported
-                   if row.candidate.cfdi_uuid not in links}
-        if missing:
-            links.update(idempotence.mark_pending_many(ctx, LINK_KIND, missing))
-        idempotence.confirm_many(ctx, [(links[row.candidate.cfdi_uuid], f"{row.batch}-{row.entry}",
-                                        row.candidate.payload()) for row in imported], action="import")
-
-
-def record_refusal(ctx: StepContext, candidate: Candidate, error: WebApiPermanentError) -> None:
-    cfdi = candidate.cfdi
-    duplicate = error.code == "RecordDuplicate"
-    message = error.message
-    if duplicate:
+def refusal(ctx: StepContext, candidate: Candidate, error: WebApiPermanentError) -> Failed:
+    """One invoice Sage will not take as it stands; the others go on."""
+    ctx.log(_("CFDI %(uuid)s refused by Sage: %(code)s %(message)s")
+            % {"uuid": candidate.cfdi_uuid, "code": error.code, "message": error.message})
+    if error.code == "RecordDuplicate":
         message = _("Sage already has document number %(document)s for vendor %(vendor)s, without this CFDI's "
                     "UUID: check whether it is the same invoice captured by hand, or a supplier reusing a folio. "
                     "(Sage: %(sage)s)") % {"document": candidate.invoice.DocumentNumber,
                                            "vendor": candidate.invoice.VendorNumber, "sage": error.message}
-    record_problem(ctx, candidate, error.code, message,
-                   status=CfdiStatus.NEEDS_ATTENTION if duplicate else CfdiStatus.FAILED)
-    ctx.log(_("CFDI %(uuid)s refused by Sage: %(code)s %(message)s")
-            % {"uuid": cfdi.uuid, "code": error.code, "message": error.message})
-
-
-def record_problem(ctx: StepContext, candidate: Candidate, code: str, message: str, *, status: str) -> None:
-    """One invoice that will not go in as it stands: its attempt, status and link say why; the others go on."""
-    cfdi = candidate.cfdi
-    with transaction.atomic():
-        cfdi.status = status
-        cfdi.save(update_fields=["status", "updated"])
-        ImportAttempt.objects.create(cfdi=cfdi, outcome=ImportOutcome.FAILED, error_code=code,
-                                     message=message, request_snapshot=strip_secrets(candidate.payload()))
-        link = idempotence.get_link(ctx, LINK_KIND, cfdi.uuid)
-        if link is not None:
-            idempotence.record_failure(ctx, link, action="import", error=f"{code}: {message}",
-                                       permanent=True, snapshot=candidate.payload())
-    ctx.result.failed += 1
-
-
-def record_attempts(pending: list[Candidate], outcome: str, error: WebApiError) -> None:
-    ImportAttempt.objects.bulk_create(
-        ImportAttempt(cfdi=c.cfdi, outcome=outcome, error_code=error.code, message=error.message,
-                      request_snapshot=strip_secrets(c.payload()))
-        for c in pending
-    )
+        return Failed(message, code=error.code, needs=Needs(Outbound.Attention.PERSON, error.code, message))
+    return Failed(error.message, code=error.code, permanent=True)

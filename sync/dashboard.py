@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,8 +21,8 @@ from django_q.models import Schedule
 
 from cfdi.models import Cfdi, CfdiStatus, PaidDocument
 from sync.health import TenantHealth, judge_tenants, latest_runs
-from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
 from sync.local_time import zone_of
+from sync.models import Outbound, OutboundAttempt, Payment, PaymentLine, RetryRequest, StepRun, SyncRun
 from sync.scheduling import schedule_name
 from tenants.models import SECRET_FIELDS, STEP_NAMES, Tenant
 
@@ -38,31 +38,41 @@ PROBLEM_STEP_STATUSES = (StepRun.Status.FAILED,)
 CHART_DAYS = 14
 # A list shows each row's tenant by code and zone: no need to decrypt its secrets once per row.
 TENANT_SECRETS = [f"tenant__{name}" for name in SECRET_FIELDS]
+RECORD_TENANT_SECRETS = [f"record__tenant__{name}" for name in SECRET_FIELDS]
+# A run's history rows that say something went wrong.
+FAILED_OUTCOMES = (OutboundAttempt.Outcome.FAILED, OutboundAttempt.Outcome.REFUSED,
+                   OutboundAttempt.Outcome.NEEDS_PERSON, OutboundAttempt.Outcome.UNANSWERED)
+ATTEMPTS_SHOWN = 50
+TOUCHES_MAX = 500
+RETRIES_SHOWN_DAYS = 7
+RETRIES_READ = 500
 
 
 # --- what needs a person ----------------------------------------------------
 #
 # The one place that says what waits for a person: the overview's counts and
-# the "needing a person" chart both come from needing_a_person_counts(). Today
-# its sources are the run log's permanent failures, the CFDIs Sage refused or
-# that need a look, and the payments waiting to be uploaded; an attention queue
-# can replace them here without touching a page.
+# the "needing a person" chart both come from needing_a_person_counts(), and
+# read the outbound records (sync.models.Outbound): per kind, those that need a
+# person (attention set) and those that wait for another record or fact.
 
-CFDI_FAILED = "cfdi_failed"
-CFDI_NEEDS_ATTENTION = "cfdi_needs_attention"
-PAYMENT_WAITING = "payment_waiting"
+WAITING_PREFIX = "waiting_"
 NEEDING_LABELS = {
-    CFDI_FAILED: (_("invoice refused by Sage"), _("invoices refused by Sage")),
-    CFDI_NEEDS_ATTENTION: (_("invoice needing attention"), _("invoices needing attention")),
-    PAYMENT_WAITING: (_("payment waiting"), _("payments waiting")),
-    **{f"outcome_{kind}": labels for kind, labels in (
-        (SyncLink.Kind.VENDOR, (_("vendor failed"), _("vendors failed"))),
-        (SyncLink.Kind.PO, (_("purchase order failed"), _("purchase orders failed"))),
-        (SyncLink.Kind.PO_STATUS, (_("purchase order status failed"), _("purchase order statuses failed"))),
-        (SyncLink.Kind.PAYMENT, (_("payment refused by the portal"), _("payments refused by the portal"))),
-        (SyncLink.Kind.CFDI_STATUS, (_("CFDI status failed"), _("CFDI statuses failed"))),
-        (SyncLink.Kind.COMPLEMENT, (_("payment complement failed"), _("payment complements failed"))),
-    )},
+    Outbound.Kind.VENDOR: (_("vendor needing a person"), _("vendors needing a person")),
+    Outbound.Kind.PO: (_("purchase order needing a person"), _("purchase orders needing a person")),
+    Outbound.Kind.PO_STATUS: (_("purchase order status needing a person"),
+                              _("purchase order statuses needing a person")),
+    Outbound.Kind.PAYMENT: (_("payment needing a person"), _("payments needing a person")),
+    Outbound.Kind.CFDI_IMPORT: (_("invoice needing a person"), _("invoices needing a person")),
+    Outbound.Kind.CFDI_STATUS: (_("CFDI status needing a person"), _("CFDI statuses needing a person")),
+    Outbound.Kind.COMPLEMENT: (_("payment complement to enter"), _("payment complements to enter")),
+    WAITING_PREFIX + Outbound.Kind.VENDOR: (_("vendor waiting"), _("vendors waiting")),
+    WAITING_PREFIX + Outbound.Kind.PO: (_("purchase order waiting"), _("purchase orders waiting")),
+    WAITING_PREFIX + Outbound.Kind.PO_STATUS: (_("purchase order waiting to close"),
+                                               _("purchase orders waiting to close")),
+    WAITING_PREFIX + Outbound.Kind.PAYMENT: (_("payment waiting"), _("payments waiting")),
+    WAITING_PREFIX + Outbound.Kind.CFDI_IMPORT: (_("invoice waiting"), _("invoices waiting")),
+    WAITING_PREFIX + Outbound.Kind.CFDI_STATUS: (_("CFDI status waiting"), _("CFDI statuses waiting")),
+    WAITING_PREFIX + Outbound.Kind.COMPLEMENT: (_("payment complement waiting"), _("payment complements waiting")),
 }
 
 
@@ -70,10 +80,6 @@ def needing_label(kind: str, count: int = 2) -> str:
     """What `count` records of a kind that needs a person are called: "1 payment waiting", "2 payments waiting"."""
     singular, plural = NEEDING_LABELS.get(kind, (kind, kind))
     return str(singular if count == 1 else plural)
-
-
-# A refused CFDI import is counted once, as its CFDI, not again as its outcome.
-OUTCOME_KINDS_COUNTED_ELSEWHERE = (SyncLink.Kind.CFDI_IMPORT,)
 
 
 @dataclass
@@ -97,24 +103,15 @@ def _day_window(days: int, zone: dt.tzinfo, today: dt.date | None) -> list[dt.da
 
 
 def _needing_rows(tenant_ids: list[int] | None, zone: dt.tzinfo) -> Iterable[tuple[int, str, dt.date, int]]:
-    """(tenant id, kind, day it began waiting, how many): three grouped queries."""
-    outcomes = (RecordOutcome.objects.filter(status=RecordOutcome.Status.FAILED, permanent=True)
-                .exclude(kind__in=OUTCOME_KINDS_COUNTED_ELSEWHERE))
-    cfdis = Cfdi.objects.filter(status__in=[CfdiStatus.FAILED, CfdiStatus.NEEDS_ATTENTION])
-    payments = Payment.objects.filter(state=Payment.State.WAITING)
+    """(tenant id, kind, day it began waiting, how many): one grouped query over the outbound records."""
+    records = Outbound.objects.filter(Q(state=Outbound.State.WAITING) | ~Q(attention=""))
     if tenant_ids is not None:
-        outcomes, cfdis, payments = (q.filter(tenant_id__in=tenant_ids) for q in (outcomes, cfdis, payments))
-
-    def grouped(queryset: QuerySet, *fields: str) -> QuerySet:
-        return (queryset.annotate(day=TruncDate("updated", tzinfo=zone)).values("tenant_id", *fields, "day")
-                .annotate(n=Count("id")).values_list("tenant_id", *fields, "day", "n").order_by())
-
-    for tenant_id, kind, day, n in grouped(outcomes, "kind"):
-        yield tenant_id, f"outcome_{kind}", day, n
-    for tenant_id, status, day, n in grouped(cfdis, "status"):
-        yield tenant_id, CFDI_FAILED if status == CfdiStatus.FAILED else CFDI_NEEDS_ATTENTION, day, n
-    for tenant_id, day, n in grouped(payments):
-        yield tenant_id, PAYMENT_WAITING, day, n
+        records = records.filter(tenant_id__in=tenant_ids)
+    grouped = (records.annotate(day=TruncDate(Coalesce("since", "updated"), tzinfo=zone))
+               .values("tenant_id", "kind", "attention", "day").annotate(n=Count("id"))
+               .values_list("tenant_id", "kind", "attention", "day", "n").order_by())
+    for tenant_id, kind, attention, day, n in grouped:
+        yield tenant_id, kind if attention else WAITING_PREFIX + kind, day, n
 
 
 def needing_a_person_counts(tenant_ids: list[int] | None = None, *, days: int = CHART_DAYS,
@@ -145,14 +142,12 @@ class NeedItem:
 
 
 def needing_link(kind: str, tenant_code: str) -> str:
-    """The filtered list where the records of one kind that need a person are."""
-    if kind == CFDI_FAILED:
-        return f"{reverse('cfdi-list')}?{urlencode({'tenant': tenant_code, 'status': CfdiStatus.FAILED})}"
-    if kind == CFDI_NEEDS_ATTENTION:
-        return f"{reverse('cfdi-list')}?{urlencode({'tenant': tenant_code, 'status': CfdiStatus.NEEDS_ATTENTION})}"
-    if kind == PAYMENT_WAITING:
-        return f"{reverse('payment-list')}?{urlencode({'tenant': tenant_code, 'state': Payment.State.WAITING})}"
-    return f"{reverse('attention-list')}?{urlencode({'tenant': tenant_code, 'kind': kind.removeprefix('outcome_')})}"
+    """The attention page, filtered to the records of one kind that need a person (or wait)."""
+    waiting = kind.startswith(WAITING_PREFIX)
+    query = {"tenant": tenant_code, "kind": kind.removeprefix(WAITING_PREFIX)}
+    if waiting:
+        query["show"] = "waiting"
+    return f"{reverse('attention-list')}?{urlencode(query)}"
 
 
 def need_items(counts: Counter, tenant_code: str) -> list[NeedItem]:
@@ -204,11 +199,11 @@ def _last_successes(tenant_ids: list[int]) -> dict[int, dt.datetime]:
 
 
 def _waiting_reasons(tenant_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
-    """Why each tenant's payments wait, most frequent first."""
+    """Why each tenant's payments wait (their outbound records' reasons), most frequent first."""
     found: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    rows = (Payment.objects.filter(tenant_id__in=tenant_ids, state=Payment.State.WAITING)
-            .values("tenant_id", "wait_reason").annotate(n=Count("id"))
-            .values_list("tenant_id", "wait_reason", "n").order_by("tenant_id", "-n", "wait_reason"))
+    rows = (Outbound.objects.filter(tenant_id__in=tenant_ids, kind=Outbound.Kind.PAYMENT, state=Outbound.State.WAITING)
+            .values("tenant_id", "reason").annotate(n=Count("id"))
+            .values_list("tenant_id", "reason", "n").order_by("tenant_id", "-n", "reason"))
     for tenant_id, reason, n in rows:
         found[tenant_id].append((reason, n))
     return found
@@ -273,7 +268,9 @@ def stats(now: dt.datetime | None = None) -> dict[str, Any]:
     runs = dict(SyncRun.objects.filter(started__gte=now - dt.timedelta(hours=24))
                 .values_list("status").annotate(n=Count("id")).order_by())
     originals = Cfdi.objects.aggregate(count=Count("id"), size=Sum("size"))
+    needing = dict(Outbound.objects.exclude(attention="").values_list("kind").annotate(n=Count("id")).order_by())
     return {"cfdis_by_status": cfdis, "payments_by_state": payments, "runs_last_24h_by_status": runs,
+            "records_needing_a_person_by_kind": needing,
             # Kept five years (SAT's rule, see README "Operations"); never pruned with the run history.
             "cfdi_originals": {"count": originals["count"], "bytes": originals["size"] or 0}}
 
@@ -369,13 +366,14 @@ def with_seconds(runs: Iterable[SyncRun]) -> list[SyncRun]:
     return runs
 
 
-def run_detail(run_id: int) -> tuple[SyncRun, list[StepRun], list[tuple[RecordOutcome, str]]]:
-    """The run, its steps, and its failed records each with the page of its record."""
+def run_detail(run_id: int) -> tuple[SyncRun, list[StepRun], list[tuple[OutboundAttempt, str]]]:
+    """The run, its steps, and what failed in it (its records' history rows) each with the page of its record."""
     run = SyncRun.objects.select_related("tenant").get(pk=run_id)
     steps = list(run.steps.order_by("id"))
-    failed = (run.outcomes.filter(status=RecordOutcome.Status.FAILED).select_related("tenant")
-              .order_by("step", "kind", "sage_key"))
-    return run, steps, record_links(failed)
+    failed = (OutboundAttempt.objects.filter(run=run, outcome__in=FAILED_OUTCOMES)
+              .select_related("record", "record__tenant").defer(*RECORD_TENANT_SECRETS)
+              .order_by("step", "record__kind", "record__key", "-at"))
+    return run, steps, list(zip(failed, record_urls([attempt.record for attempt in failed])))
 
 
 def filtered_cfdis(params: Mapping[str, str]) -> QuerySet[Cfdi]:
@@ -409,13 +407,13 @@ def can_retry(cfdi: Cfdi) -> bool:
             and all(problem.get("code") in CURABLE_PROBLEMS for problem in cfdi.problems))
 
 
-def retryable(cfdis: QuerySet[Cfdi]) -> list[tuple[int, str]]:
-    """(tenant id, UUID) of the CFDIs of a selection a re-import can help, at most BULK_RETRY_LIMIT."""
+def retryable(cfdis: QuerySet[Cfdi]) -> list[Cfdi]:
+    """The CFDIs of a selection a re-import can help, at most BULK_RETRY_LIMIT."""
     chosen = cfdis.filter(status__in=RETRYABLE_CFDI_STATUSES, kind__in=IMPORTED_KINDS).defer(None)
-    found: list[tuple[int, str]] = []
-    for cfdi in chosen.only("tenant_id", "uuid", "kind", "status", "problems").iterator(chunk_size=500):
+    found: list[Cfdi] = []
+    for cfdi in chosen.only("id", "tenant_id", "uuid", "kind", "status", "problems").iterator(chunk_size=500):
         if can_retry(cfdi):
-            found.append((cfdi.tenant_id, cfdi.uuid))
+            found.append(cfdi)
             if len(found) == BULK_RETRY_LIMIT:
                 break
     return found
@@ -436,25 +434,26 @@ class Touch:
 
 def _touches(tenant_kind_keys: Iterable[tuple[int, str, str]], by_portal_id: Iterable[tuple[int, str, str]] = ()
              ) -> dict[tuple[int, str, str], list[Touch]]:
-    """The runs that last touched each (tenant, kind, Sage key) — or (tenant, kind, portal id): one query."""
+    """The runs that last touched each (tenant, kind, key) — or (tenant, kind, outside id): one query over the
+    records' history."""
     wanted, by_portal = set(tenant_kind_keys), set(by_portal_id)
     if not wanted and not by_portal:
         return {}
     query = Q()
-    for field_name, keys in (("sage_key", wanted), ("portal_id", by_portal)):
+    for field_name, keys in (("record__key", wanted), ("record__outside_id", by_portal)):
         for tenant_id, kind in {(t, k) for t, k, _key in keys}:
             matching = [key for t, k, key in keys if (t, k) == (tenant_id, kind)]
-            query |= Q(tenant_id=tenant_id, kind=kind, **{f"{field_name}__in": matching})
+            query |= Q(record__tenant_id=tenant_id, record__kind=kind, **{f"{field_name}__in": matching})
     found: dict[tuple[int, str, str], list[Touch]] = defaultdict(list)
-    rows = (RecordOutcome.objects.filter(query, run__isnull=False).order_by("-updated")
-            .values_list("tenant_id", "kind", "sage_key", "portal_id", "run_id", "step", "action", "status",
-                         "updated"))
-    for tenant_id, kind, key, portal_id, run_id, step, action, status, updated in rows:
-        touch = Touch(run_id, step, kind, action, status, updated, portal_id)
+    rows = (OutboundAttempt.objects.filter(query, run__isnull=False).order_by("-at", "-id")
+            .values_list("record__tenant_id", "record__kind", "record__key", "record__outside_id", "run_id", "step",
+                         "action", "outcome", "at")[:TOUCHES_MAX])
+    for tenant_id, kind, key, outside_id, run_id, step, action, outcome, at in rows:
+        touch = Touch(run_id, step, kind, action, outcome, at, outside_id)
         if (tenant_id, kind, key) in wanted:
             found[(tenant_id, kind, key)].append(touch)
-        if (tenant_id, kind, portal_id) in by_portal:
-            found[(tenant_id, kind, portal_id)].append(touch)
+        if (tenant_id, kind, outside_id) in by_portal:
+            found[(tenant_id, kind, outside_id)].append(touch)
     return found
 
 
@@ -496,29 +495,41 @@ class Related:
 @dataclass
 class CfdiDetail:
     cfdi: Cfdi
-    attempts: list
+    attempts: list[OutboundAttempt]
     payments: list[Payment]
     complements: list[Related] = field(default_factory=list)
     pays: list[Related] = field(default_factory=list)
     pos: list[str] = field(default_factory=list)
     touches: list[Touch] = field(default_factory=list)
+    record: Outbound | None = None            # its import record: what became of it, what a person is to do
+    retry: RetryRequest | None = None         # the last Retry asked for it, and what became of that
 
 
 def cfdi_detail(cfdi_id: int) -> CfdiDetail:
     """The CFDI with every record it is linked to: payments, complements, invoices it pays, POs, runs."""
     cfdi = Cfdi.objects.select_related("tenant").get(pk=cfdi_id)
-    attempts = list(cfdi.import_attempts.order_by("-attempted_at", "-id"))
+    record = Outbound.objects.filter(tenant_id=cfdi.tenant_id, kind=Outbound.Kind.CFDI_IMPORT, key=cfdi.uuid).first()
+    attempts = list(OutboundAttempt.objects.filter(
+        record__tenant_id=cfdi.tenant_id, record__kind__in=(Outbound.Kind.CFDI_IMPORT, Outbound.Kind.CFDI_STATUS),
+        record__key=cfdi.uuid).select_related("record").order_by("-at", "-id")[:ATTEMPTS_SHOWN])
     payments = _payments_of(cfdi)
+    reasons = _records_of({(cfdi.tenant_id, Outbound.Kind.PAYMENT, p.docnbr) for p in payments})
+    for payment in payments:
+        # What a waiting payment waits for lives on its outbound record; the page shows it beside the state.
+        own = reasons.get((cfdi.tenant_id, Outbound.Kind.PAYMENT, payment.docnbr))
+        setattr(payment, "wait_reason", own.reason if own and payment.state == Payment.State.WAITING else "")
     settled_by = PaidDocument.objects.filter(payment__tenant_id=cfdi.tenant_id, invoice_uuid__iexact=cfdi.uuid)
     complements = [Related(d.payment_id, d.payment.uuid, d.payment.status) for d in settled_by
                    .select_related("payment").only("payment_id", "payment__uuid", "payment__status")]
     pays = _paid_invoices(cfdi) if cfdi.kind == "P" else []
-    own_kinds = (SyncLink.Kind.CFDI_IMPORT, SyncLink.Kind.CFDI_STATUS)
+    own_kinds = (Outbound.Kind.CFDI_IMPORT, Outbound.Kind.CFDI_STATUS)
     touched = _touches({(cfdi.tenant_id, kind, cfdi.uuid) for kind in own_kinds},
-                       {(cfdi.tenant_id, SyncLink.Kind.COMPLEMENT, cfdi.uuid)})
+                       {(cfdi.tenant_id, Outbound.Kind.COMPLEMENT, cfdi.uuid)})
     touches = sorted((t for found in touched.values() for t in found), key=lambda t: t.updated, reverse=True)
+    retry = latest_retries([(cfdi.tenant_id, Outbound.Kind.CFDI_IMPORT, cfdi.uuid)]).get(
+        (cfdi.tenant_id, Outbound.Kind.CFDI_IMPORT, cfdi.uuid))
     return CfdiDetail(cfdi=cfdi, attempts=attempts, payments=payments, complements=complements, pays=pays,
-                      pos=po_numbers(cfdi), touches=touches)
+                      pos=po_numbers(cfdi), touches=touches, record=record, retry=retry)
 
 
 def _payments_of(cfdi: Cfdi) -> list[Payment]:
@@ -575,12 +586,12 @@ class PaymentRow:
     waiting_for: list[Waiting]
     touches: list[Touch] = field(default_factory=list)
     complement_todo: str = ""  # what staff are to enter in Sage (sync.steps.payment_complement)
+    reason: str = ""           # why it waits, or what a person is to do (its outbound record)
 
 
 def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
-    """The page's payments with their lines, each line's CFDI, what a waiting one waits for, and
-    the runs that last touched it, and the complements staff are to enter; four queries whatever the number
-    of rows."""
+    """The page's payments with their lines, each line's CFDI, what a waiting one waits for, the runs that
+    last touched it, and the complements staff are to enter; five queries whatever the number of rows."""
     payments = list(payments)
     lines_by_payment: dict[int, list[PaymentLine]] = defaultdict(list)
     for line in PaymentLine.objects.filter(payment__in=payments).order_by("payment_id", "line"):
@@ -588,8 +599,9 @@ def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
     vendors = {p.pk: (p.tenant_id, p.vendor) for p in payments}
     held = _cfdis_for_lines([(vendors[pk], line) for pk, lines in lines_by_payment.items() for line in lines])
     touched = _touches({(p.tenant_id, kind, p.docnbr) for p in payments
-                        for kind in (SyncLink.Kind.PAYMENT, SyncLink.Kind.COMPLEMENT)})
-    todo = _complement_todos(payments)
+                        for kind in (Outbound.Kind.PAYMENT, Outbound.Kind.COMPLEMENT)})
+    records = _records_of({(p.tenant_id, kind, p.docnbr) for p in payments
+                           for kind in (Outbound.Kind.PAYMENT, Outbound.Kind.COMPLEMENT)})
     rows = []
     for payment in payments:
         lines = lines_by_payment[payment.pk]
@@ -598,24 +610,25 @@ def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
         waiting_for = [] if payment.state != Payment.State.WAITING else [
             Waiting(line.cfdi_uuid.upper(), line.invoice_number, line.cfdi) for line in lines
             if line.cfdi is None or line.cfdi.status != CfdiStatus.IMPORTED or not line.cfdi_uuid]
-        touches = sorted(touched.get((payment.tenant_id, SyncLink.Kind.PAYMENT, payment.docnbr), [])
-                         + touched.get((payment.tenant_id, SyncLink.Kind.COMPLEMENT, payment.docnbr), []),
+        touches = sorted(touched.get((payment.tenant_id, Outbound.Kind.PAYMENT, payment.docnbr), [])
+                         + touched.get((payment.tenant_id, Outbound.Kind.COMPLEMENT, payment.docnbr), []),
                          key=lambda t: t.updated, reverse=True)
+        complement = records.get((payment.tenant_id, Outbound.Kind.COMPLEMENT, payment.docnbr))
+        own = records.get((payment.tenant_id, Outbound.Kind.PAYMENT, payment.docnbr))
         rows.append(PaymentRow(payment, lines, waiting_for, touches,
-                               todo.get((payment.tenant_id, payment.docnbr), "")))
+                               complement.reason if complement is not None and complement.attention else "",
+                               own.reason if own is not None else ""))
     return rows
 
 
-def _complement_todos(payments: list[Payment]) -> dict[tuple[int, str], str]:
-    """(tenant, DOCNBR) → the payment complement staff are asked to enter in Sage, in one query."""
-    if not payments:
+def _records_of(keys: set[tuple[int, str, str]]) -> dict[tuple[int, str, str], Outbound]:
+    """The outbound records of (tenant, kind, key), in one query."""
+    if not keys:
         return {}
     query = Q()
-    for tenant_id in {p.tenant_id for p in payments}:
-        query |= Q(tenant_id=tenant_id, sage_key__in=[p.docnbr for p in payments if p.tenant_id == tenant_id])
-    outcomes = RecordOutcome.objects.filter(query, kind=SyncLink.Kind.COMPLEMENT, action="record",
-                                            status=RecordOutcome.Status.FAILED)
-    return {(o.tenant_id, o.sage_key): o.last_error for o in outcomes.only("tenant_id", "sage_key", "last_error")}
+    for tenant_id, kind in {(t, k) for t, k, _key in keys}:
+        query |= Q(tenant_id=tenant_id, kind=kind, key__in=[key for t, k, key in keys if (t, k) == (tenant_id, kind)])
+    return {(r.tenant_id, r.kind, r.key): r for r in Outbound.objects.filter(query)}
 
 
 def _cfdis_for_lines(lines: list[tuple[tuple[int, str], PaymentLine]]) -> dict[int, Related]:
@@ -647,72 +660,68 @@ def _cfdis_for_lines(lines: list[tuple[tuple[int, str], PaymentLine]]) -> dict[i
     return found
 
 
-def filtered_po_links(params: Mapping[str, str]) -> QuerySet[SyncLink]:
-    links = (SyncLink.objects.filter(kind__in=[SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS]).select_related("tenant")
-             .defer(*TENANT_SECRETS))
+def filtered_po_records(params: Mapping[str, str]) -> QuerySet[Outbound]:
+    records = (Outbound.objects.filter(kind__in=[Outbound.Kind.PO, Outbound.Kind.PO_STATUS]).select_related("tenant")
+               .defer(*TENANT_SECRETS))
     if params.get("tenant"):
-        links = links.filter(tenant__code=params["tenant"])
+        records = records.filter(tenant__code=params["tenant"])
     if params.get("state"):
-        links = links.filter(state=params["state"])
+        records = records.filter(state=params["state"])
     if params.get("po"):
-        links = links.filter(sage_key__icontains=params["po"].strip())
-    return links.order_by("tenant__code", "sage_key", "kind")
+        records = records.filter(key__icontains=params["po"].strip())
+    return records.order_by("tenant__code", "key", "kind")
 
 
 @dataclass
 class PoRow:
-    link: SyncLink
-    error: str
+    record: Outbound
     touches: list[Touch]
 
 
-def po_rows(links: Iterable[SyncLink]) -> list[PoRow]:
-    """The page's PO links, each with the error of its last failed outcome ('' when none) and the runs
-    that last touched it."""
-    links = list(links)
-    touched = _touches({(link.tenant_id, link.kind, link.sage_key) for link in links})
-    failed = RecordOutcome.objects.filter(kind__in=[SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS],
-                                          sage_key__in={link.sage_key for link in links},
-                                          status=RecordOutcome.Status.FAILED).order_by("updated")
-    errors = {(o.tenant_id, o.kind, o.sage_key): o.last_error for o in failed}
-    return [PoRow(link, errors.get((link.tenant_id, link.kind, link.sage_key), ""),
-                  touched.get((link.tenant_id, link.kind, link.sage_key), [])) for link in links]
+def po_rows(records: Iterable[Outbound]) -> list[PoRow]:
+    """The page's PO records, each with the runs that last touched it."""
+    records = list(records)
+    touched = _touches({(r.tenant_id, r.kind, r.key) for r in records})
+    return [PoRow(r, touched.get((r.tenant_id, r.kind, r.key), [])) for r in records]
 
 
-# --- records needing a person ---------------------------------------------------
+# --- where a record is shown ----------------------------------------------------------
 
-def filtered_attention(params: Mapping[str, str]) -> QuerySet[RecordOutcome]:
-    """The run log's records a retry will not cure: a person must act first."""
-    outcomes = (RecordOutcome.objects.filter(status=RecordOutcome.Status.FAILED, permanent=True)
-                .select_related("tenant").defer(*TENANT_SECRETS))
-    if params.get("tenant"):
-        outcomes = outcomes.filter(tenant__code=params["tenant"])
-    if params.get("kind"):
-        outcomes = outcomes.filter(kind=params["kind"])
-    return outcomes.order_by("-updated", "-id")
-
-
-def record_links(outcomes: Iterable[RecordOutcome]) -> list[tuple[RecordOutcome, str]]:
-    """Each outcome with the page of its record ('' when there is none); one query for the CFDIs."""
-    outcomes = list(outcomes)
-    cfdi_kinds = (SyncLink.Kind.CFDI_IMPORT, SyncLink.Kind.CFDI_STATUS)
+def record_urls(records: Iterable[Outbound]) -> list[str]:
+    """The page of each record ('' when there is none); one query for the CFDIs."""
+    records = list(records)
+    cfdi_kinds = (Outbound.Kind.CFDI_IMPORT, Outbound.Kind.CFDI_STATUS)
     query = Q(pk__in=[])
-    for outcome in outcomes:
-        if outcome.kind in cfdi_kinds:
-            query |= Q(tenant_id=outcome.tenant_id, uuid=outcome.sage_key.upper())
+    for record in records:
+        if record.kind in cfdi_kinds:
+            query |= Q(tenant_id=record.tenant_id, uuid=record.key.upper())
     cfdi_ids = dict(((t, u), pk) for pk, t, u in Cfdi.objects.filter(query).values_list("id", "tenant_id", "uuid")) \
-        if any(o.kind in cfdi_kinds for o in outcomes) else {}
-    found = []
-    for outcome in outcomes:
-        code = outcome.tenant.code
-        if outcome.kind in cfdi_kinds:
-            pk = cfdi_ids.get((outcome.tenant_id, outcome.sage_key.upper()))
-            url = reverse("cfdi-detail", args=[pk]) if pk else ""
-        elif outcome.kind in (SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS):
-            url = f"{reverse('po-list')}?{urlencode({'tenant': code, 'po': outcome.sage_key})}"
-        elif outcome.kind in (SyncLink.Kind.PAYMENT, SyncLink.Kind.COMPLEMENT):
-            url = f"{reverse('payment-list')}?{urlencode({'tenant': code, 'docnbr': outcome.sage_key})}"
+        if any(r.kind in cfdi_kinds for r in records) else {}
+    urls = []
+    for record in records:
+        code = record.tenant.code
+        if record.kind in cfdi_kinds:
+            pk = cfdi_ids.get((record.tenant_id, record.key.upper()))
+            urls.append(reverse("cfdi-detail", args=[pk]) if pk else "")
+        elif record.kind in (Outbound.Kind.PO, Outbound.Kind.PO_STATUS):
+            urls.append(f"{reverse('po-list')}?{urlencode({'tenant': code, 'po': record.key})}")
+        elif record.kind in (Outbound.Kind.PAYMENT, Outbound.Kind.COMPLEMENT):
+            urls.append(f"{reverse('payment-list')}?{urlencode({'tenant': code, 'docnbr': record.key})}")
         else:
-            url = ""
-        found.append((outcome, url))
+            urls.append("")
+    return urls
+
+
+def latest_retries(keys: Iterable[tuple[int, str, str]]) -> dict[tuple[int, str, str], RetryRequest]:
+    """The last Retry asked for each (tenant, kind, key) in the last days, in one query."""
+    keys = set(keys or ())
+    if not keys:
+        return {}
+    since = timezone.now() - dt.timedelta(days=RETRIES_SHOWN_DAYS)
+    found: dict[tuple[int, str, str], RetryRequest] = {}
+    requests = (RetryRequest.objects.filter(tenant_id__in={t for t, _k, _key in keys}, requested_at__gte=since)
+                .order_by("-requested_at", "-id")[:RETRIES_READ])
+    for request in requests:
+        for kind, key in request.records:
+            found.setdefault((request.tenant_id, kind, key), request)
     return found

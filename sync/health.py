@@ -24,7 +24,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
-from sync.lease import holder_gone, holder_state
+from sync.engine.lease import holder_gone, holder_state
 from sync.models import SyncRun, TenantLease
 from tenants.models import Tenant
 
@@ -40,7 +40,7 @@ class TenantHealth:
     behind: bool
     why: str
     lease: TenantLease | None  # held (holder set), whether or not its holder still runs
-    lease_state: str  # sync.lease.HolderState value, "" when free
+    lease_state: str  # sync.engine.lease.HolderState value, "" when free
     lease_gone: bool  # its holder will never release it: an admin may
 
     @property

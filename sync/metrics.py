@@ -18,7 +18,7 @@ import ipaddress
 import os
 
 from django.conf import settings
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily
 from cfdi.models import Cfdi
 from sageconnect.clientip import client_ip
 from sageconnect.outside_calls import MULTIPROC_VARIABLE, calls_registry
-from sync.models import Payment, RecordOutcome, StepRun, SyncRun, TenantLease
+from sync.models import Outbound, Payment, StepRun, SyncRun, TenantLease
 
 
 class DatabaseCollector:
@@ -51,7 +51,7 @@ class DatabaseCollector:
         yield last_run
 
         yield self._step_durations(StepRun)
-        yield from self._records(RecordOutcome)
+        yield from self._records(Outbound)
         yield self._by_state(Cfdi, "status", "sageconnect_cfdis", "Stored CFDIs by tenant and status.")
         yield self._by_state(Payment, "state", "sageconnect_payments", "Sage payments by tenant and state.")
         yield from self._leases(TenantLease, SyncRun, now)
@@ -68,25 +68,22 @@ class DatabaseCollector:
         return durations
 
     @staticmethod
-    def _records(RecordOutcome):
+    def _records(Outbound):
+        """From the outbound records: those waiting for another record or fact, and those needing a person."""
         waiting = GaugeMetricFamily("sageconnect_records_waiting",
                                     "Records waiting for something else first (e.g. a payment for its invoice).",
-                                    labels=["tenant"])
+                                    labels=["tenant", "kind"])
         person = GaugeMetricFamily("sageconnect_records_needing_a_person",
-                                   "Records that failed in a way only a person can fix.", labels=["tenant"])
-        rows = (RecordOutcome.objects.filter(status__in=[RecordOutcome.Status.WAITING, RecordOutcome.Status.FAILED])
-                .values("tenant__code", "status", "permanent").annotate(n=Count("id")).order_by())
-        totals: dict[tuple[str, str], int] = {}
+                                   "Records only a person can move on: refused, failed too often, a setting to "
+                                   "change, or something to do outside SageConnect.", labels=["tenant", "kind"])
+        rows = (Outbound.objects.filter(Q(state=Outbound.State.WAITING) | ~Q(attention=""))
+                .values("tenant__code", "kind", "attention").annotate(n=Count("id")).order_by())
+        totals: dict[tuple[str, str, str], int] = {}
         for row in rows:
-            if row["status"] == RecordOutcome.Status.WAITING:
-                key = ("waiting", row["tenant__code"])
-            elif row["permanent"]:
-                key = ("person", row["tenant__code"])
-            else:
-                continue
+            key = ("person" if row["attention"] else "waiting", row["tenant__code"], row["kind"])
             totals[key] = totals.get(key, 0) + row["n"]
-        for (kind, tenant), count in sorted(totals.items()):
-            (waiting if kind == "waiting" else person).add_metric([tenant], count)
+        for (which, tenant, kind), count in sorted(totals.items()):
+            (person if which == "person" else waiting).add_metric([tenant, kind], count)
         yield waiting
         yield person
 

@@ -2,8 +2,6 @@
 reason it cannot go yet."""
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -11,8 +9,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from cfdi.models import Cfdi
+from sync.engine.outbox import Waiting
 from sync.models import Payment, PaymentLine
-from sync.portal.schemas import CfdiToPayExternRequest, OnePaymentRequest, portal_datetime
+from sync.portal.schemas import (
+    CfdiToPayExternRequest,
+    OnePaymentRequest,
+    portal_datetime,
+)
 from sync.sage.models import APTCRO
 from sync.sage.queries import _pairs, sage_query
 from sync.sage.values import currency, uuid_key
@@ -33,8 +37,6 @@ class CfdiMoney:
 
 def cfdi_money(tenant_id: int, uuids: Iterable[str]) -> dict[str, CfdiMoney]:
     """The stored CFDIs' currencies, by upper-case UUID; a CFDI we never downloaded is absent."""
-    from cfdi.models import Cfdi
-
     rows = Cfdi.objects.filter(tenant_id=tenant_id, uuid__in=sorted({uuid_key(u) for u in uuids if u}))
     return {uuid: CfdiMoney(currency or "", rate) for uuid, currency, rate
             in rows.values_list("uuid", "currency", "exchange_rate")}
@@ -55,26 +57,37 @@ def payment_rate(payment_currency: str, money: CfdiMoney | None) -> Decimal | No
     return None
 
 
-def wait_reason(payment: Payment, lines: list[PaymentLine], confirmed: set[str],
-                money: Mapping[str, CfdiMoney] | None = None) -> str:
-    """Why the payment cannot go to the portal yet; "" when it can."""
+def waiting(payment: Payment, lines: list[PaymentLine], confirmed: set[str],
+            money: Mapping[str, CfdiMoney] | None = None) -> Waiting | None:
+    """Why the payment cannot go to the portal yet (what it waits for); None when it can."""
     if not lines:
-        return _("the Sage payment applies to no invoice")
+        return Waiting("no_invoice", _("the Sage payment applies to no invoice"))
     without = [line.invoice_number for line in lines if not uuid_key(line.cfdi_uuid)]
     if without:
-        return _("waiting for a CFDI UUID: the Sage invoice(s) %(invoices)s have no CFDI UUID (%(field)s)") % {
-            "invoices": ", ".join(sorted(set(without))), "field": "APIBHO FOLIOCFD"}
+        return Waiting("no_cfdi_uuid", _(
+            "waiting for a CFDI UUID: the Sage invoice(s) %(invoices)s have no CFDI UUID (%(field)s)") % {
+            "invoices": ", ".join(sorted(set(without))), "field": "APIBHO FOLIOCFD"})
     missing = sorted({uuid_key(line.cfdi_uuid) for line in lines} - confirmed)
     if missing:
-        return _("waiting for CFDI import: %(uuids)s") % {"uuids": ", ".join(missing)}
+        return Waiting("cfdi_not_in_sage", _("waiting for CFDI import: %(uuids)s") % {"uuids": ", ".join(missing)})
     paid_in = currency(payment.currency)
     for line in lines:
         found = (money or {}).get(uuid_key(line.cfdi_uuid))
         if payment_rate(paid_in, found) is None:
-            return _("CFDI %(uuid)s is in %(cfdi)s and the payment in %(payment)s: no exchange rate between them "
-                     "is known (the CFDI's TipoCambio converts only to MXN); record the payment in the CFDI's "
-                     "currency in Sage") % {"uuid": uuid_key(line.cfdi_uuid), "cfdi": found.currency, "payment": paid_in}
-    return ""
+            # Only a person can end this wait: Sage must hold the payment in another currency.
+            return Waiting("no_exchange_rate", _(
+                "CFDI %(uuid)s is in %(cfdi)s and the payment in %(payment)s: no exchange rate between them is "
+                "known (the CFDI's TipoCambio converts only to MXN); record the payment in the CFDI's currency in "
+                "Sage") % {"uuid": uuid_key(line.cfdi_uuid), "cfdi": found.currency, "payment": paid_in},
+                person=True)
+    return None
+
+
+def wait_reason(payment: Payment, lines: list[PaymentLine], confirmed: set[str],
+                money: Mapping[str, CfdiMoney] | None = None) -> str:
+    """Why the payment cannot go to the portal yet; "" when it can."""
+    found = waiting(payment, lines, confirmed, money)
+    return found.reason if found else ""
 
 
 def build_payment(tenant, payment: Payment, lines: list[PaymentLine],
@@ -107,10 +120,6 @@ def cfdi_to_pay(line: PaymentLine, paid_in: str, money: CfdiMoney | None) -> Cfd
     return CfdiToPayExternRequest(
         uuid=uuid_key(line.cfdi_uuid), amount=(line.amount / rate).quantize(CENT, ROUND_HALF_UP),
         payment_amount=line.amount, currency=own, payment_currency=paid_in, exchange_rate=rate)
-
-
-def payment_hash(request: OnePaymentRequest) -> str:
-    return hashlib.sha256(json.dumps(request.to_json(), sort_keys=True).encode()).hexdigest()
 
 
 @sage_query("payment_optional_fields", entries=[(500, 1)], fields=["FOLIOCFD", "FECHACFD"])

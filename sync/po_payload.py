@@ -34,7 +34,8 @@ class PoPayloadError(ValueError):
 
 def build_order(po: SagePo, tenant, status: s.PurchaseOrderStatus = "OPEN") -> s.ExternPurchaseOrderRequest:
     if po.date is None:
-        raise PoPayloadError(_("PO %(po)s has no date in Sage (POPORH1.DATE); the portal needs one.") % {"po": po.po_number})
+        raise PoPayloadError(
+            _("PO %(po)s has no date in Sage (POPORH1.DATE); the portal needs one.") % {"po": po.po_number})
     lines = sent_lines(po, tenant)
     if not lines:
         raise PoPayloadError(_("PO %(po)s has no line outside the skipped locations.") % {"po": po.po_number})
@@ -54,7 +55,8 @@ def build_order(po: SagePo, tenant, status: s.PurchaseOrderStatus = "OPEN") -> s
             reference=(po.reference or None) and po.reference[:100],
             comments=(po.comment or po.description or None) and (po.comment or po.description)[:512],
             cfdi_use=_cfdi_use(po), addresses=addresses(po, tenant), lines=order_lines,
-            metadata=[s.MetadataRequest(key=key, value=value) for key, value in sorted(po.optional_fields.items())] or None,
+            metadata=[s.MetadataRequest(key=key, value=value)
+                      for key, value in sorted(po.optional_fields.items())] or None,
         )
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])

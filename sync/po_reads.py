@@ -4,12 +4,18 @@ Each PO step keeps its own (AUDTDATE, AUDTTIME, PORHSEQ) watermark in
 PoWatermark, so one step reading a PO never hides it from the next. A step
 sees, in pages:
 1. first the POs it must look at again whatever their audit stamp (`again`:
-   a write a crash left unconfirmed, a PO waiting for its invoices);
+   a write a crash left unconfirmed or a passing failure left to retry, a PO
+   waiting for its invoices);
 2. then the POs whose header changed since its watermark.
+A person's Retry reads just the POs named (`named`), and moves no watermark.
 The watermark moves only once the step has handled a page (the generator
 resumes after the step's loop body), and never in a dry run; a step that
 dies mid-page rereads that page, and unchanged POs cost nothing but the read.
-A cycle with nothing new costs one Sage query per step.
+A cycle with nothing new costs one Sage query per step. A change of the
+tenant's settings that go into a PO's payload or decide whether it is sent
+(PO_SETTINGS: the default ship-to, the time zone, the eligibility rule, …)
+starts the step from the beginning once: every PO is read again, and only
+those whose built payload changed are sent.
 """
 from __future__ import annotations
 
@@ -17,21 +23,35 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sync.crashpoints import crashpoint
-from sync.models import PoWatermark, RecordOutcome, SyncLink
-from sync.po_state import START, PoDecision, SagePo, Watermark, classify, read_pos, read_pos_by_number
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
+from sync.engine.crashpoints import crashpoint
+from sync.engine.outbox import payload_hash
+from sync.models import Outbound, PoWatermark
+from sync.po_state import (
+    START,
+    PoDecision,
+    SagePo,
+    Watermark,
+    classify,
+    on_the_portal,
+    read_pos,
+    read_pos_by_number,
+)
 
 PAGE_SIZE = 200
-UNCONFIRMED = (SyncLink.State.PENDING, SyncLink.State.SENT)
+# The tenant's settings a PO's payload (sync.po_payload) or its eligibility (sync.po_state) reads.
+PO_SETTINGS = ("name", "time_zone", "ship_to_street", "ship_to_city", "ship_to_state", "ship_to_zip",
+               "ship_to_country", "skip_location_codes", "po_types", "po_min_date", "po_required_optfield",
+               "po_required_value")
+UNCONFIRMED = (Outbound.State.PENDING, Outbound.State.SENT)
 
 
 @dataclass(frozen=True)
 class PoCandidate:
     po: SagePo
     decision: PoDecision
-    po_link: SyncLink | None
-    status_link: SyncLink | None
+    po_record: Outbound | None
+    status_record: Outbound | None
 
     @property
     def po_number(self) -> str:
@@ -39,7 +59,7 @@ class PoCandidate:
 
     @property
     def on_portal(self) -> bool:
-        return self.po_link is not None and bool(self.po_link.portal_id)
+        return on_the_portal(self.po_record)
 
 
 def candidates(ctx: StepContext, alias: str, *, again: list[str]) -> Iterator[list[PoCandidate]]:
@@ -64,69 +84,80 @@ def candidates(ctx: StepContext, alias: str, *, again: list[str]) -> Iterator[li
         ctx.heartbeat()
 
 
+def named(ctx: StepContext, alias: str, po_numbers: frozenset[str]) -> Iterator[list[PoCandidate]]:
+    """Just these POs, whatever their audit stamp (a person's Retry); no watermark moves."""
+    page = read_pos_by_number(alias, ctx.tenant, sorted(po_numbers))
+    if page:
+        yield _classified(ctx, page)
+
+
 def _classified(ctx: StepContext, pos: list[SagePo]) -> list[PoCandidate]:
-    links = {(link.kind, link.sage_key): link for link in SyncLink.objects.filter(
-        tenant_id=ctx.tenant_id, kind__in=(SyncLink.Kind.PO, SyncLink.Kind.PO_STATUS),
-        sage_key__in=[po.po_number for po in pos])}
+    records = {(r.kind, r.key): r for r in Outbound.objects.filter(
+        tenant_id=ctx.tenant_id, kind__in=(Outbound.Kind.PO, Outbound.Kind.PO_STATUS),
+        key__in=[po.po_number for po in pos])}
     found = []
     for po in pos:
-        po_link = links.get((SyncLink.Kind.PO, po.po_number))
-        status_link = links.get((SyncLink.Kind.PO_STATUS, po.po_number))
-        found.append(PoCandidate(po, classify(po, ctx.tenant, po_link, status_link), po_link, status_link))
+        po_record = records.get((Outbound.Kind.PO, po.po_number))
+        status_record = records.get((Outbound.Kind.PO_STATUS, po.po_number))
+        found.append(PoCandidate(po, classify(po, ctx.tenant, po_record, status_record), po_record, status_record))
     return found
+
+
+def settings_fingerprint(tenant) -> str:
+    return payload_hash({name: getattr(tenant, name) for name in PO_SETTINGS})
 
 
 def load_watermark(ctx: StepContext) -> Watermark:
     # Within a pipeline run the first PO step reads every PO step's watermark in
     # one query and leaves them on the run's heartbeat (one object per run, see
-    # sync.pipeline.Heartbeat.shared) for the later ones. A step only moves its
+    # sync.engine.pipeline.Heartbeat.shared) for the later ones. A step only moves its
     # own watermark, after reading it, so what a later step finds there is what
     # the database holds.
     shared = getattr(ctx.heartbeat, "shared", None)
     marks = shared.get("po_watermarks") if shared is not None else None
     if marks is None:
-        marks = {row.step: (row.audit_date, row.audit_time, row.porhseq)
+        marks = {row.step: ((row.audit_date, row.audit_time, row.porhseq), row.settings_hash)
                  for row in PoWatermark.objects.filter(tenant_id=ctx.tenant_id)}
         if shared is not None:
             shared["po_watermarks"] = marks
-    return marks.get(ctx.step, START)
+    mark, read_with = marks.get(ctx.step, (START, ""))
+    # Read with other settings: what the portal was sent may differ from what it would be sent now.
+    return mark if read_with == settings_fingerprint(ctx.tenant) else START
 
 
 def save_watermark(ctx: StepContext, mark: Watermark) -> None:
     date, time, porhseq = mark
+    fingerprint = settings_fingerprint(ctx.tenant)
     PoWatermark.objects.update_or_create(
         tenant_id=ctx.tenant_id, step=ctx.step,
-        defaults={"audit_date": Decimal(date), "audit_time": Decimal(time), "porhseq": int(porhseq)},
+        defaults={"audit_date": Decimal(date), "audit_time": Decimal(time), "porhseq": int(porhseq),
+                  "settings_hash": fingerprint},
     )
     marks = (getattr(ctx.heartbeat, "shared", None) or {}).get("po_watermarks")
     if marks is not None:
-        marks[ctx.step] = mark  # the run's copy follows the row
+        marks[ctx.step] = (mark, fingerprint)  # the run's copy follows the row
 
 
-def unconfirmed(ctx: StepContext, kind: str, *, on_portal: bool | None = None) -> list[str]:
-    """PO numbers whose last write of `kind` may or may not have reached the portal."""
-    links = SyncLink.objects.filter(tenant_id=ctx.tenant_id, kind=kind, state__in=UNCONFIRMED)
-    if on_portal is True:
-        links = links.exclude(portal_id="")
-    elif on_portal is False:
-        links = links.filter(portal_id="")
-    return list(links.values_list("sage_key", flat=True))
+def unconfirmed(ctx: StepContext, kind: str) -> list[str]:
+    """PO numbers whose last write of `kind` may or may not have reached the portal (a crash, a passing failure)."""
+    return list(Outbound.objects.filter(tenant_id=ctx.tenant_id, kind=kind, state__in=UNCONFIRMED)
+                .values_list("key", flat=True))
 
 
 def failed_before_a_vendor_link(ctx: StepContext) -> list[str]:
     """POs the portal refused before a vendor was last linked to it: most
     often refused for a provider it did not know yet, so worth one more try."""
-    latest = (SyncLink.objects.filter(tenant_id=ctx.tenant_id, kind=SyncLink.Kind.VENDOR,
-                                      state=SyncLink.State.CONFIRMED)
+    latest = (Outbound.objects.filter(tenant_id=ctx.tenant_id, kind=Outbound.Kind.VENDOR,
+                                      state=Outbound.State.CONFIRMED)
               .order_by("-updated").values_list("updated", flat=True).first())
     if latest is None:
         return []
-    return list(SyncLink.objects.filter(
-        tenant_id=ctx.tenant_id, kind=SyncLink.Kind.PO, state=SyncLink.State.FAILED, portal_id="", updated__lt=latest,
-    ).values_list("sage_key", flat=True))
+    return list(Outbound.objects.filter(
+        tenant_id=ctx.tenant_id, kind=Outbound.Kind.PO, state=Outbound.State.FAILED,
+        attention=Outbound.Attention.PERMANENT, outside_id="", updated__lt=latest,
+    ).values_list("key", flat=True))
 
 
-def waiting(ctx: StepContext, action: str) -> list[str]:
-    return list(RecordOutcome.objects.filter(
-        tenant_id=ctx.tenant_id, kind=SyncLink.Kind.PO_STATUS, action=action, status=RecordOutcome.Status.WAITING,
-    ).values_list("sage_key", flat=True))
+def waiting(ctx: StepContext, kind: str) -> list[str]:
+    return list(Outbound.objects.filter(tenant_id=ctx.tenant_id, kind=kind, state=Outbound.State.WAITING)
+                .values_list("key", flat=True))

@@ -1,30 +1,30 @@
 """What a Sage PO is, and what the portal must hear about it.
 
 EXTERNAL.md §1 "Things a PO in Sage can be":
-- new and eligible → create;
-- changed (lines, quantities, dates, amounts) → update, only when the content
-  hash of what the portal would be sent changed;
-- partly cancelled (0 < Σ cancelled < Σ ordered) → update with outstanding
-  quantities (it is a change like any other: the hash covers quantities);
+- new and eligible → on the portal (the upsert step);
+- changed (lines, quantities, dates, amounts) → replaced on the portal, only
+  when the order built from it differs from the one the portal confirmed:
+  the engine compares the hash of the payload actually built
+  (sync.engine.exporter), so what the portal is not sent cannot move it and
+  everything it is sent does;
+- partly cancelled (0 < Σ cancelled < Σ ordered) → replaced with what is still
+  on order (a change like any other: the quantities in the payload drop);
 - fully cancelled (Σ cancelled = Σ ordered > 0) → status CANCELLED, once;
 - complete (ISCOMPLETE = 1) with every receipt invoiced and complete → status
   CLOSED, once. Complete with a receipt not yet invoiced waits.
 
 Reads Sage only (5 queries per page of headers); no portal calls. The PO
-steps pair this with SyncLink rows: kind "po" (content hash of the last
-create/update) and kind "po_status" (content_hash = the status sent).
+steps pair this with outbound records: kind "po" (the order) and kind
+"po_status" (the final status sent, in its outside ids).
 """
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import hashlib
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
-from sync.models import SyncLink
+from sync.models import Outbound
 from sync.sage import queries
 from sync.sage.values import currency, sage_date, trimmed
 
@@ -98,8 +98,7 @@ class PoCondition(enum.Enum):
 
 
 class PoAction(enum.Enum):
-    CREATE = "create"
-    UPDATE = "update"
+    UPSERT = "upsert"     # on the portal as Sage has it: made, or replaced when its payload changed
     CANCEL = "cancel"
     CLOSE = "close"
     NONE = "none"
@@ -109,7 +108,6 @@ class PoAction(enum.Enum):
 class PoDecision:
     action: PoAction
     condition: PoCondition
-    content_hash: str
     reason: str
 
 
@@ -211,57 +209,29 @@ def condition(po: SagePo) -> PoCondition:
     return PoCondition.OPEN
 
 
-def classify(po: SagePo, tenant, po_link: SyncLink | None, status_link: SyncLink | None) -> PoDecision:
-    content = content_hash(po, tenant)
+FINAL_STATUS = {PoCondition.CANCELLED: "CANCELLED", PoCondition.CLOSED: "CLOSED"}
+
+
+def on_the_portal(po_record: Outbound | None) -> bool:
+    return po_record is not None and (po_record.state == Outbound.State.CONFIRMED or bool(po_record.outside_id))
+
+
+def classify(po: SagePo, tenant, po_record: Outbound | None, status_record: Outbound | None) -> PoDecision:
     state = condition(po)
     why_not = ineligibility(po, tenant)
     if why_not:
-        return PoDecision(PoAction.NONE, state, content, why_not)
-    on_portal = po_link is not None and (po_link.state == SyncLink.State.CONFIRMED or bool(po_link.portal_id))
-    final_status = {PoCondition.CANCELLED: "CANCELLED", PoCondition.CLOSED: "CLOSED"}.get(state)
+        return PoDecision(PoAction.NONE, state, why_not)
+    on_portal = on_the_portal(po_record)
+    final_status = FINAL_STATUS.get(state)
     if final_status:
-        if not on_portal and po_link is None:
-            return PoDecision(PoAction.NONE, state, content, f"{final_status} before it reached the portal")
-        if status_link and status_link.state == SyncLink.State.CONFIRMED and status_link.content_hash == final_status:
-            return PoDecision(PoAction.NONE, state, content, f"the portal already has it {final_status}")
+        if not on_portal and po_record is None:
+            return PoDecision(PoAction.NONE, state, f"{final_status} before it reached the portal")
+        if (status_record is not None and status_record.state == Outbound.State.CONFIRMED
+                and status_record.outside_ids.get("status") == final_status):
+            return PoDecision(PoAction.NONE, state, f"the portal already has it {final_status}")
         action = PoAction.CANCEL if state is PoCondition.CANCELLED else PoAction.CLOSE
-        return PoDecision(action, state, content, final_status)
-    if po_link is None or not on_portal:
-        return PoDecision(PoAction.CREATE, state, content, "new")
-    if po_link.content_hash != content:
-        reason = "partly cancelled: outstanding quantities" if state is PoCondition.PARTLY_CANCELLED else "changed"
-        return PoDecision(PoAction.UPDATE, state, content, reason)
-    return PoDecision(PoAction.NONE, state, content, "unchanged")
-
-
-def portal_facts(po: SagePo, tenant) -> dict[str, Any]:
-    """Everything of the PO the portal is sent, in plain values: the hash input."""
-    skipped = {code.strip().upper() for code in tenant.skip_location_codes or []}
-    return {
-        "po_number": po.po_number, "vendor_id": po.vendor_id, "date": str(po.date), "expected": str(po.expected),
-        "currency": po.currency, "rate": _num(po.rate), "subtotal": _num(po.subtotal), "total": _num(po.total),
-        "description": po.description, "comment": po.comment, "reference": po.reference,
-        "requisition": po.requisition, "terms": po.terms,
-        "optional_fields": dict(sorted(po.optional_fields.items())), "addresses": dict(sorted(po.addresses.items())),
-        "lines": [
-            {"line": line.line_number, "item": line.item_no, "description": line.description,
-             "location": line.location, "unit": line.unit, "quantity": _num(line.quantity),
-             "outstanding": _num(line.outstanding), "unit_cost": _num(line.unit_cost),
-             "extended": _num(line.extended)}
-            for line in sorted(po.lines, key=lambda line: line.line_number)
-            if line.location.upper() not in skipped
-        ],
-    }
-
-
-def content_hash(po: SagePo, tenant) -> str:
-    text = json.dumps(portal_facts(po, tenant), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _num(value: Decimal | int | None) -> str:
-    """One spelling per number: 5, 5.0 and 5.0000 must hash alike."""
-    if value is None:
-        return "0"
-    text = format(Decimal(value).normalize(), "f")
-    return "0" if text in ("-0", "0") else text
+        return PoDecision(action, state, final_status)
+    if not on_portal:
+        return PoDecision(PoAction.UPSERT, state, "new")
+    reason = "partly cancelled: outstanding quantities" if state is PoCondition.PARTLY_CANCELLED else "changed"
+    return PoDecision(PoAction.UPSERT, state, reason)

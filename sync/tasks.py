@@ -1,10 +1,10 @@
 """django-q2 tasks. They take ids and re-read; they are safe to run twice
-(at-least-once delivery): the lease and sync.idempotence see to that."""
+(at-least-once delivery): the lease and the outbound records (sync.engine) see to that."""
 from __future__ import annotations
 
-from sync import housekeeping
+from sync import housekeeping, retry
+from sync.engine.pipeline import run_tenant
 from sync.models import SyncRun
-from sync.pipeline import run_tenant
 
 
 def run_scheduled_cycle(tenant_id: int) -> str:
@@ -19,6 +19,12 @@ def run_retry_cycle(tenant_id: int, step: str | None = None) -> str:
 
 def prune_history() -> str:
     return ", ".join(f"{kind}: {count}" for kind, count in housekeeping.prune_history().items())
+
+
+def run_retry_request(request_id: int) -> str:
+    """A person's Retry of some records (sync.retry): just those, and what became of them."""
+    request = retry.run_request(request_id)
+    return f"retry request {request.pk}: {request.state}" + (f" ({request.note})" if request.note else "")
 
 
 def run_manual_cycle(tenant_id: int, step: str | None = None) -> str:

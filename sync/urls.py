@@ -7,6 +7,7 @@ urlpatterns = [
     path("overview/table", views.overview_fragment, name="overview-table"),
     path("tenants/<slug:code>/", views.tenant_detail, name="tenant-detail"),
     path("attention/", views.attention_list, name="attention-list"),
+    path("attention/act", views.attention_act, name="attention-act"),
     path("runs/", views.run_list, name="run-list"),
     path("runs/<int:run_id>/", views.run_detail, name="run-detail"),
     path("cfdis/", views.cfdi_list, name="cfdi-list"),

@@ -4,20 +4,19 @@ VendorNumber scheme: the tenant's prefix + a zero-padded sequence
 (`PP000001`), always within APVEN.VENDORID's CHAR(12). Not the RFC: a
 persona física's RFC has 13 characters, and RFCs carry '&' and 'Ñ', which
 some Sage screens and reports mishandle. The number is chosen once, stored in
-the vendor's PENDING SyncLink before the Web API call, and reused by every
-rerun, so a crash never leads to a second vendor under a second number.
+the provider's outbound record (its outside id, committed PENDING before the
+Web API call) and reused by every rerun, so a crash never leads to a second
+vendor under a second number.
 When the portal already names an external_id that fits, that is the number:
 both sides then agree without a portal write.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from sync.models import SyncLink
+from sync.models import Outbound
 from sync.portal.schemas import ProviderResponse
 from sync.sage.models import APVEN
 from sync.sage.queries import sage_query
@@ -51,7 +50,7 @@ def fits_vendor_id(value: str | None) -> bool:
 
 
 class VendorNumbers:
-    """Hands out new VendorNumbers above every number Sage or our pending links hold."""
+    """Hands out new VendorNumbers above every number Sage or our vendor records hold."""
 
     def __init__(self, alias: str, tenant) -> None:
         self.prefix = vendor_prefix(tenant)
@@ -59,8 +58,8 @@ class VendorNumbers:
         self.width = min(SEQUENCE_DIGITS, digits)
         taken = [v.strip() for v in vendor_ids_with_prefix(alias, tenant, prefix=self.prefix)
                  .values_list("VENDORID", flat=True)[:500]]
-        taken += list(SyncLink.objects.filter(tenant=tenant, kind=SyncLink.Kind.VENDOR,
-                                              sage_key__startswith=self.prefix).values_list("sage_key", flat=True))
+        taken += list(Outbound.objects.filter(tenant=tenant, kind=Outbound.Kind.VENDOR,
+                                              outside_id__startswith=self.prefix).values_list("outside_id", flat=True))
         self.last = max((self._sequence(v) for v in taken), default=0)
 
     def _sequence(self, vendor_id: str) -> int:
@@ -71,7 +70,8 @@ class VendorNumbers:
         self.last += 1
         number = f"{self.prefix}{self.last:0{self.width}d}"
         if len(number) > VENDOR_ID_LENGTH:
-            raise ValueError(f"Vendor numbers with prefix {self.prefix!r} are used up ({number} is over 12 characters).")
+            raise ValueError(
+                f"Vendor numbers with prefix {self.prefix!r} are used up ({number} is over 12 characters).")
         return number
 
 
@@ -95,8 +95,3 @@ def build_vendor(tenant, provider: ProviderResponse, vendor_number: str) -> APVe
         # Pesos: the vendor group's default; Sage companies spell it MXP or MXN.
         body["CurrencyCode"] = provider.currency_str.upper()
     return APVendor(**body, VendorOptionalFieldValues=fields)
-
-
-def vendor_hash(vendor_number: str, provider: ProviderResponse) -> str:
-    facts = [vendor_number, provider.id, (provider.rfc or "").upper()]
-    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()

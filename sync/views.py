@@ -6,8 +6,6 @@ Queries live in sync.dashboard.
 """
 from __future__ import annotations
 
-import importlib
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -21,17 +19,16 @@ from django_q.tasks import async_task
 from cfdi import views as cfdi_files
 from cfdi.models import Cfdi, CfdiStatus
 from sageconnect.access import is_admin, staff_required
-from sync import charts, dashboard
-from sync.lease import release_gone_holder
-from sync.models import Payment, SyncLink, SyncRun
+from sync import attention, charts, dashboard
+from sync.engine.lease import release_gone_holder
 from sync.local_time import zone_name
+from sync.models import Outbound, Payment, SyncRun
+from sync.retry import request_retry
 from sync.scheduling import set_paused
 from sync.templatetags.sync_labels import CFDI_KINDS, step_label
 from tenants.models import STEP_NAMES, Tenant
 
 RUN_TASK = "sync.tasks.run_manual_cycle"
-# Where the import's "retry one invoice" task may live, first found wins.
-RETRY_IMPORT_MODULES = ("sync.steps.cfdi_import", "sync.cfdi_import")
 
 
 def _listing(request: HttpRequest, **extra) -> dict:
@@ -80,9 +77,47 @@ def tenant_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 @staff_required
 def attention_list(request: HttpRequest) -> HttpResponse:
-    page = dashboard.page_of(dashboard.filtered_attention(request.GET), request.GET.get("page"))
+    page = dashboard.page_of(attention.filtered(request.GET), request.GET.get("page"))
     return render(request, "sync/attention_list.html", _listing(
-        request, page=page, rows=dashboard.record_links(page.object_list), kinds=SyncLink.Kind.choices))
+        request, page=page, rows=attention.rows(page.object_list), kinds=Outbound.Kind.choices,
+        reasons=[choice for choice in Outbound.Attention.choices if choice[0]],
+        retries=attention.recent_retries(request.GET), showing_waiting=request.GET.get("show") == "waiting"))
+
+
+@require_POST
+@staff_required
+def attention_act(request: HttpRequest) -> HttpResponse:
+    """Retry, Resolve or Ignore the ticked records (or every one the filter lists), once confirmed."""
+    action, note = request.POST.get("action", ""), request.POST.get("note", "").strip()
+    query = request.POST.get("query", "")
+    back = reverse("attention-list") + (f"?{query}" if query else "")
+    if action not in attention.ACTIONS:
+        messages.error(request, _("Choose Retry, Resolve or Ignore."))
+        return redirect(back)
+    every = request.POST.get("every") == "1"
+    records = attention.chosen(request.POST.getlist("ids"), QueryDict(query) if every else None)
+    if not records:
+        messages.error(request, _("No record was chosen."))
+        return redirect(back)
+    if action != "retry" and not note:
+        messages.error(request, _("Say in a note what was done, or why it is left as it is."))
+        return redirect(back)
+    if request.POST.get("confirmed") != "1":
+        return render(request, "sync/attention_confirm.html", {
+            "action": action, "note": note, "query": query, "every": every, "records": records[:20],
+            "count": len(records), "tenants": len({r.tenant_id for r in records}),
+            "ids": [r.pk for r in records]})
+    done = attention.act(action, records, by=request.user.get_username(), note=note)
+    if action == "retry":
+        tenants = len({r.tenant_id for r in records if r.state != Outbound.State.CONFIRMED})
+        messages.success(request, _("Retry of %(n)s record(s) queued: one task for each of %(t)s tenant(s); the "
+                                    "list below says what became of it.") % {"n": done, "t": tenants})
+    elif action == "resolve":
+        messages.success(request, _("%(n)s record(s) resolved: they are sent again on the next cycle.") % {"n": done})
+    else:
+        messages.success(request, _("%(n)s record(s) ignored: they are not sent again until they change.")
+                         % {"n": done})
+    return redirect(back)
 
 
 # --- runs ----------------------------------------------------------------------
@@ -123,7 +158,7 @@ def cfdi_detail(request: HttpRequest, cfdi_id: int) -> HttpResponse:
         "cfdi": detail.cfdi, "attempts": detail.attempts, "payments": detail.payments, "detail": detail,
         "invoice": cfdi_files.invoice_for_people(detail.cfdi),
         "has_addenda_copy": cfdi_files.has_addenda_copy(detail.cfdi),
-        "can_retry": dashboard.can_retry(detail.cfdi),
+        "can_retry": dashboard.can_retry(detail.cfdi), "retry": detail.retry, "record": detail.record,
     })
 
 
@@ -137,49 +172,49 @@ def cfdi_addenda(request: HttpRequest, cfdi_id: int) -> HttpResponse:
     return cfdi_files.addenda_download(get_object_or_404(Cfdi, pk=cfdi_id))
 
 
-def retry_import_task() -> str | None:
-    """The dotted path of the re-import task, or None while it is not built."""
-    for module_path in RETRY_IMPORT_MODULES:
-        try:
-            module = importlib.import_module(module_path)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_path:
-                continue
-            raise
-        if callable(getattr(module, "retry_import", None)):
-            return f"{module_path}.retry_import"
-    return None
+def _import_records(cfdis: list[Cfdi]) -> list[Outbound]:
+    """The import records of these CFDIs, made (waiting, not tried yet) for those that have none."""
+    found = {(r.tenant_id, r.key): r for r in Outbound.objects.filter(
+        kind=Outbound.Kind.CFDI_IMPORT, tenant_id__in={c.tenant_id for c in cfdis}, key__in=[c.uuid for c in cfdis])}
+    missing = [Outbound(tenant_id=c.tenant_id, kind=Outbound.Kind.CFDI_IMPORT, key=c.uuid,
+                        state=Outbound.State.WAITING, reason=_("Not tried yet."))
+               for c in cfdis if (c.tenant_id, c.uuid) not in found]
+    Outbound.objects.bulk_create(missing, ignore_conflicts=True)
+    if missing:
+        found.update({(r.tenant_id, r.key): r for r in Outbound.objects.filter(
+            kind=Outbound.Kind.CFDI_IMPORT, tenant_id__in={c.tenant_id for c in missing},
+            key__in=[c.key for c in missing])})
+    return [found[(c.tenant_id, c.uuid)] for c in cfdis if (c.tenant_id, c.uuid) in found]
 
 
 @require_POST
 @staff_required
 def cfdi_retry(request: HttpRequest, cfdi_id: int) -> HttpResponse:
     cfdi = get_object_or_404(Cfdi, pk=cfdi_id)
-    task = retry_import_task()
-    if task is None:
-        messages.error(request, _("Re-import is not available in this version yet."))
-    elif not dashboard.can_retry(cfdi):
+    if not dashboard.can_retry(cfdi):
         messages.error(request, _("This CFDI cannot be imported again: it is imported already, or its problems "
                                   "must be fixed at the source."))
     else:
-        async_task(task, cfdi.tenant_id, cfdi.uuid, task_name=f"retry import {cfdi.uuid}")
-        messages.success(request, _("Re-import of %(uuid)s queued.") % {"uuid": cfdi.uuid})
+        (retry,) = request_retry(_import_records([cfdi]), by=request.user.get_username())
+        messages.success(request, _("Re-import of %(uuid)s queued (request %(id)s); this page says what became "
+                                    "of it.") % {"uuid": cfdi.uuid, "id": retry.pk})
     return redirect("cfdi-detail", cfdi_id=cfdi.pk)
 
 
 @require_POST
 @staff_required
 def cfdi_bulk_retry(request: HttpRequest) -> HttpResponse:
-    task = retry_import_task()
     query = request.POST.get("query", "")
-    if task is None:
-        messages.error(request, _("Re-import is not available in this version yet."))
-    else:
-        chosen = dashboard.retryable(dashboard.filtered_cfdis(QueryDict(query)))
-        for tenant_id, uuid in chosen:
-            async_task(task, tenant_id, uuid, task_name=f"retry import {uuid}")
-        messages.success(request, _("%(n)s re-import(s) queued.") % {"n": len(chosen)})
-    return redirect(reverse("cfdi-list") + (f"?{query}" if query else ""))
+    back = reverse("cfdi-list") + (f"?{query}" if query else "")
+    chosen = dashboard.retryable(dashboard.filtered_cfdis(QueryDict(query)))
+    if request.POST.get("confirmed") != "1":
+        return render(request, "sync/attention_confirm.html", {
+            "action": "retry", "query": query, "count": len(chosen), "tenants": len({c.tenant_id for c in chosen}),
+            "cfdi_list": True, "records": []})
+    requests = request_retry(_import_records(chosen), by=request.user.get_username())
+    messages.success(request, _("%(n)s re-import(s) queued: one task for each of %(t)s tenant(s).")
+                     % {"n": len(chosen), "t": len(requests)})
+    return redirect(back)
 
 
 # --- payments and purchase orders ------------------------------------------------
@@ -193,9 +228,9 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def po_list(request: HttpRequest) -> HttpResponse:
-    page = dashboard.page_of(dashboard.filtered_po_links(request.GET), request.GET.get("page"))
+    page = dashboard.page_of(dashboard.filtered_po_records(request.GET), request.GET.get("page"))
     return render(request, "sync/po_list.html", _listing(
-        request, page=page, rows=dashboard.po_rows(page.object_list), states=SyncLink.State.choices))
+        request, page=page, rows=dashboard.po_rows(page.object_list), states=Outbound.State.choices))
 
 
 # --- scheduler -----------------------------------------------------------------

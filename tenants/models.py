@@ -20,8 +20,7 @@ STEP_NAMES = (
     "cfdi_import",
     "payment_check",
     "payment_upload",
-    "po_create",
-    "po_update",
+    "po_upsert",
     "po_close",
     "po_cancel",
     "payment_complement",
@@ -244,8 +243,7 @@ class Tenant(models.Model):
     step_cfdi_import = models.BooleanField(_("CFDI import"), default=True)
     step_payment_check = models.BooleanField(_("payment check"), default=True)
     step_payment_upload = models.BooleanField(_("payment upload"), default=True)
-    step_po_create = models.BooleanField(_("PO create"), default=True)
-    step_po_update = models.BooleanField(_("PO update"), default=True)
+    step_po_upsert = models.BooleanField(_("PO create and update"), default=True)
     step_po_close = models.BooleanField(_("PO close"), default=True)
     step_po_cancel = models.BooleanField(_("PO cancel"), default=True)
     step_payment_complement = models.BooleanField(_("payment complement"), default=True)

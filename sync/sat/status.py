@@ -2,16 +2,18 @@
 
 Two uses, both inside step 3 (cfdi import):
 
-- `cleared_for_import`: before the invoices are sent to Sage, each one's status
-  at SAT is looked up (cached answer, else one Consulta). Vigente: imported.
+- `verdicts`: before the invoices are sent to Sage, each one's status at SAT
+  is looked up (cached answer, else one Consulta). Vigente: imported.
   Cancelado: not imported, the reason set on the CFDI (problem `sat_cancelled`,
-  which also keeps it out of later cycles). No Encontrado: held this cycle and
-  asked again later. SAT not answering: the tenant's `sat_unreachable` decides —
-  "wait" holds the CFDI (for at most `sat_wait_hours`, then imports it), "import"
-  imports it; either way it is re-checked later.
+  which also keeps it out of later cycles). No Encontrado: the CFDI waits and
+  is asked again after an hour — for at most NOT_FOUND_FOR (the PAC's 72 h to
+  deliver it); after that it waits for a person, on the attention page. SAT not
+  answering: the tenant's `sat_unreachable` decides — "wait" holds the CFDI
+  (for at most `sat_wait_hours`, then imports it), "import" imports it; either
+  way it is re-checked later.
 - `recheck_imported_unpaid`: imported invoices that no Sage payment pays yet are
   asked again once their last answer is older than a day; a cancellation found
-  then goes to `needs_a_person`.
+  then goes to `needs_a_person`: the CFDI's import record needs a person.
 
 The re-check is part of the cycle rather than a django-q2 schedule of its own:
 sites that run `manage.py sync` from Windows Task Scheduler have no cluster to
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Protocol, TypeVar
 
 from django.db import transaction
 from django.db.models.functions import Upper
@@ -35,26 +36,33 @@ from cfdi import storage
 from cfdi.models import Cfdi, CfdiStatus, SatStatus
 from cfdi.parsing import ParseError, parse_xml
 from cfdi.validation import Problem
-from sync.sat.client import Acuse, SatRateLimited, SatStatusClient, SatUnavailable, expression
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
+from sync.engine.outbox import Needs, Waiting, raise_finding
+from sync.models import Outbound, Payment, PaymentLine
+from sync.sat.client import (
+    Acuse,
+    SatRateLimited,
+    SatStatusClient,
+    SatUnavailable,
+    expression,
+)
 from tenants.models import SatUnreachable
 
 SAT_CANCELLED = "sat_cancelled"
 # A Vigente answer younger than this is used again, and an imported unpaid invoice is asked again after it.
 FRESH_FOR = dt.timedelta(hours=24)
-# SAT may not hold a CFDI yet (the PAC has up to 72 h to deliver it): "No Encontrado" is asked again after this.
+# SAT may not hold a CFDI yet (the PAC has up to 72 h to deliver it): "No Encontrado" is asked again after this,
+# and waits for a person once it has lasted NOT_FOUND_FOR.
 NOT_FOUND_AGAIN_AFTER = dt.timedelta(hours=1)
+NOT_FOUND_FOR = dt.timedelta(hours=72)
+NOT_FOUND = "sat_not_found"
+UNREACHABLE = "sat_unreachable"
+RATE_LIMITED = "sat_rate_limited"
 IN_CHUNK = 500
 STORED_FIELDS = ("code", "state", "cancelable", "cancellation_status", "efos", "checked_at", "unreachable_since",
                  "last_error")
 RECHECKED_KINDS = ("I", "E")
-
-
-class HasCfdi(Protocol):
-    cfdi: Cfdi
-
-
-Item = TypeVar("Item", bound=HasCfdi)
+Verdict = bool | Waiting
 
 
 class SatSession:
@@ -149,37 +157,32 @@ def seal_of(cfdi: Cfdi) -> str:
 # ---------------------------------------------------------------------------
 # Before the import
 
-def cleared_for_import(ctx: StepContext, items: list[Item]) -> list[Item]:
-    """The items (anything with a `.cfdi`) whose CFDI SAT's status lets us import now."""
-    if not items:
-        return items
+def verdicts(ctx: StepContext, cfdis: list[Cfdi]) -> dict[str, Verdict]:
+    """SAT's word on each CFDI before the import, by UUID: True (import it), False (not to be imported: its
+    problem and its log line say why), or a Waiting (held: asked again later)."""
+    if not cfdis:
+        return {}
     session = session_for(ctx)
-    session.load(item.cfdi.uuid for item in items)
-    cleared, waiting = [], []
+    session.load(cfdi.uuid for cfdi in cfdis)
+    found: dict[str, Verdict] = {}
     try:
-        for item in items:
+        for cfdi in cfdis:
             ctx.heartbeat()
-            verdict = decide(session, item.cfdi)
-            if verdict is True:
-                cleared.append(item)
-            elif isinstance(verdict, str):
-                waiting.append(verdict)
+            found[cfdi.uuid] = decide(session, cfdi)
     finally:
         session.close()
-    log_waiting(ctx, session, waiting)
-    ctx.result.skipped += len(items) - len(cleared)
-    return cleared
+    log_waiting(ctx, session, [v.reason for v in found.values() if isinstance(v, Waiting) and v.code != NOT_FOUND])
+    return found
 
 
-def decide(session: SatSession, cfdi: Cfdi) -> bool | str:
-    """True: import it. False: not now, and its own log line says why. A string: held, the reason logged once for all."""
+def decide(session: SatSession, cfdi: Cfdi) -> Verdict:
     now = timezone.now()
     status = session.cached(cfdi)
     if not _answer_usable(status, now):
         try:
             status = session.ask(cfdi)
         except SatRateLimited as limited:
-            return str(limited)
+            return Waiting(RATE_LIMITED, str(limited))
         except SatUnavailable:
             return unreachable_verdict(session, cfdi)
     if status.cancelled:
@@ -189,7 +192,20 @@ def decide(session: SatSession, cfdi: Cfdi) -> bool | str:
         return True
     session.ctx.log(_("CFDI %(uuid)s: SAT does not know it (%(code)s); not imported yet, asked again later.")
                     % {"uuid": cfdi.uuid, "code": status.code or status.state})
-    return False
+    return Waiting(NOT_FOUND, _("SAT does not know this CFDI yet (%(code)s): it is not imported until SAT does, and "
+                                "SAT is asked again every hour.") % {"code": status.code or status.state})
+
+
+def not_found_for_long(record: Outbound | None, now: dt.datetime | None = None) -> Waiting | None:
+    """A CFDI SAT has not known for NOT_FOUND_FOR: past what a PAC may take, so a person asks the supplier."""
+    if record is None or record.reason_code != NOT_FOUND or record.since is None:
+        return None
+    if (now or timezone.now()) - record.since < NOT_FOUND_FOR:
+        return None
+    return Waiting(NOT_FOUND, _(
+        "SAT has not known this CFDI for %(hours)s hours, longer than a PAC may take to deliver it: ask the "
+        "supplier whether it was stamped and sent to SAT. It is imported as soon as SAT knows it.")
+        % {"hours": int(NOT_FOUND_FOR.total_seconds() // 3600)}, person=True)
 
 
 def _answer_usable(status: SatStatus | None, now: dt.datetime) -> bool:
@@ -201,7 +217,7 @@ def _answer_usable(status: SatStatus | None, now: dt.datetime) -> bool:
     return age < (FRESH_FOR if status.active else NOT_FOUND_AGAIN_AFTER)
 
 
-def unreachable_verdict(session: SatSession, cfdi: Cfdi) -> bool | str:
+def unreachable_verdict(session: SatSession, cfdi: Cfdi) -> Verdict:
     tenant = session.ctx.tenant
     if tenant.sat_unreachable == SatUnreachable.IMPORT:
         session.ctx.log(_("CFDI %(uuid)s: SAT did not answer; imported as the tenant's setting says, "
@@ -213,7 +229,7 @@ def unreachable_verdict(session: SatSession, cfdi: Cfdi) -> bool | str:
         session.ctx.log(_("CFDI %(uuid)s: SAT has not answered for %(hours)s hours; imported, and checked with "
                           "SAT again later.") % {"uuid": cfdi.uuid, "hours": tenant.sat_wait_hours})
         return True
-    return _("SAT did not answer (%(error)s)") % {"error": session.down}
+    return Waiting(UNREACHABLE, _("SAT did not answer (%(error)s)") % {"error": session.down})
 
 
 def log_waiting(ctx: StepContext, session: SatSession, reasons: list[str]) -> None:
@@ -229,7 +245,7 @@ def log_waiting(ctx: StepContext, session: SatSession, reasons: list[str]) -> No
 
 
 def refuse_cancelled(session: SatSession, cfdi: Cfdi, status: SatStatus) -> None:
-    message = _("SAT reports this CFDI cancelled (%(state)s%(how)s, checked %(when)s): it is not imported into Sage.") % {
+    message = _("SAT reports this CFDI cancelled (%(state)s%(how)s, checked %(when)s): it is not imported into Sage.") % {  # noqa: E501 (one msgid)
         "state": status.state, "how": f", {status.cancellation_status}" if status.cancellation_status else "",
         "when": _when(status.checked_at)}
     session.ctx.log(_("CFDI %(uuid)s: %(message)s") % {"uuid": cfdi.uuid, "message": message})
@@ -252,8 +268,6 @@ def _set_problem(cfdi: Cfdi, problem: Problem, status: str) -> None:
 
 def due_for_recheck(tenant, now: dt.datetime | None = None):
     """Imported invoices and credit notes no posted Sage payment pays, whose SAT answer is a day old or missing."""
-    from sync.models import Payment, PaymentLine  # sync's own models: the step is in sync
-
     now = now or timezone.now()
     paid = (PaymentLine.objects.filter(payment__tenant=tenant).exclude(payment__state=Payment.State.REVERSED)
             .exclude(cfdi_uuid="").annotate(upper_uuid=Upper("cfdi_uuid")).values("upper_uuid"))
@@ -301,13 +315,11 @@ def cancelled_after_import(session: SatSession, cfdi: Cfdi, status: SatStatus) -
 
 
 def needs_a_person(ctx: StepContext, cfdi: Cfdi, problem: Problem) -> None:
-    """The one place a SAT finding is handed to people.
-
-    Today that is the CFDI's status "needs attention" with the reason among its
-    problems (shown on the CFDI page and in the run log). Issue #14's unified
-    attention queue replaces this body, not its callers.
-    """
+    """The one place a SAT finding is handed to people: the reason among the CFDI's problems (its page),
+    and its import record needing a person with what to do (the attention page; Cfdi.status follows)."""
     with transaction.atomic():
-        _set_problem(cfdi, problem, CfdiStatus.NEEDS_ATTENTION)
+        cfdi.problems = [p for p in cfdi.problems if p.get("code") != problem.code] + [problem.as_dict()]
+        cfdi.save(update_fields=["problems", "updated"])
+        raise_finding(ctx.tenant_id, Outbound.Kind.CFDI_IMPORT, cfdi.uuid,
+                      Needs(Outbound.Attention.PERSON, problem.code, problem.message), run_id=ctx.run_id, step=ctx.step)
     ctx.log(_("CFDI %(uuid)s needs a person: %(message)s") % {"uuid": cfdi.uuid, "message": problem.message})
-

@@ -15,7 +15,9 @@ Record: cfdi.services.store_cfdi — the original once, by sha256, with the
 portal's metadata. A download that fails leaves a row whose problem says why,
 retried next cycle; nothing else stops. The portal's status is applied to
 every listed row (cfdi.portal_status): rejected or cancelled CFDIs are kept
-from the import, and an imported one cancelled later needs attention.
+from the import, and an imported one cancelled later needs a person — its
+import record says so, with what to do in Sage, until the portal lifts it or
+a person closes it; so does a second, different file for a UUID we hold.
 Addenda: for a tenant with addenda on, each stored invoice gets its copy with
 our Addenda (sync.cfdi_addenda); the original is never touched.
 """
@@ -33,17 +35,19 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
 from cfdi import portal_status
-from cfdi.portal_status import apply_portal_status
+from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
+from cfdi.portal_status import after_import_problem, apply_portal_status, was_imported
 from cfdi.services import store_cfdi
 from cfdi.storage import sha256_hex
 from sync.cfdi_addenda import make_addenda_copies
-from sync.crashpoints import crashpoint
+from sync.engine.context import StepContext, StepResult
+from sync.engine.crashpoints import crashpoint
+from sync.engine.outbox import Needs, clear_finding, raise_finding
+from sync.models import Outbound
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiExternResponse
-from sync.steps.base import StepContext, StepResult
 
 CFDI_TYPES = ("INVOICE", "CREDIT_NOTE", "PAYMENT_CFDI")
 OVERLAP_DAYS = 3
@@ -54,6 +58,7 @@ DOWNLOAD_FAILED = "download_failed"
 TOO_LARGE = "too_large"  # cfdi.parsing's code for the same refusal
 # No original yet, or one that never parsed: the rows `needs_download` is true of.
 FAILED_DOWNLOAD = Q(sha256="") | Q(kind="", status=CfdiStatus.INVALID)
+DIFFERENT_BYTES = "uuid_different_bytes"  # cfdi.services.different_bytes_problem
 
 
 @dataclass
@@ -170,18 +175,36 @@ def refresh_metadata(ctx: StepContext, held: list[tuple[Cfdi, dict]]) -> None:
             continue
         row.updated = timezone.now()
         changed.append(row)
-        note_portal_status(ctx, row)
     Cfdi.objects.bulk_update(changed, ["portal_metadata", "problems", "status", "updated"], batch_size=500)
     ctx.result.updated += len(changed)
+    for row in changed:
+        note_portal_status(ctx, row)  # after the rows are written: the engine keeps their status in step
 
 
 def note_portal_status(ctx: StepContext, row: Cfdi) -> None:
     """A CFDI the portal refuses, in the run log: kept from the import, or needing a person."""
     for problem in row.problems:
-        if problem.get("code") == portal_status.AFTER_IMPORT:
-            ctx.result.failed += 1  # a person must act in Sage
         if problem.get("code") in portal_status.CODES:
             ctx.log(f"CFDI {row.uuid}: {problem.get('message', '')}")
+    if not was_imported(row):
+        return
+    refused = after_import_problem(row)
+    if refused is None:
+        clear_finding(ctx.tenant_id, Outbound.Kind.CFDI_IMPORT, row.uuid, portal_status.AFTER_IMPORT,
+                      note=_("The portal no longer refuses it."))
+    elif raise_finding(ctx.tenant_id, Outbound.Kind.CFDI_IMPORT, row.uuid,
+                       Needs(Outbound.Attention.PERSON, portal_status.AFTER_IMPORT, refused.get("message", "")),
+                       run_id=ctx.run_id, step=ctx.step):
+        ctx.result.failed += 1  # a person must act in Sage: said once, when it happened
+
+
+def note_different_bytes(ctx: StepContext, row: Cfdi) -> None:
+    """A second, different file for a UUID we hold: a person must ask the supplier which one SAT stamped."""
+    problem = next((p for p in row.problems if p.get("code") == DIFFERENT_BYTES), None)
+    if problem is not None:
+        raise_finding(ctx.tenant_id, Outbound.Kind.CFDI_IMPORT, row.uuid,
+                      Needs(Outbound.Attention.PERSON, DIFFERENT_BYTES, problem.get("message", "")),
+                      run_id=ctx.run_id, step=ctx.step)
 
 
 def own_problems(row: Cfdi) -> list[dict]:
@@ -248,6 +271,7 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
         cfdi = store_cfdi(tenant, xml_bytes, item.metadata)
         if apply_portal_status(cfdi):
             cfdi.save(update_fields=["problems", "status", "updated"])
+    note_different_bytes(ctx, cfdi)
     if cfdi.problems:
         ctx.log(f"CFDI {cfdi.uuid}: " + "; ".join(p.get("message", "") for p in cfdi.problems))
     if cfdi.status == CfdiStatus.INVALID and own_problems(cfdi):

@@ -1,22 +1,26 @@
-"""Step 3, CFDI import: valid invoices (I) and credit notes (E) into Sage AP batches.
+"""Step 3, CFDI import: valid invoices (I) and credit notes (E) into Sage AP batches,
+then each one's ERP status back to the portal.
 
 Select: stored CFDIs of type I/E that passed validation and are not imported
 (and those held back only because no Sage vendor had the issuer's RFC: the
 providers step may have created it since), except those the portal rejected
 or that were cancelled (cfdi.portal_status).
-Build: the issuer RFC → VENDORID and its currency (sync.sage.queries.vendors_by_rfc),
-a credit note's related invoice as Sage holds it (sync.sage.confirm), one AP
-invoice each (sync.cfdi_import.build_invoice), batches of at most
-tenant.invoice_batch_max. A CFDI Sage could not hold as it says (another
-currency than its vendor's, a tax the tenant maps to no Sage authority) waits
-for a person, with the reason; the others go on.
-SAT first: sync.sat.status — a CFDI SAT reports cancelled is not imported;
-imported invoices not paid yet are asked again daily.
-Send and record: sync.cfdi_import.send_batch — Sage asked before every POST,
-one bad invoice isolated whatever Sage answers, batch + entry per invoice.
-Report back: each imported CFDI's ERP status goes to the portal once
-(SyncLink kind "cfdi_status"), as DELIVERED_ERP — the portal's own word
-(CfdiStage / cfdi_status_group) for "delivered to the ERP".
+Look: Sage is asked which of them it already holds, before anything is built
+or sent (sync.sage.confirm): those are recorded with Sage's batch and entry.
+Build: the issuer RFC → VENDORID and its currency (sync.sage.queries.vendors_by_rfc)
+— none: the CFDI waits for its vendor; SAT's status (sync.sat.status) —
+cancelled: not imported, held while SAT does not know it or does not answer;
+a credit note's related invoice as Sage holds it — not posted yet: it waits;
+one AP invoice each (sync.cfdi_import.build_invoice) — one Sage could not hold
+as the CFDI says needs a person, with the reason.
+Send: batches of at most tenant.invoice_batch_max (sync.cfdi_import.send_batch:
+Sage asked before every POST, one bad invoice isolated whatever Sage answers).
+Record: the CFDI's outbound record (kind "cfdi_import", outside ids the batch
+and entry); the engine keeps Cfdi.status in step (sync.projections).
+Report back: each imported CFDI's ERP status goes to the portal once (kind
+"cfdi_status"), as DELIVERED_ERP — the portal's own word (CfdiStage /
+cfdi_status_group) for "delivered to the ERP".
+SAT again: imported invoices not paid yet are asked again daily.
 """
 from __future__ import annotations
 
@@ -24,55 +28,59 @@ import logging
 from collections.abc import Iterator
 
 from django.db import DatabaseError
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cfdi.models import Cfdi, CfdiStatus, ImportAttempt, ImportOutcome
+from cfdi.models import Cfdi, CfdiStatus
 from cfdi.portal_status import portal_refusal
 from cfdi.validation import Problem
-from sync import idempotence
 from sync.cfdi_import import (
-    VENDOR_UNKNOWN, BatchRefused, Candidate, Unimportable, VendorFacts, build_invoice, credit_application,
-    not_in_sage, record_problem, send_batch,
+    VENDOR_UNKNOWN,
+    BatchRefused,
+    Candidate,
+    Unimportable,
+    VendorFacts,
+    build_invoice,
+    credit_application,
+    in_sage,
+    send_batch,
 )
-from sync.crashpoints import crashpoint
-from sync.models import SyncLink
-from sync.portal.client import PortalClient
+from sync.engine.context import StepContext, StepResult
+from sync.engine.crashpoints import crashpoint
+from sync.engine.exporter import Built, Exporter, Job, Records, export
+from sync.engine.outbox import Confirmed, Failed, Result, Unanswered, Waiting
+from sync.models import Outbound
 from sync.portal.batch import describe, match_results
-from sync.portal.errors import PortalError
+from sync.portal.client import PortalClient
+from sync.portal.errors import PortalAuthError, PortalError
 from sync.portal.schemas import CfdiProgressRequest
-from sync.sat import status as sat_status
 from sync.sage import queries
 from sync.sage.confirm import sage_documents
 from sync.sage.values import trimmed
 from sync.sage.webapi import SageWebApi
-from sync.steps.base import StepContext, StepResult
+from sync.sat import status as sat_status
 from tenants.sage_db import sage_alias
 
 logger = logging.getLogger(__name__)
 
+KINDS = (Outbound.Kind.CFDI_IMPORT, Outbound.Kind.CFDI_STATUS)
 IMPORTED_KINDS = ("I", "E")
 ERP_STATUS = "DELIVERED_ERP"
 STATUS_BATCH = 50
 RFCS_PER_QUERY = 1000
+# A cycle takes these only once their record no longer needs a person; a person's Retry takes them.
+RETRIED_STATUSES = (CfdiStatus.FAILED, CfdiStatus.NEEDS_ATTENTION)
 
 
 def run(ctx: StepContext) -> StepResult:
-    tenant = ctx.tenant
-    check_settings(tenant)
-    cfdis = list(selected(tenant))
-    if cfdis:
-        alias = sage_alias(tenant)
-        candidates = with_vendors(ctx, alias, not_in_sage(ctx, alias, cfdis))
-        candidates = sat_status.cleared_for_import(ctx, candidates)
-        if ctx.dry_run:
-            for candidate in candidates:
-                ctx.would_send("sage", candidate.cfdi_uuid, candidate.payload())
-            return ctx.result
-        import_all(ctx, alias, candidates)
+    if ctx.only_keys(Outbound.Kind.CFDI_IMPORT) != frozenset():
+        check_settings(ctx.tenant)
+        export(CfdiImport(ctx))
     if not ctx.dry_run:
-        report_back(ctx)
-        sat_status.recheck_imported_unpaid(ctx)
+        export(CfdiStatusReport(ctx))
+        if ctx.only is None:
+            sat_status.recheck_imported_unpaid(ctx)
     return ctx.result
 
 
@@ -100,11 +108,21 @@ def check_distribution_code(alias: str, tenant) -> None:
             % {"code": tenant.invoice_distribution_code, "tenant": tenant.code})
 
 
-def selected(tenant) -> Iterator[Cfdi]:
-    # JSON containment is not portable (SQLite has none): the few INVALID
-    # rows are sorted out in Python by importable().
-    rows = Cfdi.objects.filter(tenant=tenant, kind__in=IMPORTED_KINDS,
-                               status__in=(CfdiStatus.VALID, CfdiStatus.INVALID))
+def selected(tenant, keys: frozenset[str] | None = None) -> Iterator[Cfdi]:
+    """Not imported and not refused: VALID and INVALID rows (importable() keeps those whose one problem is
+    a missing vendor), and those whose import record waits (SAT, a vendor, a posting) or was resolved by a
+    person since it failed. A person's Retry takes the rows named whatever their status."""
+    rows = Cfdi.objects.filter(tenant=tenant, kind__in=IMPORTED_KINDS)
+    if keys is None:
+        again = Outbound.objects.filter(tenant=tenant, kind=Outbound.Kind.CFDI_IMPORT).filter(
+            Q(state=Outbound.State.WAITING) | Q(attention="", state__in=(Outbound.State.FAILED,
+                                                                          Outbound.State.PENDING))).values("key")
+        rows = rows.filter(Q(status__in=(CfdiStatus.VALID, CfdiStatus.INVALID))
+                           | Q(status__in=RETRIED_STATUSES, uuid__in=again))
+    else:
+        rows = rows.filter(status__in=(CfdiStatus.VALID, CfdiStatus.INVALID, *RETRIED_STATUSES),
+                           uuid__in=[key.upper() for key in keys])
+    # JSON containment is not portable (SQLite has none): the few rows with problems are sorted out here.
     return (row for row in rows.order_by("issued", "uuid") if importable(row))
 
 
@@ -112,57 +130,99 @@ def importable(cfdi: Cfdi) -> bool:
     # Rejected or cancelled on the portal: never payable, whatever our own checks say.
     if portal_refusal(cfdi.portal_metadata) is not None:
         return False
-    # An INVALID row qualifies only when a missing vendor is its one problem.
-    if cfdi.status == CfdiStatus.VALID:
-        return True
-    return bool(cfdi.problems) and all(p.get("code") == VENDOR_UNKNOWN for p in cfdi.problems)
+    # A row with a problem qualifies only when a missing vendor is its one problem.
+    return all(p.get("code") == VENDOR_UNKNOWN for p in cfdi.problems)
 
 
-def with_vendors(ctx: StepContext, alias: str, cfdis: list[Cfdi]) -> list[Candidate]:
-    vendors = vendor_ids(alias, ctx.tenant, {cfdi.issuer_rfc for cfdi in cfdis})
-    related = sage_documents(alias, ctx.tenant, {u for c in cfdis if c.kind == "E" for u in c.related_uuids})
-    candidates, changed = [], []
-    for cfdi in cfdis:
-        vendor = vendors.get(cfdi.issuer_rfc.upper())
-        if set_vendor_problem(ctx, cfdi, known=vendor is not None):
-            changed.append(cfdi)
-        if vendor is None:
-            ctx.result.failed += 1
-            continue
-        candidate = build(ctx, cfdi, vendor, related)
-        if candidate is not None:
-            candidates.append(candidate)
-    Cfdi.objects.bulk_update(changed, ["problems", "status", "updated"])
-    return candidates
+def why_not_importable(cfdi: Cfdi) -> str:
+    """'' when a retry may import it; else the reasons, in one sentence."""
+    blocking = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
+    if cfdi.kind in IMPORTED_KINDS and not blocking and importable(cfdi):
+        return ""
+    return "; ".join(p.get("message", p.get("code", "")) for p in blocking) or _("not an invoice or credit note")
 
 
-def build(ctx: StepContext, cfdi: Cfdi, vendor: VendorFacts, related: dict) -> Candidate | None:
-    """The candidate to send; None when the CFDI waits (its reason shown) or cannot go in as it stands."""
-    application = credit_application(cfdi, vendor.vendor_id, related) if cfdi.kind == "E" else None
-    if application is not None and application.wait:
-        note_waiting(ctx, cfdi, application.note)
-        return None
-    try:
-        invoice = build_invoice(cfdi, ctx.tenant, vendor, apply_to=application.apply_to if application else None)
-    except Unimportable as problem:
-        if not ctx.dry_run:
-            record_problem(ctx, Candidate(cfdi, None), "unimportable", str(problem),
-                           status=CfdiStatus.NEEDS_ATTENTION)
-        ctx.log(_("CFDI %(uuid)s not sent: %(problem)s") % {"uuid": cfdi.uuid, "problem": problem})
-        return None
-    return Candidate(cfdi, invoice, application.note if application else "")
+class CfdiImport(Exporter[Cfdi]):
+    kind = Outbound.Kind.CFDI_IMPORT
+    name = "cfdi_import"
+    target = "sage"
+    look_always = True      # Sage is asked before anything is sent: a CFDI may be in Sage by any door
+    found_is_final = True   # in Sage is in Sage: never sent twice
+    tenant_errors = (BatchRefused,)
 
+    def __init__(self, ctx: StepContext) -> None:
+        super().__init__(ctx)
+        self.alias = sage_alias(ctx.tenant)
+        self.batch_size = max(1, ctx.tenant.invoice_batch_max)
+        self._webapi: SageWebApi | None = None
 
-def note_waiting(ctx: StepContext, cfdi: Cfdi, reason: str) -> None:
-    """Why a CFDI is not sent this cycle, on its page once (not again every cycle while nothing changed)."""
-    ctx.result.skipped += 1
-    ctx.log(_("CFDI %(uuid)s: %(reason)s") % {"uuid": cfdi.uuid, "reason": reason})
-    if ctx.dry_run:
-        return
-    last = cfdi.import_attempts.order_by("-attempted_at", "-id").first()
-    if last is None or last.outcome != ImportOutcome.RETRYABLE or last.message != reason:
-        ImportAttempt.objects.create(cfdi=cfdi, outcome=ImportOutcome.RETRYABLE, error_code="waiting",
-                                     message=reason)
+    def close(self) -> None:
+        if self._webapi is not None:
+            self._webapi.close()
+
+    def key(self, item: Cfdi) -> str:
+        return item.uuid
+
+    def changed(self, keys: frozenset[str] | None) -> Iterator[list[Cfdi]]:
+        cfdis = list(selected(self.ctx.tenant, keys))
+        if cfdis:
+            yield cfdis
+
+    def lookup(self, items: list[Cfdi], records: Records) -> dict[str, Confirmed]:
+        found = in_sage(self.ctx, self.alias, [cfdi.uuid for cfdi in items])
+        for uuid, held in found.items():
+            if self.ctx.dry_run:
+                self.ctx.log(f"CFDI {uuid} is already in Sage ({held.note})")
+        return found
+
+    def build(self, items: list[Cfdi], records: Records,
+              found: dict[str, Confirmed]) -> dict[str, Built | Failed | Waiting | Confirmed]:
+        vendors = vendor_ids(self.alias, self.ctx.tenant, {cfdi.issuer_rfc for cfdi in items})
+        related = sage_documents(self.alias, self.ctx.tenant,
+                                 {u for c in items if c.kind == "E" for u in c.related_uuids})
+        built: dict[str, Built | Failed | Waiting | Confirmed] = {}
+        changed, known = [], []
+        for cfdi in items:
+            vendor = vendors.get(cfdi.issuer_rfc.upper())
+            if set_vendor_problem(self.ctx, cfdi, known=vendor is not None):
+                changed.append(cfdi)
+            if vendor is None:
+                built[cfdi.uuid] = Waiting(VENDOR_UNKNOWN, next(p["message"] for p in cfdi.problems
+                                                                if p.get("code") == VENDOR_UNKNOWN))
+            else:
+                known.append((cfdi, vendor))
+        Cfdi.objects.bulk_update(changed, ["problems", "status", "updated"])
+        sat = sat_status.verdicts(self.ctx, [cfdi for cfdi, _vendor in known])
+        for cfdi, vendor in known:
+            verdict = sat[cfdi.uuid]
+            if verdict is False:
+                self.ctx.result.skipped += 1  # cancelled at SAT: its problem says so, it is not imported
+            elif isinstance(verdict, Waiting):
+                built[cfdi.uuid] = sat_status.not_found_for_long(records.get(cfdi.uuid)) or verdict
+            else:
+                built[cfdi.uuid] = self.invoice(cfdi, vendor, related)
+        return built
+
+    def invoice(self, cfdi: Cfdi, vendor: VendorFacts, related: dict) -> Built | Failed | Waiting:
+        application = credit_application(cfdi, vendor.vendor_id, related) if cfdi.kind == "E" else None
+        if application is not None and application.wait:
+            return Waiting("credit_note_invoice_not_posted", application.note)
+        try:
+            apply_to = application.apply_to if application else None
+            invoice = build_invoice(cfdi, self.ctx.tenant, vendor, apply_to=apply_to)
+        except Unimportable as problem:
+            self.ctx.log(_("CFDI %(uuid)s not sent: %(problem)s") % {"uuid": cfdi.uuid, "problem": problem})
+            return Failed(str(problem), code="unimportable", needs=problem.needs())
+        candidate = Candidate(cfdi, invoice, application.note if application else "")
+        return Built(invoice.payload(), request=candidate, action="import", label=cfdi.uuid)
+
+    def send(self, jobs: list[Job[Cfdi]]) -> dict[str, Result]:
+        if self._webapi is None:
+            check_distribution_code(self.alias, self.ctx.tenant)
+            self._webapi = SageWebApi(self.ctx.tenant)
+        answers: dict[str, Result] = {}
+        send_batch(self.ctx, self._webapi, self.alias, [job.request for job in jobs], answers)
+        return answers
 
 
 def vendor_ids(alias: str, tenant, rfcs: set[str]) -> dict[str, VendorFacts]:
@@ -197,105 +257,86 @@ def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> bool:
     else:
         problem = Problem(VENDOR_UNKNOWN, _(
             "No Sage vendor has the issuer's RFC %(rfc)s (%(name)s); create or fix the vendor first. "
-            "The invoice is imported on the first cycle after that.") % {"rfc": cfdi.issuer_rfc, "name": cfdi.issuer_name})
+            "The invoice is imported on the first cycle after that.") % {"rfc": cfdi.issuer_rfc,
+                                                                         "name": cfdi.issuer_name})
         problems, status = others + [problem.as_dict()], CfdiStatus.INVALID
-    if (problems, status) == (cfdi.problems, cfdi.status) or ctx.dry_run:
+    if (problems, status) == (cfdi.problems, cfdi.status):
         return False
-    cfdi.problems, cfdi.status, cfdi.updated = problems, status, timezone.now()
+    cfdi.problems = problems
+    if ctx.dry_run:
+        return False
+    cfdi.status, cfdi.updated = status, timezone.now()
     return True
-
-
-def import_all(ctx: StepContext, alias: str, candidates: list[Candidate]) -> None:
-    if not candidates:
-        return
-    check_distribution_code(alias, ctx.tenant)
-    size = max(1, ctx.tenant.invoice_batch_max)
-    webapi = SageWebApi(ctx.tenant)
-    try:
-        for start in range(0, len(candidates), size):
-            ctx.heartbeat()
-            send_batch(ctx, webapi, alias, candidates[start:start + size])
-    finally:
-        webapi.close()
 
 
 # ---------------------------------------------------------------------------
 # Report back to the portal
 
-def report_back(ctx: StepContext) -> None:
-    tenant = ctx.tenant
-    # FAILED links were refused by the portal: shown in the run log, not resent every cycle.
-    told = set(SyncLink.objects.filter(
-        tenant=tenant, kind=SyncLink.Kind.CFDI_STATUS, state__in=(SyncLink.State.CONFIRMED, SyncLink.State.FAILED),
-    ).values_list("sage_key", flat=True))
-    updates = [
-        CfdiProgressRequest(cfdi_id=cfdi.portal_metadata["portal_cfdi_id"], new_status=ERP_STATUS, uuid=cfdi.uuid)
-        for cfdi in Cfdi.objects.filter(tenant=tenant, status=CfdiStatus.IMPORTED).exclude(uuid__in=told)
-        if cfdi.portal_metadata.get("portal_cfdi_id")
-    ]
-    if not updates:
-        return
-    with PortalClient(tenant) as portal:
-        for start in range(0, len(updates), STATUS_BATCH):
-            send_statuses(ctx, portal, updates[start:start + STATUS_BATCH])
+class CfdiStatusReport(Exporter[Cfdi]):
+    """Each imported CFDI's ERP status to the portal, once. Setting a status the portal already has changes
+    nothing there, so one a crash left unconfirmed is simply sent again: there is nothing to look up."""
+    kind = Outbound.Kind.CFDI_STATUS
+    name = "cfdi_status"
+    batch_size = STATUS_BATCH
+    tenant_errors = (PortalAuthError,)
+    outside_errors = (PortalError,)
 
+    def __init__(self, ctx: StepContext) -> None:
+        super().__init__(ctx)
+        self._portal: PortalClient | None = None
 
-def send_statuses(ctx: StepContext, portal: PortalClient, updates: list[CfdiProgressRequest]) -> None:
-    # Setting a status the portal already has changes nothing there, so a link
-    # left PENDING by a crash is simply sent again: no lookup is needed.
-    links = idempotence.mark_pending_many(ctx, SyncLink.Kind.CFDI_STATUS, {u.uuid: ERP_STATUS for u in updates})
-    try:
-        answer = portal.update_cfdi_erp_status(updates)
+    @property
+    def portal(self) -> PortalClient:
+        if self._portal is None:
+            self._portal = PortalClient(self.ctx.tenant)
+        return self._portal
+
+    def close(self) -> None:
+        if self._portal is not None:
+            self._portal.close()
+
+    def key(self, item: Cfdi) -> str:
+        return item.uuid
+
+    def changed(self, keys: frozenset[str] | None) -> Iterator[list[Cfdi]]:
+        told = Outbound.objects.filter(tenant_id=self.ctx.tenant_id, kind=self.kind).filter(
+            Q(state=Outbound.State.CONFIRMED) | ~Q(attention="")).values("key")
+        rows = Cfdi.objects.filter(tenant_id=self.ctx.tenant_id, status=CfdiStatus.IMPORTED)
+        if keys is not None:
+            rows = rows.filter(uuid__in=[key.upper() for key in keys])
+        cfdis = [cfdi for cfdi in rows.exclude(uuid__in=told) if cfdi.portal_metadata.get("portal_cfdi_id")]
+        if cfdis:
+            yield cfdis
+
+    def build(self, items: list[Cfdi], records: Records,
+              found: dict[str, Confirmed]) -> dict[str, Built | Failed | Waiting | Confirmed]:
+        built: dict[str, Built | Failed | Waiting | Confirmed] = {}
+        for cfdi in items:
+            update = CfdiProgressRequest(cfdi_id=cfdi.portal_metadata["portal_cfdi_id"], new_status=ERP_STATUS,
+                                         uuid=cfdi.uuid)
+            built[cfdi.uuid] = Built(update.model_dump(mode="json"), request=update, action="erp_status",
+                                     outside_id=update.cfdi_id, label=f"cfdis {cfdi.uuid} {ERP_STATUS}")
+        return built
+
+    def send(self, jobs: list[Job[Cfdi]]) -> dict[str, Result]:
+        answer = self.portal.update_cfdi_erp_status([job.request for job in jobs])
         crashpoint("cfdi_import:status_sent")
-    except PortalError as error:
-        ctx.result.failed += len(updates)
-        ctx.log(_("The ERP status of %(n)s CFDI(s) could not reach the portal (%(error)s); sent again next cycle.")
-                % {"n": len(updates), "error": error})
-        return
-    matched = match_results(answer.results, {u.uuid: (u.uuid, u.cfdi_id) for u in updates})
-    told = []
-    for update in updates:
-        result = matched.by_key.get(update.uuid)
-        snapshot = update.model_dump(mode="json")
-        if result is not None and not result.error_code:
-            told.append((links[update.uuid], update.cfdi_id, snapshot))
-            continue
-        ctx.result.failed += 1
-        if result is None:
-            # Whether the portal applied it is unknown: the link stays PENDING and it is sent again next cycle.
-            error = _("the portal's batch answer names no result for this CFDI")
-            idempotence.record_failure(ctx, links[update.uuid], action="erp_status", error=error, permanent=False,
-                                       snapshot=snapshot)
-        else:
-            error = f"{result.error_code}: {result.error_message}"
-            idempotence.record_failure(ctx, links[update.uuid], action="erp_status", error=error, permanent=True,
-                                       snapshot=snapshot)
-        ctx.log(_("The ERP status of CFDI %(uuid)s did not reach the portal: %(error)s")
-                % {"uuid": update.uuid, "error": error})
-    for result in matched.unmatched:
-        ctx.log(_("The portal's batch answer has a result that matches no CFDI sent: %(result)s")
-                % {"result": describe(result)})
-    if matched.unmatched and not matched.unanswered(u.uuid for u in updates):
-        # Every CFDI has its answer and still something else came back: the answer is not what was sent.
-        ctx.result.failed += len(matched.unmatched)
-    idempotence.confirm_many(ctx, told, action="erp_status")
-
-
-def retry_import(tenant_id: int, cfdi_uuid: str):
-    """The Retry of the staff pages: put one CFDI back in line and run the import step.
-
-    Returns the SyncRun. A CFDI with problems other than a missing vendor is
-    not importable and is refused with the reason.
-    """
-    from sync.models import SyncRun
-    from sync.pipeline import run_tenant
-
-    cfdi = Cfdi.objects.get(tenant_id=tenant_id, uuid=cfdi_uuid.strip().upper())
-    blocking = [p for p in cfdi.problems if p.get("code") != VENDOR_UNKNOWN]
-    if cfdi.kind not in IMPORTED_KINDS or blocking:
-        reasons = "; ".join(p.get("message", p.get("code", "")) for p in blocking) or _("not an invoice or credit note")
-        raise ValueError(_("CFDI %(uuid)s cannot be imported: %(reasons)s") % {"uuid": cfdi.uuid, "reasons": reasons})
-    if cfdi.status != CfdiStatus.IMPORTED:
-        cfdi.status = CfdiStatus.VALID if not cfdi.problems else CfdiStatus.INVALID
-        cfdi.save(update_fields=["status", "updated"])
-    return run_tenant(tenant_id, trigger=SyncRun.Trigger.RETRY, only_step="cfdi_import")
+        matched = match_results(answer.results, {job.key: (job.key, job.request.cfdi_id) for job in jobs})
+        results: dict[str, Result] = {}
+        for job in jobs:
+            result = matched.by_key.get(job.key)
+            if result is None:
+                # Whether the portal applied it is unknown: it is sent again.
+                results[job.key] = Unanswered(_("the portal's batch answer names no result for this CFDI"))
+            elif result.error_code:
+                results[job.key] = Failed(f"{result.error_code}: {result.error_message}", code=str(result.error_code),
+                                          permanent=True)
+            else:
+                results[job.key] = Confirmed(job.request.cfdi_id, counted="")
+        for result in matched.unmatched:
+            self.ctx.log(_("The portal's batch answer has a result that matches no CFDI sent: %(result)s")
+                         % {"result": describe(result)})
+        if matched.unmatched and not matched.unanswered(job.key for job in jobs):
+            # Every CFDI has its answer and still something else came back: the answer is not what was sent.
+            self.ctx.result.failed += len(matched.unmatched)
+        return results

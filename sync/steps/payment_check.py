@@ -34,11 +34,11 @@ from typing import TypeVar
 
 from django.db import transaction
 
-from sync.crashpoints import crashpoint
+from sync.engine.context import StepContext, StepResult
+from sync.engine.crashpoints import crashpoint
 from sync.models import Payment, PaymentLine
 from sync.sage import confirm, queries
 from sync.sage.values import currency, sage_date, trimmed, uuid_key
-from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
 
 # Every posted payment is read each cycle to find the new ones: pages large
@@ -227,8 +227,9 @@ def refresh_pending(ctx: StepContext, alias: str, fresh: set[str]) -> None:
     now_reversed = [p for p in pending
                     if is_reversed(reversals, p.bank, p.vendor, p.remit_id, p.date, p.batch, p.entry)]
     missing = list(PaymentLine.objects.filter(payment__in=pending, cfdi_uuid="").select_related("payment"))
-    uuids = invoice_uuids(alias, ctx.tenant, {(l.payment.vendor, l.invoice_number) for l in missing}) if missing else {}
-    found = [l for l in missing if uuids.get((l.payment.vendor, l.invoice_number))]
+    wanted = {(line.payment.vendor, line.invoice_number) for line in missing}
+    uuids = invoice_uuids(alias, ctx.tenant, wanted) if missing else {}
+    found = [line for line in missing if uuids.get((line.payment.vendor, line.invoice_number))]
     if ctx.dry_run:
         ctx.log(f"would mark {len(now_reversed)} payment(s) reversed and fill {len(found)} CFDI UUID(s)")
         return
@@ -239,7 +240,7 @@ def refresh_pending(ctx: StepContext, alias: str, fresh: set[str]) -> None:
             line.cfdi_uuid = uuids[(line.payment.vendor, line.invoice_number)]
         PaymentLine.objects.bulk_update(found, ["cfdi_uuid"])
         Payment.objects.filter(pk__in=[p.pk for p in now_reversed]).update(state=Payment.State.REVERSED)
-    ctx.result.updated += len(now_reversed) + len({l.payment_id for l in found} - {p.pk for p in now_reversed})
+    ctx.result.updated += len(now_reversed) + len({line.payment_id for line in found} - {p.pk for p in now_reversed})
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

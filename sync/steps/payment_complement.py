@@ -18,19 +18,21 @@ API client edit a posted batch: AP/APPaymentAndAdjustmentBatches refuses a
 PATCH of one (FIELDS.md), and the Web API's other payment resource,
 APPostedPayments (AP0029 APPYM), is GET only (Endpoint Reference). So Sage is
 read (APTCRO) for every matched payment in one query:
-- it carries this UUID → recorded (SyncLink kind "complement", sage_key =
-  DOCNBR, CONFIRMED), whoever entered it;
-- it carries another UUID → reported as a conflict, left alone;
-- it carries none → a to-do for staff, on the payments page and the run's
-  record outcomes: which UUID and date to enter on which payment; the next
-  cycle reads Sage again and records it once someone has.
+- it carries this UUID → confirmed (outbound record kind "complement", key
+  DOCNBR, its outside id the complement's UUID), whoever entered it;
+- it carries another UUID → a person must check which is right; left alone;
+- it carries none → a to-do for staff (the record waits for a person, on the
+  attention page and the payments page): which UUID and date to enter on
+  which payment; the next cycle reads Sage again and confirms it once
+  someone has.
+As an exporter its "send" only reads (`writes = False`): nothing is in flight,
+so nothing is marked pending and a cycle with nothing new writes nothing.
 The same code runs for every tenant, sandbox or production: nothing here
 writes to a Sage database or depends on its engine.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -39,19 +41,21 @@ from django.utils.translation import gettext as _
 
 from cfdi.models import Cfdi
 from cfdi.parsing import ParseError, extract_facts, parse_xml
-from sync import idempotence
-from sync.models import Payment, PaymentLine, SyncLink
+from sync.engine.context import StepContext, StepResult
+from sync.engine.exporter import Built, Exporter, Job, Records, export
+from sync.engine.outbox import Confirmed, Failed, Needs, Result, Waiting
+from sync.models import Outbound, Payment, PaymentLine
 from sync.payment_payload import payment_optional_fields
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
 from sync.portal.schemas import CfdiExternResponse
 from sync.sage.values import trimmed, uuid_key
-from sync.steps.base import StepContext, StepResult
 from tenants.sage_db import sage_alias
 
-
-KIND = SyncLink.Kind.COMPLEMENT
+KINDS = (Outbound.Kind.COMPLEMENT,)
 READ_BACK_CHUNK = 400  # (batch, entry) pairs a query: SQL Server takes at most 2,100 parameters
+NOT_IN_SAGE = "complement_not_in_sage"
+OTHER_IN_SAGE = "other_complement_in_sage"
 
 
 @dataclass
@@ -62,24 +66,103 @@ class Complement:
     paid: list[tuple[str, Decimal | None]] = field(default_factory=list)  # (invoice UUID, ImpPagado)
 
 
+@dataclass
+class Match:
+    payment: Payment
+    complement: Complement
+
+
 def run(ctx: StepContext) -> StepResult:
-    # Every complement link in one read: which payments are done, which UUIDs are
-    # recorded, and each payment's link, instead of a query per payment.
-    links = {link.sage_key: link for link in SyncLink.objects.filter(tenant_id=ctx.tenant_id, kind=KIND)}
-    done = {key for key, link in links.items() if link.state == SyncLink.State.CONFIRMED}
-    payments = [p for p in Payment.objects.filter(tenant_id=ctx.tenant_id).exclude(state=Payment.State.REVERSED)
-                .prefetch_related("lines") if p.docnbr not in done]
-    if not payments:
-        ctx.log("every Sage payment already has its payment complement, or there is none")
-        return ctx.result
-    recorder = Recorder(ctx, payments, links)
-    for complement in complements(ctx, payments, recorder.matcher):
-        ctx.heartbeat()
-        recorder.match(complement)
-    recorder.settle()
-    ctx.log(f"{len(payments)} payment(s) without a complement; {recorder.count} recorded, "
-            f"{recorder.asked} waiting for staff to enter them in Sage")
-    return ctx.result
+    return export(ComplementCheck(ctx))
+
+
+class ComplementCheck(Exporter[Match]):
+    kind = Outbound.Kind.COMPLEMENT
+    name = "payment_complement"
+    target = "sage"
+    writes = False
+
+    def key(self, item: Match) -> str:
+        return item.payment.docnbr
+
+    def changed(self, keys: frozenset[str] | None) -> Iterator[list[Match]]:
+        # Every complement record in one read: which payments are done and which UUIDs are recorded.
+        records = {r.key: r for r in Outbound.objects.filter(tenant_id=self.ctx.tenant_id, kind=self.kind)}
+        self.outbox.known.update(records)
+        done = {key for key, r in records.items() if r.state == Outbound.State.CONFIRMED}
+        payments = Payment.objects.filter(tenant_id=self.ctx.tenant_id).exclude(state=Payment.State.REVERSED)
+        if keys is not None:
+            payments = payments.filter(docnbr__in=keys)
+        waiting = [p for p in payments.prefetch_related("lines") if p.docnbr not in done]
+        if not waiting:
+            self.ctx.log("every Sage payment already has its payment complement, or there is none")
+            return
+        matcher = Matcher(waiting, {r.outside_id for r in records.values() if r.state == Outbound.State.CONFIRMED})
+        matches = []
+        for complement in complements(self.ctx, waiting, matcher):
+            self.ctx.heartbeat()
+            payment = matcher.payment_for(complement)
+            if payment is None:
+                self.ctx.result.skipped += 1
+                continue
+            matches.append(Match(payment, complement))
+            matcher.by_docnbr.pop(payment.docnbr, None)
+        self.ctx.log(f"{len(waiting)} payment(s) without a complement; {len(matches)} matched to one")
+        yield matches
+
+    def build(self, items: list[Match], records: Records,
+              found: dict[str, Confirmed]) -> dict[str, Built | Failed | Waiting | Confirmed]:
+        return {m.payment.docnbr: Built({"docnbr": m.payment.docnbr, "values": self.values(m.complement)},
+                                        action="record", label=m.payment.docnbr) for m in items}
+
+    def send(self, jobs: list[Job[Match]]) -> dict[str, Result]:
+        """One read of Sage for every matched payment: each one there, somebody else's, or to be entered."""
+        tenant = self.ctx.tenant
+        on_sage = self.read_back([job.item.payment for job in jobs])
+        results: dict[str, Result] = {}
+        for job in jobs:
+            payment, complement = job.item.payment, job.item.complement
+            folio = on_sage.get((payment.batch, payment.entry), {}).get(tenant.folio_optfield.upper(), "")
+            if uuid_key(folio) == complement.uuid:
+                self.ctx.log(f"payment {payment.docnbr}: complement {complement.uuid} is in Sage")
+                results[job.key] = Confirmed(complement.uuid, ids={"complement": complement.uuid}, counted="updated")
+            elif folio:
+                message = _("The Sage payment %(docnbr)s already carries payment CFDI %(folio)s in %(field)s; "
+                            "complement %(uuid)s was not recorded. Check which one is right.") % {
+                    "docnbr": payment.docnbr, "folio": folio, "field": tenant.folio_optfield, "uuid": complement.uuid}
+                results[job.key] = Failed(message, code=OTHER_IN_SAGE,
+                                          needs=Needs(Outbound.Attention.PERSON, OTHER_IN_SAGE, message))
+            else:
+                results[job.key] = Waiting(NOT_IN_SAGE, self.todo(payment, complement), person=True)
+        return results
+
+    def todo(self, payment: Payment, complement: Complement) -> str:
+        """The posted payment lacks the complement: staff enter it in Sage (the Web API cannot)."""
+        values = self.values(complement)
+        return _("Enter payment CFDI %(uuid)s (stamped %(date)s) on Sage payment %(docnbr)s (batch %(batch)s, "
+                 "entry %(entry)s): optional fields %(fields)s. Sage does not let the Web API edit a posted "
+                 "payment batch; it is recorded here once Sage shows it.") % {
+            "uuid": complement.uuid, "date": values[self.ctx.tenant.payment_stamp_date_optfield] or "—",
+            "docnbr": payment.docnbr, "batch": payment.batch, "entry": payment.entry,
+            "fields": ", ".join(f"{name} = {value}" for name, value in values.items() if value)}
+
+    def read_back(self, payments: list[Payment]) -> dict[tuple[int, int], dict[str, str]]:
+        tenant = self.ctx.tenant
+        fields = [tenant.folio_optfield, tenant.payment_stamp_date_optfield]
+        found: dict[tuple[int, int], dict[str, str]] = {}
+        entries = sorted({(p.batch, p.entry) for p in payments})
+        for start in range(0, len(entries), READ_BACK_CHUNK):
+            rows = payment_optional_fields(sage_alias(tenant), tenant, entries=entries[start:start + READ_BACK_CHUNK],
+                                           fields=fields)
+            for row in rows:
+                found.setdefault((int(row.CNTBTCH), int(row.CNTENTR)), {})[trimmed(row.OPTFIELD).upper()] = (
+                    trimmed(row.VALUE))
+        return found
+
+    def values(self, complement: Complement) -> dict[str, str]:
+        tenant = self.ctx.tenant
+        return {tenant.folio_optfield: complement.uuid,
+                tenant.payment_stamp_date_optfield: complement.stamped.isoformat() if complement.stamped else ""}
 
 
 # -- where the complements come from ------------------------------------------
@@ -145,14 +228,14 @@ def _date(value: str | None) -> dt.date | None:
 # -- which Sage payment it settles ---------------------------------------------
 
 class Matcher:
-    def __init__(self, payments: list[Payment], links: dict[str, SyncLink]) -> None:
+    def __init__(self, payments: list[Payment], recorded_uuids: set[str]) -> None:
         self.by_docnbr = {p.docnbr: p for p in payments}
         self.by_invoice: dict[str, list[tuple[Payment, PaymentLine]]] = {}
         for payment in payments:
             for line in payment.lines.all():
                 if line.cfdi_uuid:
                     self.by_invoice.setdefault(uuid_key(line.cfdi_uuid), []).append((payment, line))
-        self.recorded_uuids = {link.portal_id for link in links.values() if link.state != SyncLink.State.PENDING}
+        self.recorded_uuids = recorded_uuids
 
     def payment_for(self, complement: Complement) -> Payment | None:
         if complement.docnbr_hint in self.by_docnbr:
@@ -170,100 +253,3 @@ class Matcher:
             wanted = sum((amount or Decimal(0) for _uuid, amount in complement.paid), Decimal(0))
             candidates = {pk: p for pk, p in candidates.items() if paid_on[pk] == wanted}
         return next(iter(candidates.values())) if len(candidates) == 1 else None
-
-
-# -- recording it, or asking staff to enter it --------------------------------
-
-class Recorder:
-    def __init__(self, ctx: StepContext, payments: list[Payment], links: dict[str, SyncLink]) -> None:
-        self.ctx = ctx
-        self.tenant = ctx.tenant
-        self.alias = sage_alias(self.tenant)
-        # As read at the start of the step: each payment is matched at most once per
-        # step, so its link cannot have changed since (see Matcher.payment_for).
-        self.links = links
-        self.matcher = Matcher(payments, links)
-        self.fields = [self.tenant.folio_optfield, self.tenant.payment_stamp_date_optfield]
-        self.matched: list[tuple[Payment, Complement]] = []
-        self.count = 0
-        self.asked = 0
-
-    def match(self, complement: Complement) -> None:
-        payment = self.matcher.payment_for(complement)
-        if payment is None:
-            self.ctx.result.skipped += 1
-            return
-        self.matched.append((payment, complement))
-        self.matcher.by_docnbr.pop(payment.docnbr, None)
-
-    def settle(self) -> None:
-        """One read of Sage for every matched payment, then each one recorded, reported or asked for."""
-        on_sage = self.read_back([payment for payment, _complement in self.matched])
-        for payment, complement in self.matched:
-            content_hash = hashlib.sha256(f"{complement.uuid}|{complement.stamped}".encode()).hexdigest()
-            folio = on_sage.get((payment.batch, payment.entry), {}).get(self.tenant.folio_optfield.upper(), "")
-            if uuid_key(folio) == complement.uuid:
-                self.finish(payment, complement, content_hash)
-            elif folio:
-                self.conflict(payment, complement, folio, content_hash)
-            else:
-                self.ask_staff(payment, complement, content_hash)
-
-    def read_back(self, payments: list[Payment]) -> dict[tuple[int, int], dict[str, str]]:
-        found: dict[tuple[int, int], dict[str, str]] = {}
-        entries = sorted({(p.batch, p.entry) for p in payments})
-        for start in range(0, len(entries), READ_BACK_CHUNK):
-            rows = payment_optional_fields(self.alias, self.tenant, entries=entries[start:start + READ_BACK_CHUNK],
-                                           fields=self.fields)
-            for row in rows:
-                found.setdefault((int(row.CNTBTCH), int(row.CNTENTR)), {})[trimmed(row.OPTFIELD).upper()] = (
-                    trimmed(row.VALUE))
-        return found
-
-    def values(self, complement: Complement) -> dict[str, str]:
-        return {self.tenant.folio_optfield: complement.uuid,
-                self.tenant.payment_stamp_date_optfield: complement.stamped.isoformat() if complement.stamped else ""}
-
-    def finish(self, payment: Payment, complement: Complement, content_hash: str) -> None:
-        if self.ctx.dry_run:
-            return
-        link = idempotence.mark_pending(self.ctx, KIND, payment.docnbr, content_hash)
-        idempotence.confirm(self.ctx, link, portal_id=complement.uuid, action="record",
-                            snapshot={"docnbr": payment.docnbr, "values": self.values(complement)})
-        self.matcher.recorded_uuids.add(complement.uuid)
-        self.ctx.result.updated += 1
-        self.count += 1
-        self.ctx.log(f"payment {payment.docnbr}: complement {complement.uuid} is in Sage")
-
-    def ask_staff(self, payment: Payment, complement: Complement, content_hash: str) -> None:
-        """The posted payment lacks the complement: staff enter it in Sage (the Web API cannot)."""
-        values = self.values(complement)
-        message = _("Enter payment CFDI %(uuid)s (stamped %(date)s) on Sage payment %(docnbr)s (batch %(batch)s, "
-                    "entry %(entry)s): optional fields %(fields)s. Sage does not let the Web API edit a posted "
-                    "payment batch; it is recorded here once Sage shows it.") % {
-            "uuid": complement.uuid, "date": values[self.tenant.payment_stamp_date_optfield] or "—",
-            "docnbr": payment.docnbr, "batch": payment.batch, "entry": payment.entry,
-            "fields": ", ".join(f"{name} = {value}" for name, value in values.items() if value)}
-        self.asked += 1
-        self.ctx.result.skipped += 1
-        if self.ctx.dry_run:
-            self.ctx.log(message)
-            return
-        link = self.links.get(payment.docnbr)
-        if link is not None and link.state == SyncLink.State.FAILED and link.sent_hash == content_hash:
-            return  # already asked, nothing new to say
-        link = idempotence.mark_pending(self.ctx, KIND, payment.docnbr, content_hash)
-        idempotence.record_failure(self.ctx, link, action="record", error=message, permanent=True,
-                                   snapshot={"docnbr": payment.docnbr, "values": values})
-        self.ctx.log(message)
-
-    def conflict(self, payment: Payment, complement: Complement, folio: str, content_hash: str) -> None:
-        message = _("The Sage payment %(docnbr)s already carries payment CFDI %(folio)s in %(field)s; complement "
-                    "%(uuid)s was not recorded. Check which one is right.") % {
-            "docnbr": payment.docnbr, "folio": folio, "field": self.tenant.folio_optfield, "uuid": complement.uuid}
-        self.ctx.result.failed += 1
-        self.ctx.log(message)
-        if self.ctx.dry_run:
-            return
-        link = idempotence.mark_pending(self.ctx, KIND, payment.docnbr, content_hash)
-        idempotence.record_failure(self.ctx, link, action="record", error=message, permanent=True)

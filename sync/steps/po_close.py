@@ -1,107 +1,129 @@
 """DESIGN.md row 8: a complete PO whose receipts are all invoiced → CLOSED, once.
 
-Select the POs on the portal that reached their final status in Sage →
-change their portal status (a SyncLink "po_status" per PO makes it once,
-and a crashed run's change is looked up before it is made again) → record.
-A complete PO still waiting for a receipt's invoice is recorded as waiting
-and read again every cycle until it closes. po_cancel runs the same way.
+Select the POs on the portal that reached their final status in Sage (and
+those a crash left unconfirmed, and those waiting for their invoices) →
+the payload is the status → change it on the portal → record it on the PO's
+"po_status" outbound record. A crashed run's change is looked up on the
+portal before it is made again. A complete PO still waiting for a receipt's
+invoice waits, with the receipts it waits for, and is read again every cycle
+until it closes. po_cancel runs the same exporter for CANCELLED.
 """
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 from django.utils.translation import gettext as _
 
 from sync import po_reads
-from sync.crashpoints import crashpoint
-from sync.idempotence import Sent, get_link, record_failure, send_once
-from sync.models import RecordOutcome, SyncLink
+from sync.engine.context import StepContext, StepResult
+from sync.engine.exporter import Built, Exporter, Job, Records, export
+from sync.engine.outbox import Confirmed, Failed, Result, Waiting
+from sync.models import Outbound
 from sync.po_reads import PoCandidate
 from sync.po_state import PoAction, PoCondition
 from sync.portal import schemas as s
 from sync.portal.client import PortalClient
-from sync.portal.errors import PortalAuthError, PortalError, PortalNotFoundError, PortalPermanentError
-from sync.steps.base import StepContext, StepResult
+from sync.portal.errors import (
+    PortalAuthError,
+    PortalError,
+    PortalNotFoundError,
+    PortalPermanentError,
+)
 from tenants.sage_db import sage_alias
 
-DONE = {Sent.CREATED, Sent.UPDATED, Sent.RECOVERED}
+KINDS = (Outbound.Kind.PO_STATUS,)
+AWAITING_INVOICES = "receipts_not_invoiced"
 
 
 def run(ctx: StepContext) -> StepResult:
-    return run_status_step(ctx, PoAction.CLOSE, "CLOSED")
+    return export(PoStatus(ctx, PoAction.CLOSE, "CLOSED"))
 
 
-def run_status_step(ctx: StepContext, action: PoAction, status: s.PurchaseOrderStatus) -> StepResult:
-    again = po_reads.unconfirmed(ctx, SyncLink.Kind.PO_STATUS) + po_reads.waiting(ctx, action.value)
-    with PortalClient(ctx.tenant) as portal:
-        for page in po_reads.candidates(ctx, sage_alias(ctx.tenant), again=again):
-            for candidate in page:
-                if candidate.decision.action is action:
-                    _change_status(ctx, portal, candidate, action, status)
-                elif action is PoAction.CLOSE and candidate.decision.condition is PoCondition.COMPLETE_AWAITING_INVOICES:
-                    _wait_for_invoices(ctx, candidate)
-    return ctx.result
+class PoStatus(Exporter[PoCandidate]):
+    kind = Outbound.Kind.PO_STATUS
+    name = "po_status"
+    tenant_errors = (PortalAuthError,)
+    outside_errors = (PortalError,)
 
+    def __init__(self, ctx: StepContext, action: PoAction, status: s.PurchaseOrderStatus) -> None:
+        super().__init__(ctx)
+        self.action, self.status = action, status
+        self._portal: PortalClient | None = None
 
-def _change_status(ctx: StepContext, portal: PortalClient, candidate: PoCandidate, action: PoAction, status: str) -> None:
-    number = candidate.po_number
-    if not candidate.on_portal:
-        ctx.result.skipped += 1
-        ctx.log(_("PO %(po)s is %(status)s in Sage but not on the portal; nothing to change.") % {"po": number, "status": status})
-        return
-    try:
-        sent = send_once(
-            ctx, kind=SyncLink.Kind.PO_STATUS, sage_key=number, content_hash=status, action=action.value,
-            payload={"external_id": number, "status": status},
-            lookup=lambda: _has_status(portal, number, status),
-            send=lambda _portal_id: _send_status(portal, candidate, status),
-        )
-    except PortalAuthError:
-        raise  # the tenant's credentials, not this PO: it stays pending and goes out once they are fixed
-    except PortalError as exc:
-        _failed(ctx, number, action, exc)
-        return
-    if sent in DONE:
-        ctx.result.updated += 1
-        ctx.log(_("PO %(po)s is now %(status)s on the portal.") % {"po": number, "status": status})
-    elif sent is Sent.UNCHANGED:
-        ctx.result.skipped += 1
+    @property
+    def portal(self) -> PortalClient:
+        if self._portal is None:
+            self._portal = PortalClient(self.ctx.tenant)
+        return self._portal
 
+    def close(self) -> None:
+        if self._portal is not None:
+            self._portal.close()
 
-def _send_status(portal: PortalClient, candidate: PoCandidate, status: str) -> str:
-    crashpoint("po_status:before_send")
-    answer = portal.change_purchase_order_status(candidate.po_number, status)
-    crashpoint("po_status:after_send")
-    return answer.internal_id or candidate.po_link.portal_id
+    def key(self, item: PoCandidate) -> str:
+        return item.po_number
 
+    def changed(self, keys: frozenset[str] | None) -> Iterator[list[PoCandidate]]:
+        alias = sage_alias(self.ctx.tenant)
+        if keys is not None:
+            pages = po_reads.named(self.ctx, alias, keys)
+        else:
+            again = po_reads.unconfirmed(self.ctx, self.kind) + po_reads.waiting(self.ctx, self.kind)
+            pages = po_reads.candidates(self.ctx, alias, again=again)
+        for page in pages:
+            yield [c for c in page if self.concerns(c)]
 
-def _has_status(portal: PortalClient, po_number: str, status: str) -> str | None:
-    try:
-        found = portal.get_purchase_order(po_number)
-    except PortalNotFoundError:
-        return None
-    return found.id if found.status == status else None
+    def concerns(self, candidate: PoCandidate) -> bool:
+        if candidate.decision.action is self.action:
+            if candidate.on_portal:
+                return True
+            self.ctx.result.skipped += 1
+            self.ctx.log(_("PO %(po)s is %(status)s in Sage but not on the portal; nothing to change.")
+                         % {"po": candidate.po_number, "status": self.status})
+            return False
+        return (self.action is PoAction.CLOSE and candidate.on_portal
+                and candidate.decision.condition is PoCondition.COMPLETE_AWAITING_INVOICES)
 
+    def lookup(self, items: list[PoCandidate], records: Records) -> dict[str, Confirmed]:
+        found = {}
+        for candidate in items:
+            try:
+                order = self.portal.get_purchase_order(candidate.po_number)
+            except PortalNotFoundError:
+                continue
+            if order.status == self.status:
+                found[candidate.po_number] = Confirmed(order.id or "", ids={"status": self.status}, counted="updated")
+        return found
 
-def _failed(ctx: StepContext, po_number: str, action: PoAction, exc: PortalError) -> None:
-    permanent = isinstance(exc, PortalPermanentError)
-    error = f"{exc.code}: {exc.description}" if isinstance(exc, PortalPermanentError) else str(exc)
-    ctx.result.failed += 1
-    ctx.log(_("PO %(po)s: status not changed: %(error)s") % {"po": po_number, "error": error})
-    link = get_link(ctx, SyncLink.Kind.PO_STATUS, po_number)
-    if link is not None:
-        record_failure(ctx, link, action=action.value, error=error, permanent=permanent)
+    def build(self, items: list[PoCandidate], records: Records,
+              found: dict[str, Confirmed]) -> dict[str, Built | Failed | Waiting | Confirmed]:
+        built: dict[str, Built | Failed | Waiting | Confirmed] = {}
+        for candidate in items:
+            if candidate.decision.action is self.action:
+                built[candidate.po_number] = Built({"external_id": candidate.po_number, "status": self.status},
+                                                   action=self.action.value, label=candidate.po_number)
+            else:
+                open_receipts = [r.receipt_number for r in candidate.po.receipts if not (r.invoiced and r.complete)]
+                built[candidate.po_number] = Waiting(AWAITING_INVOICES, _(
+                    "waiting for receipts to be invoiced: %(receipts)s") % {"receipts": ", ".join(open_receipts)})
+        return built
 
-
-def _wait_for_invoices(ctx: StepContext, candidate: PoCandidate) -> None:
-    if not candidate.on_portal or ctx.dry_run:
-        return
-    open_receipts = [r.receipt_number for r in candidate.po.receipts if not (r.invoiced and r.complete)]
-    reason = _("waiting for receipts to be invoiced: %(receipts)s") % {"receipts": ", ".join(open_receipts)}
-    outcome, created = RecordOutcome.objects.get_or_create(
-        tenant_id=ctx.tenant_id, kind=SyncLink.Kind.PO_STATUS, sage_key=candidate.po_number, action=PoAction.CLOSE.value,
-        defaults={"step": ctx.step, "run_id": ctx.run_id, "status": RecordOutcome.Status.WAITING, "last_error": reason[:500]},
-    )
-    # Written only when it changes: a cycle with nothing new writes nothing.
-    if not created and (outcome.status, outcome.last_error) != (RecordOutcome.Status.WAITING, reason[:500]):
-        outcome.status, outcome.last_error, outcome.run_id = RecordOutcome.Status.WAITING, reason[:500], ctx.run_id
-        outcome.save(update_fields=["status", "last_error", "run_id", "updated"])
-    ctx.result.skipped += 1
+    def send(self, jobs: list[Job[PoCandidate]]) -> dict[str, Result]:
+        results: dict[str, Result] = {}
+        for job in jobs:
+            self.ctx.heartbeat()
+            try:
+                answer = self.portal.change_purchase_order_status(job.key, self.status)
+            except PortalAuthError:
+                raise  # the tenant's credentials, not this PO: it stays pending and goes out once they are fixed
+            except PortalPermanentError as refusal:
+                results[job.key] = Failed(f"{refusal.code}: {refusal.description}", code=str(refusal.code),
+                                          permanent=True)
+                continue
+            except PortalError as error:
+                results[job.key] = Failed(str(error))
+                continue
+            portal_id = answer.internal_id or (job.item.po_record.outside_id if job.item.po_record else "")
+            results[job.key] = Confirmed(portal_id, ids={"status": self.status}, counted="updated")
+            self.ctx.log(_("PO %(po)s is now %(status)s on the portal.") % {"po": job.key, "status": self.status})
+        return results

@@ -2,7 +2,7 @@ from django import template
 from django.utils.translation import gettext_lazy as _
 
 from cfdi.models import CfdiStatus
-from sync.models import RecordOutcome, SyncLink
+from sync.models import Outbound, OutboundAttempt
 from tenants.models import STEP_NAMES, field_label
 
 register = template.Library()
@@ -16,13 +16,15 @@ def step_label(step: str) -> str:
     return field_label(f"step_{step}")
 
 
-# What a step did to a record (RecordOutcome.action), as people read it.
+# What a step did to a record (Outbound.action), as people read it.
 ACTION_LABELS = {
     "create": _("create"),
     "update": _("update"),
     "import": _("import"),
     "record": _("record"),
     "match": _("match"),
+    "link": _("link"),
+    "upsert": _("create or update"),
     "erp_status": _("ERP status"),
     "close": _("close"),
     "cancel": _("cancel"),
@@ -31,8 +33,8 @@ ACTION_LABELS = {
 
 @register.filter
 def kind_label(kind: str) -> str:
-    """A record kind (SyncLink.Kind) as people read it, e.g. "po" → "orden de compra"."""
-    return _label(SyncLink.Kind, kind)
+    """A record kind (Outbound.Kind) as people read it, e.g. "po" → "orden de compra"."""
+    return _label(Outbound.Kind, kind)
 
 
 @register.filter
@@ -48,8 +50,9 @@ def _label(choices, value: str) -> str:
 
 
 @register.filter
-def outcome_status_label(status: str) -> str:
-    return _label(RecordOutcome.Status, status)
+def outcome_label(outcome: str) -> str:
+    """What happened to a record in one attempt (OutboundAttempt.Outcome)."""
+    return _label(OutboundAttempt.Outcome, outcome)
 
 
 @register.filter
@@ -57,12 +60,13 @@ def cfdi_status_label(status: str) -> str:
     return _label(CfdiStatus, status)
 
 
-# SyncLink.State's labels explain each state at length; a badge needs a word.
+# Outbound.State's labels explain each state at length; a badge needs a word.
 LINK_STATE_WORDS: dict[str, object] = {
-    SyncLink.State.PENDING: _("pending"),
-    SyncLink.State.SENT: _("sent"),
-    SyncLink.State.CONFIRMED: _("confirmed"),
-    SyncLink.State.FAILED: _("failed"),
+    Outbound.State.PENDING: _("pending"),
+    Outbound.State.SENT: _("sent"),
+    Outbound.State.CONFIRMED: _("confirmed"),
+    Outbound.State.FAILED: _("failed"),
+    Outbound.State.WAITING: _("waiting"),
 }
 
 

@@ -32,7 +32,7 @@ from sandbox.portal.models import (
     SandboxPurchaseOrder,
 )
 from sandbox.portal.seed import seed_portal
-from sync.crashpoints import CRASH_AT_VARIABLE
+from sync.engine.crashpoints import CRASH_AT_VARIABLE
 from sync.sage.models import APIBH, APIBHO, APVEN, APVENO, POPORH1, POPORL
 from tenants.sage_db import sage_alias
 from tests.sync.processes import Installation
@@ -93,13 +93,15 @@ def outside_state(tenant) -> dict[str, Counter]:
     Numbering the systems assign (batch numbers, portal ids, audit stamps) is left out."""
     portal = SandboxPortalTenant.objects.get(tenant_id=tenant.portal_tenant_id)
     alias = sage_alias(tenant)
-    folios = {(int(o.CNTBTCH), int(o.CNTITEM)): o.VALUE for o in APIBHO.objects.using(alias).filter(OPTFIELD="FOLIOCFD")}
+    folios = {(int(o.CNTBTCH), int(o.CNTITEM)): o.VALUE
+              for o in APIBHO.objects.using(alias).filter(OPTFIELD="FOLIOCFD")}
     return {
         "portal providers": Counter((p.rfc, p.external_id, p.expedient_status)
                                     for p in SandboxProvider.objects.filter(portal_tenant=portal)),
         "portal purchase orders": Counter(_order(o) for o in SandboxPurchaseOrder.objects.filter(portal_tenant=portal)),
         "portal payments": Counter(_payment(p) for p in SandboxPayment.objects.filter(portal_tenant=portal)),
-        "portal cfdi statuses": Counter((c.uuid, c.erp_status) for c in SandboxCfdi.objects.filter(portal_tenant=portal)),
+        "portal cfdi statuses": Counter(
+            (c.uuid, c.erp_status) for c in SandboxCfdi.objects.filter(portal_tenant=portal)),
         "sage vendors": Counter((v.VENDORID, v.VENDNAME, v.IDTAXREGI1) for v in APVEN.objects.using(alias)),
         "sage vendor fields": Counter((f.VENDORID, f.OPTFIELD, f.VALUE) for f in APVENO.objects.using(alias)),
         "sage invoices": Counter((i.IDVEND, i.IDINVC, i.CODECURN, str(i.AMTGROSTOT), str(i.AMTTAXTOT),
@@ -215,7 +217,8 @@ def finished(result: subprocess.CompletedProcess) -> bool:
 
 def cycle(site: Site, number: int) -> None:
     result = site.sync()
-    assert finished(result), f"cycle {number}: exit {result.returncode}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
+    assert finished(result), (
+        f"cycle {number}: exit {result.returncode}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}")
 
 
 def three_cycles(site: Site, tenant, plan: Plan, *, crash_at: str = "") -> list[str]:
@@ -231,5 +234,6 @@ def three_cycles(site: Site, tenant, plan: Plan, *, crash_at: str = "") -> list[
             kills.append(crash_at)
             # No waiting for the lease to run out: the killed holder's process is gone, the rerun takes over.
             result = site.sync()
-        assert finished(result), f"cycle {number}: exit {result.returncode}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}"
+        assert finished(result), (
+        f"cycle {number}: exit {result.returncode}\n{result.stdout[-1500:]}\n{result.stderr[-3000:]}")
     return kills

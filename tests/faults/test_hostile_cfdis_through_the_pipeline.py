@@ -10,7 +10,7 @@ import pytest
 from cfdi.models import Cfdi, CfdiStatus
 from sandbox.plan import build_plan
 from sandbox.portal.models import SandboxCfdi
-from sync.pipeline import run_tenant
+from sync.engine.pipeline import run_tenant
 from tests.faults.support import COMPANY_RFC, TODAY
 from tests.sync.conftest import SAGE_DB
 

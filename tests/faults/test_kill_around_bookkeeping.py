@@ -14,7 +14,7 @@ pytestmark = [SAGE_DB, pytest.mark.slow]
 POINTS = (
     "lease:taken",
     "pipeline:between_steps",
-    "providers:before_create",
+    "providers:before_send",
     "providers:external_id_set",
     "cfdi_download:downloaded",
     "cfdi_store:before_rename",

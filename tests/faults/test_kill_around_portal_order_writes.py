@@ -10,7 +10,7 @@ from tests.sync.conftest import SAGE_DB
 
 pytestmark = [SAGE_DB, pytest.mark.slow]
 
-POINTS = ("po_create:before_send", "po_create:after_send", "po_update:after_send", "po_status:after_send")
+POINTS = ("po:before_send", "po:after_send", "po_status:after_send")
 
 
 @pytest.mark.parametrize("point", POINTS)

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from sync.lease import lease_seconds
+from sync.engine.lease import lease_seconds
 from tests.faults.support import SITE_CODE, buyer_changes, cycle, differences, new_site, outside_state
 from tests.sync.conftest import SAGE_DB
 from tests.sync.processes import Installation, descendants, start, wait_until_gone

@@ -3,16 +3,28 @@ from __future__ import annotations
 
 import pytest
 
-from cfdi.models import Cfdi, CfdiStatus, ImportAttempt, ImportOutcome
+from cfdi.models import Cfdi, CfdiStatus
 from sandbox.faults import set_faults
 from sandbox.portal.models import SandboxCfdi
-from sync.models import StepRun, SyncLink
+from sync.models import Outbound, OutboundAttempt, StepRun
+from sync.retry import retry_import
 from sync.sage.models import APIBC, APIBH, APIBHO, APVEN
 from sync.sage.values import trimmed
-from sync.steps.cfdi_import import ERP_STATUS, retry_import
+from sync.steps.cfdi_import import ERP_STATUS
 from tenants.sage_db import sage_alias
-from tests.sync.cfdi.world import cfdi_dir, make_plan, plan, run_step, to_import, world  # noqa: F401 (fixtures)
+from tests.sync.cfdi.world import (  # noqa: F401 (fixtures)
+    cfdi_dir,
+    import_history,
+    import_record,
+    make_plan,
+    plan,
+    run_step,
+    to_import,
+    world,
+)
 from tests.sync.conftest import SAGE_DB
+
+Outcome = OutboundAttempt.Outcome
 
 pytestmark = SAGE_DB
 
@@ -55,7 +67,8 @@ def test_it_imports_every_valid_cfdi_with_its_batch_and_entry(world, plan):
         # In the vendor's currency, a foreign one at the CFDI's exchange rate.
         assert entry.CODECURN == ("USD" if cfdi.currency == "USD" else "MXP")
         assert entry.EXCHRATEHC == (cfdi.exchange_rate if cfdi.currency == "USD" else 1)
-        assert cfdi.import_attempts.get().outcome == ImportOutcome.IMPORTED
+        assert import_history(cfdi).get().outcome == Outcome.CONFIRMED
+        assert import_record(cfdi).outside_ids == {"sage_batch": cfdi.sage_batch, "sage_entry": cfdi.sage_entry}
     assert APIBC.objects.using(alias).count() > batches_before
 
 
@@ -68,7 +81,7 @@ def test_it_records_what_sage_already_holds_without_sending_it(world, plan):
         cfdi = Cfdi.objects.get(tenant=world, uuid=planned.uuid)
         assert cfdi.status == CfdiStatus.IMPORTED
         assert folios[planned.uuid] == [(cfdi.sage_batch, cfdi.sage_entry)]
-        assert cfdi.import_attempts.get().outcome == ImportOutcome.SKIPPED
+        assert import_history(cfdi).get().outcome == Outcome.RECOVERED
 
 
 def test_it_holds_back_an_invoice_whose_issuer_is_no_sage_vendor_until_there_is_one(world, plan):
@@ -82,12 +95,17 @@ def test_it_holds_back_an_invoice_whose_issuer_is_no_sage_vendor_until_there_is_
 
     first = run_step(world, "cfdi_import")
 
-    assert first.failed_count == len(held_back)
+    # It waits for its vendor (the providers step, or a person in Sage): no failure, no attempt, the reason shown.
+    assert first.failed_count == 0 and first.skipped_count >= len(held_back)
     for uuid in held_back:
         cfdi = Cfdi.objects.get(tenant=world, uuid=uuid)
         assert cfdi.status == CfdiStatus.INVALID
         assert [p["code"] for p in cfdi.problems] == ["vendor_unknown"]
-        assert uuid not in folio_rows(world) and not cfdi.import_attempts.exists()
+        record = import_record(cfdi)
+        assert (record.state, record.reason_code, record.attempts) == ("waiting", "vendor_unknown", 0)
+        assert rfc in record.reason and "create or fix the vendor first" in record.reason
+        assert uuid not in folio_rows(world)
+        assert list(import_history(cfdi).values_list("outcome", flat=True)) == [Outcome.WAITING]
     vendor.update(IDTAXREGI1=rfc)  # e.g. someone fixed the vendor in Sage
 
     second = run_step(world, "cfdi_import")
@@ -103,13 +121,14 @@ def test_it_imports_nothing_more_on_a_rerun(world, plan):
     downloaded(world)
     run_step(world, "cfdi_import")
     alias = sage_alias(world)
-    before = (APIBC.objects.using(alias).count(), APIBH.objects.using(alias).count(), ImportAttempt.objects.count())
+    before = (APIBC.objects.using(alias).count(), APIBH.objects.using(alias).count(), OutboundAttempt.objects.count(),
+              list(Outbound.objects.values_list("pk", "updated")))
 
     step = run_step(world, "cfdi_import")
 
     assert step.created_count == 0
-    assert (APIBC.objects.using(alias).count(), APIBH.objects.using(alias).count(),
-            ImportAttempt.objects.count()) == before
+    assert (APIBC.objects.using(alias).count(), APIBH.objects.using(alias).count(), OutboundAttempt.objects.count(),
+            list(Outbound.objects.values_list("pk", "updated"))) == before
 
 
 def test_it_reports_the_erp_status_to_the_portal_once(world, plan):
@@ -119,8 +138,8 @@ def test_it_reports_the_erp_status_to_the_portal_once(world, plan):
     imported = set(Cfdi.objects.filter(tenant=world, status=CfdiStatus.IMPORTED).values_list("uuid", flat=True))
     told = dict(SandboxCfdi.objects.filter(portal_tenant__tenant_id="acme").values_list("uuid", "erp_status"))
     assert imported and {uuid for uuid, status in told.items() if status == ERP_STATUS} == imported
-    links = SyncLink.objects.filter(tenant=world, kind=SyncLink.Kind.CFDI_STATUS)
-    assert set(links.filter(state=SyncLink.State.CONFIRMED).values_list("sage_key", flat=True)) == imported
+    records = Outbound.objects.filter(tenant=world, kind=Outbound.Kind.CFDI_STATUS)
+    assert set(records.filter(state=Outbound.State.CONFIRMED).values_list("key", flat=True)) == imported
     SandboxCfdi.objects.filter(portal_tenant__tenant_id="acme").update(erp_status="")
 
     run_step(world, "cfdi_import")
@@ -142,10 +161,11 @@ def test_it_isolates_an_invoice_sage_refuses_and_imports_the_rest(world, plan):
     assert step.failed_count >= len(refused)
     for uuid in refused:
         cfdi = Cfdi.objects.get(tenant=world, uuid=uuid)
-        attempt = cfdi.import_attempts.get()
+        attempt = import_history(cfdi).get()
         assert (cfdi.status, attempt.outcome, attempt.error_code) == (
-            CfdiStatus.FAILED, ImportOutcome.FAILED, "RecordInvalid")
+            CfdiStatus.FAILED, Outcome.REFUSED, "RecordInvalid")
         assert vendor_id in attempt.message
+        assert import_record(cfdi).attention == Outbound.Attention.PERMANENT
     imported = set(Cfdi.objects.filter(tenant=world, uuid__in=expected, status=CfdiStatus.IMPORTED)
                    .values_list("uuid", flat=True))
     assert imported == expected - refused
@@ -164,14 +184,17 @@ def test_it_needs_attention_when_sage_has_the_document_number_without_the_uuid(w
 
     for planned in by_hand:
         cfdi = Cfdi.objects.get(tenant=world, uuid=planned.uuid)
-        attempt = cfdi.import_attempts.get()
+        attempt = import_history(cfdi).get()
         assert (cfdi.status, attempt.error_code) == (CfdiStatus.NEEDS_ATTENTION, "RecordDuplicate")
         assert planned.document_number in attempt.message and "by hand" in attempt.message
+        assert import_record(cfdi).attention == Outbound.Attention.PERSON
     assert Cfdi.objects.filter(tenant=world, uuid__in=to_import(plan) - {c.uuid for c in by_hand},
                                status=CfdiStatus.IMPORTED).count() == len(to_import(plan) - {c.uuid for c in by_hand})
 
 
-def test_it_converges_under_web_api_faults(world, plan):
+def test_it_converges_under_web_api_faults(world, plan, settings):
+    # Back-to-back cycles stand for cycles the backoff would space out.
+    settings.SYNC_RETRY_BACKOFF_SECONDS = 0
     downloaded(world)
     world.invoice_batch_max = 3
     world.save()
@@ -197,13 +220,16 @@ def test_it_retries_one_invoice_on_request(world, plan):
     assert Cfdi.objects.get(tenant=world, uuid=victim_uuid).status == CfdiStatus.FAILED
     vendors.update(SWACTV=1)
 
-    run = retry_import(world.pk, victim_uuid.lower())
+    run = retry_import(world.pk, victim_uuid.lower(), by="ana")
 
     cfdi = Cfdi.objects.get(tenant=world, uuid=victim_uuid)
-    assert run.trigger == "retry"
+    assert run.trigger == "retry" and [s.step for s in run.steps.all()] == ["cfdi_import"]
     assert cfdi.status == CfdiStatus.IMPORTED and folio_rows(world)[victim_uuid] == [(cfdi.sage_batch, cfdi.sage_entry)]
-    assert [a.outcome for a in cfdi.import_attempts.order_by("attempted_at", "pk")] == [
-        ImportOutcome.FAILED, ImportOutcome.IMPORTED]
+    assert [a.outcome for a in import_history(cfdi).order_by("at", "pk")] == [
+        Outcome.REFUSED, Outcome.RETRY, Outcome.CONFIRMED]
+    assert import_history(cfdi).get(outcome=Outcome.RETRY).by == "ana"
+    # Just that one: no other invoice was looked at.
+    assert run.steps.get().created_count == 1
 
 
 def test_it_names_an_unknown_tenant_in_the_import_command(db):

@@ -12,7 +12,7 @@ from cfdi import portal_status
 from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
 from sandbox.portal.cases import add_one_cfdi, change_portal_status
 from sandbox.portal.models import BatchResultId, SandboxCfdi, SandboxPortalTenant
-from sync.models import StepRun, SyncLink
+from sync.models import Outbound, StepRun
 from sync.sage.models import APIBC, APIBH
 from tenants.sage_db import sage_alias
 from tests.sync.cfdi.world import cfdi_dir, plan, run_step, to_import, world  # noqa: F401 (fixtures)
@@ -149,6 +149,9 @@ def test_an_imported_cfdi_cancelled_later_needs_attention_and_nothing_is_deleted
     assert problem["code"] == portal_status.AFTER_IMPORT and problem["reason_code"] == portal_status.CANCELLED_BY_SAT
     assert f"{row.sage_batch}" in problem["message"] and f"{row.sage_entry}" in problem["message"]
     assert step.failed_count == 1, "a person must act in Sage: the step says so"
+    record = Outbound.objects.get(tenant=world, kind=Outbound.Kind.CFDI_IMPORT, key=row.uuid)
+    assert (record.attention, record.reason_code) == (Outbound.Attention.PERSON, portal_status.AFTER_IMPORT)
+    assert f"{row.sage_batch}" in record.reason
     assert (row.sage_batch, row.sage_entry) != (None, None)
     run_step(world, "cfdi_import")
     assert (APIBC.objects.using(alias).count(), APIBH.objects.using(alias).count()) == sage_before
@@ -181,7 +184,7 @@ def test_the_erp_status_is_recorded_under_either_batch_reading(world, plan, whic
 
     assert step.failed_count == 0, step.log
     imported = set(Cfdi.objects.filter(tenant=world, status=CfdiStatus.IMPORTED).values_list("uuid", flat=True))
-    links = SyncLink.objects.filter(tenant=world, kind=SyncLink.Kind.CFDI_STATUS)
-    assert {link.sage_key: link.state for link in links} == {uuid: SyncLink.State.CONFIRMED for uuid in imported}
+    records = Outbound.objects.filter(tenant=world, kind=Outbound.Kind.CFDI_STATUS)
+    assert {r.key: r.state for r in records} == {uuid: Outbound.State.CONFIRMED for uuid in imported}
     told = set(SandboxCfdi.objects.filter(erp_status="DELIVERED_ERP").values_list("uuid", flat=True))
     assert told == imported

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
-from sync.housekeeping import SCHEDULE_NAME, TASK
-from sync.models import RecordOutcome, StepRun, SyncRun
+from sync.housekeeping import ATTEMPTS_KEPT, SCHEDULE_NAME, TASK
+from sync.models import Outbound, OutboundAttempt, StepRun, SyncRun
 from sync.tasks import prune_history
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +29,12 @@ def run_at(tenant, started, status=SyncRun.Status.SUCCEEDED) -> SyncRun:
     return run
 
 
-def outcome(tenant, run, key: str, status: str, updated) -> RecordOutcome:
-    made = RecordOutcome.objects.create(tenant=tenant, run=run, step="po_create", kind="po", sage_key=key,
-                                        action="create", status=status)
-    RecordOutcome.objects.filter(pk=made.pk).update(updated=updated)  # auto_now: set after the save
+def record(tenant, run, key: str, updated, **state) -> Outbound:
+    """A PO's outbound record as `run` left it, with the one history row it wrote then."""
+    made = Outbound.objects.create(tenant=tenant, run=run, step="po_upsert", kind="po", key=key, action="create",
+                                   **state)
+    OutboundAttempt.objects.create(record=made, run=run, at=updated, outcome="confirmed")
+    Outbound.objects.filter(pk=made.pk).update(updated=updated)  # auto_now: set after the save
     return made
 
 
@@ -44,30 +46,44 @@ def task_result(name: str, stopped) -> None:
 def test_it_prunes_old_runs_steps_outcomes_and_task_results(tenant, settings):
     settings.SYNC_HISTORY_DAYS = 90
     old_run, recent_run = run_at(tenant, OLD), run_at(tenant, RECENT)
-    outcome(tenant, old_run, "PO1", RecordOutcome.Status.SUCCEEDED, OLD)
-    outcome(tenant, recent_run, "PO2", RecordOutcome.Status.SUCCEEDED, RECENT)
+    record(tenant, old_run, "PO1", OLD, state="confirmed")
+    record(tenant, recent_run, "PO2", RECENT, state="confirmed")
     task_result("old", OLD)
     task_result("recent", RECENT)
 
     summary = prune_history()
 
-    assert summary == "outcomes: 1, runs: 1, task_results: 1"
+    assert summary == "attempts: 1, runs: 1, retry_requests: 0, task_results: 1"
     assert list(SyncRun.objects.values_list("pk", flat=True)) == [recent_run.pk]
     assert list(StepRun.objects.values_list("run_id", flat=True)) == [recent_run.pk]
-    assert list(RecordOutcome.objects.values_list("sage_key", flat=True)) == ["PO2"]
+    assert list(OutboundAttempt.objects.values_list("record__key", flat=True)) == ["PO2"]
+    # The records themselves stay: they are what the portal holds.
+    assert set(Outbound.objects.values_list("key", flat=True)) == {"PO1", "PO2"}
     assert list(Task.objects.values_list("name", flat=True)) == ["recent"]
 
 
 def test_it_keeps_what_needs_a_person_and_runs_still_running(tenant):
     failed_run, waiting_run = run_at(tenant, OLD, SyncRun.Status.PARTIAL), run_at(tenant, OLD)
     running = run_at(tenant, OLD, SyncRun.Status.RUNNING)
-    outcome(tenant, failed_run, "PO1", RecordOutcome.Status.FAILED, OLD)
-    outcome(tenant, waiting_run, "PO2", RecordOutcome.Status.WAITING, OLD)
+    record(tenant, failed_run, "PO1", OLD, state="failed", attention="permanent")
+    record(tenant, waiting_run, "PO2", OLD, state="waiting")
 
     prune_history()
 
     assert set(SyncRun.objects.values_list("pk", flat=True)) == {failed_run.pk, waiting_run.pk, running.pk}
-    assert set(RecordOutcome.objects.values_list("sage_key", flat=True)) == {"PO1", "PO2"}
+    assert set(OutboundAttempt.objects.values_list("record__key", flat=True)) == {"PO1", "PO2"}
+
+
+def test_it_keeps_each_records_history_within_bounds(tenant):
+    run = run_at(tenant, RECENT)
+    made = record(tenant, run, "PO1", RECENT, state="confirmed")
+    OutboundAttempt.objects.bulk_create(OutboundAttempt(record=made, at=RECENT + dt.timedelta(seconds=n),
+                                                        outcome="failed") for n in range(ATTEMPTS_KEPT + 5))
+
+    prune_history()
+
+    kept = OutboundAttempt.objects.filter(record=made)
+    assert kept.count() == ATTEMPTS_KEPT and not kept.filter(outcome="confirmed").exists()  # the oldest went
 
 
 def test_it_keeps_the_cfdis_for_their_five_years(tenant):

@@ -24,12 +24,13 @@ from sandbox.portal.seed import add_cfdi, seed_portal
 from sandbox.sage_webapi import invoices as stand_in
 from sandbox.sage_webapi.common import Audit
 from sync import matching
-from sync.models import Payment, StepRun
-from sync.pipeline import run_tenant
+from sync.engine.pipeline import run_tenant
+from sync.models import Outbound, Payment, StepRun
 from sync.sage.models import APIBH, APIBHO, APOBL, APOBLO, APTCP, APTCR
 from sync.sage.webapi import APInvoice, APInvoiceBatch, APInvoiceDetail, SageWebApi
 from sync.sat.client import reset_rate_limit
 from tenants.sage_db import sage_alias
+from tests.sync.cfdi.world import import_history
 from tests.sync.conftest import SAGE_DB
 
 pytestmark = SAGE_DB
@@ -114,9 +115,10 @@ def test_the_demos_hand_keyed_invoices_are_proposed_confirmed_and_their_payments
         cfdi = Cfdi.objects.get(tenant=tenant, uuid=plan_cfdi(plan, number).uuid)
         # Sage refuses its import: the same document number, keyed by hand without the UUID.
         assert cfdi.status == CfdiStatus.NEEDS_ATTENTION
-        assert cfdi.import_attempts.first().error_code == "RecordDuplicate"
+        assert import_history(cfdi).first().error_code == "RecordDuplicate"
         payment = Payment.objects.get(tenant=tenant, docnbr=docnbr)
-        assert payment.state == Payment.State.WAITING and "no CFDI UUID" in payment.wait_reason
+        record = Outbound.objects.get(tenant=tenant, kind=Outbound.Kind.PAYMENT, key=docnbr)
+        assert payment.state == Payment.State.WAITING and "no CFDI UUID" in record.reason
         assert not SandboxPayment.objects.filter(external_id=docnbr).exists()
 
     proposals = matching.find_matches(tenant)
@@ -207,7 +209,7 @@ def test_an_entry_keyed_by_hand_in_an_open_batch_gets_its_uuid_through_the_web_a
     cycle(tenant)  # downloads it, and finds it in Sage: never sent, so never refused as a duplicate
     stored = Cfdi.objects.get(tenant=tenant, uuid=cfdi.uuid)
     assert (stored.status, stored.sage_batch, stored.sage_entry) == (CfdiStatus.IMPORTED, batch, entry)
-    assert not stored.import_attempts.filter(error_code="RecordDuplicate").exists()
+    assert not import_history(stored).filter(error_code="RecordDuplicate").exists()
     assert APIBH.objects.using(alias).filter(IDVEND=cfdi.vendor_id).exclude(CNTBTCH=batch).filter(
         IDINVC__in=["FA-7301", "fa 07301"]).count() == 0
     # Posting copies the field to the posted document (AOM APOBLO), where Sage keeps it from then on.

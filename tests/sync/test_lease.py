@@ -7,7 +7,7 @@ import psutil
 import pytest
 from django.utils import timezone
 
-from sync.lease import (
+from sync.engine.lease import (
     HolderState,
     LeaseHeld,
     current_lease,
@@ -67,7 +67,7 @@ def test_it_frees_the_lease_on_release(tenant):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_keeps_the_lease_alive_through_a_step_longer_than_the_lease(make_tenant, settings):
-    from sync.pipeline import run_tenant
+    from sync.engine.pipeline import run_tenant
 
     settings.SYNC_LEASE_SECONDS = 1
     tenant = make_tenant()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 
 from sandbox.faults import set_faults
-from sync.lease import take_lease
-from sync.models import RecordOutcome
+from sync.engine.lease import take_lease
+from sync.models import Outbound
 from tests.sync.cfdi.world import cfdi_dir, plan, run_step, world  # noqa: F401 (fixtures)
 from tests.sync.conftest import SAGE_DB
 from tests.test_metrics import TOKEN, _samples, _value
@@ -27,10 +27,11 @@ def test_it_counts_runs_steps_records_leases_and_outside_calls(world, plan, clie
     run_step(world, "cfdi_download")
     set_faults("portal:acme", error_rate=1.0, error_statuses=[503])
     run_step(world, "cfdi_download")
-    RecordOutcome.objects.create(tenant=world, step="payment_upload", kind="payment", sage_key="PY1", action="upload",
-                                 status=RecordOutcome.Status.WAITING)
-    RecordOutcome.objects.create(tenant=world, step="po_create", kind="po", sage_key="PO1", action="create",
-                                 status=RecordOutcome.Status.FAILED, permanent=True)
+    Outbound.objects.create(tenant=world, step="payment_upload", kind="payment", key="PY1", state="waiting",
+                            reason="waiting for CFDI import: U1")
+    Outbound.objects.create(tenant=world, step="po_upsert", kind="po", key="PO1", state="failed",
+                            attention="permanent")
+    Outbound.objects.create(tenant=world, step="po_upsert", kind="po", key="PO2", state="pending", attempts=1)
     take_lease(world.pk, "worker-1:123:abcd")
 
     after = _read(client)
@@ -40,8 +41,8 @@ def test_it_counts_runs_steps_records_leases_and_outside_calls(world, plan, clie
     assert _value(after, "sageconnect_step_duration_seconds", tenant="sagetest", step="cfdi_download") > 0
     assert _value(after, "sageconnect_last_run_finished_timestamp_seconds", tenant="sagetest") > time.time() - 600
     assert _value(after, "sageconnect_cfdis", tenant="sagetest", status="valid") == len(plan.cfdis)
-    assert _value(after, "sageconnect_records_waiting", tenant="sagetest") == 1
-    assert _value(after, "sageconnect_records_needing_a_person", tenant="sagetest") == 1
+    assert _value(after, "sageconnect_records_waiting", tenant="sagetest", kind="payment") == 1
+    assert _value(after, "sageconnect_records_needing_a_person", tenant="sagetest", kind="po") == 1
     assert 0 <= _value(after, "sageconnect_lease_age_seconds", tenant="sagetest") < 60
     assert 0 < _value(after, "sageconnect_lease_expires_in_seconds", tenant="sagetest") <= 900
     # Three list calls at least and a files link per CFDI; one download per CFDI; then the 503s, each try an error.

@@ -14,8 +14,8 @@ from django.db import connections
 from cfdi.models import Cfdi
 from sandbox.plan import build_plan
 from sandbox.portal.models import SandboxPortalTenant
+from sync.engine.pipeline import run_tenant, step_names
 from sync.models import StepRun, SyncRun
-from sync.pipeline import run_tenant, step_names
 from sync.sage.models import APIBC, APIBH, APTCRO, APVEN, APVENO
 from tenants.models import Tenant
 from tenants.sage_db import sage_alias

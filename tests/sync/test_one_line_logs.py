@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from sageconnect.logsafe import EscapeControlCharacters, Verbatim, one_line
-from sync.pipeline import run_tenant
+from sync.engine.pipeline import run_tenant
 
 REPO = Path(__file__).resolve().parents[2]
 FORGED = "2026-01-01 00:00:00 INFO sync.steps: all good"
@@ -45,7 +45,7 @@ def test_it_writes_one_server_log_line_per_record_with_the_real_settings(tmp_pat
 
 
 def test_it_leaves_our_own_multi_line_text_alone():
-    record = logging.LogRecord("sync.pipeline", logging.ERROR, __file__, 1, "failed: %s\n%s",
+    record = logging.LogRecord("sync.engine.pipeline", logging.ERROR, __file__, 1, "failed: %s\n%s",
                                ("boom\nforged", Verbatim('  File "x.py", line 1\n    raise\n')), None)
     EscapeControlCharacters().filter(record)
     assert record.getMessage() == 'failed: boom\\nforged\n  File "x.py", line 1\n    raise\n'

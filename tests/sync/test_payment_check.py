@@ -6,8 +6,8 @@ from django.db import connections
 
 from sandbox.company import write_company
 from sandbox.plan import build_plan
+from sync.engine.pipeline import run_tenant
 from sync.models import Payment, PaymentLine, StepRun
-from sync.pipeline import run_tenant
 from sync.sage.models import APBTA, APIBC, APIBH, APIBHO, APOBL, APOBLO, APPYM, APTCP, APTCR
 from sync.sage.values import currency, to_sage_date
 from tenants.sage_db import sage_alias

@@ -10,7 +10,7 @@ import pytest
 from cfdi.services import store_cfdi
 from sandbox.models import FaultRule
 from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant
-from sync.models import RecordOutcome, StepRun, SyncLink
+from sync.models import Outbound, OutboundAttempt, StepRun
 from sync.sage.models import APTCRO
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
@@ -72,9 +72,13 @@ def enter_in_sage(tenant, plan, docnbr: str, values: tuple[str, str]) -> None:
 
 
 def staff_todos(tenant) -> dict[str, str]:
-    rows = RecordOutcome.objects.filter(tenant=tenant, kind="complement", action="record",
-                                        status=RecordOutcome.Status.FAILED)
-    return dict(rows.values_list("sage_key", "last_error"))
+    """What the attention page asks staff to do about complements: DOCNBR → the sentence."""
+    rows = Outbound.objects.filter(tenant=tenant, kind="complement", attention=Outbound.Attention.PERSON)
+    return dict(rows.values_list("key", "reason"))
+
+
+def confirmed(tenant):
+    return Outbound.objects.filter(tenant=tenant, kind="complement", state=Outbound.State.CONFIRMED)
 
 
 def test_it_asks_staff_for_each_complement_sage_lacks_and_writes_nothing_to_sage(company, plan, settled):
@@ -86,7 +90,9 @@ def test_it_asks_staff_for_each_complement_sage_lacks_and_writes_nothing_to_sage
     assert set(todos) == set(settled)
     for docnbr, (uuid, stamped) in settled.items():
         assert uuid in todos[docnbr] and stamped in todos[docnbr] and "FOLIOCFD" in todos[docnbr]
-    assert not SyncLink.objects.filter(tenant=company, kind="complement", state=SyncLink.State.CONFIRMED).exists()
+    assert not confirmed(company).exists()
+    # A to-do waits for a person: no failure, no attempt, nothing marked in flight.
+    assert set(Outbound.objects.filter(kind="complement").values_list("state", "attempts")) == {("waiting", 0)}
 
 
 def test_it_records_a_complement_once_staff_entered_it_in_sage(company, plan, settled):
@@ -97,8 +103,8 @@ def test_it_records_a_complement_once_staff_entered_it_in_sage(company, plan, se
     step = cycle(company)["payment_complement"]
 
     assert step.updated_count == 1
-    links = SyncLink.objects.filter(tenant=company, kind="complement", state=SyncLink.State.CONFIRMED)
-    assert dict(links.values_list("sage_key", "portal_id")) == {docnbr: values[0]}
+    assert dict(confirmed(company).values_list("key", "outside_id")) == {docnbr: values[0]}
+    assert confirmed(company).get().attention == ""
     assert docnbr not in staff_todos(company)
     assert set(staff_todos(company)) == set(settled) - {docnbr}
 
@@ -113,11 +119,13 @@ def test_it_shows_the_todo_on_the_payments_page(company, plan, settled, client, 
 
 def test_it_asks_once_and_writes_nothing_the_second_time(company, settled):
     cycle(company)
-    before_outcomes = list(RecordOutcome.objects.filter(kind="complement").values_list("pk", "attempts"))
+    before_records = list(Outbound.objects.filter(kind="complement").values_list("pk", "updated", "attempts"))
+    before_history = OutboundAttempt.objects.count()
     before_portal = portal_writes(company)
     step = cycle(company)["payment_complement"]
     assert (step.updated_count, step.failed_count) == (0, 0)
-    assert list(RecordOutcome.objects.filter(kind="complement").values_list("pk", "attempts")) == before_outcomes
+    assert list(Outbound.objects.filter(kind="complement").values_list("pk", "updated", "attempts")) == before_records
+    assert OutboundAttempt.objects.count() == before_history
     assert aptcro_rows(company) == []
     assert portal_writes(company) == before_portal
 
@@ -128,7 +136,7 @@ def test_it_only_records_what_sage_already_holds(sage_tenant, live_server, plan,
     step = cycle(tenant)["payment_complement"]
     assert step.failed_count == 0 and staff_todos(tenant) == {}
     assert aptcro_rows(tenant) == before
-    assert SyncLink.objects.filter(tenant=tenant, kind="complement", state="confirmed").count() == len(settled)
+    assert confirmed(tenant).count() == len(settled)
 
 
 def test_it_never_overwrites_another_uuid_on_the_sage_payment(company, plan, settled):

@@ -11,8 +11,8 @@ from cfdi.models import Cfdi
 from sandbox.cfdi_factory import build_cfdi_xml
 from sandbox.plan import CENT
 from sandbox.portal.models import BatchResultId, SandboxCfdi, SandboxPayment, SandboxPortalTenant
-from sync.models import Payment, PaymentLine, SyncLink
-from sync.payment_payload import CfdiMoney, build_payment, wait_reason
+from sync.models import Outbound, Payment, PaymentLine
+from sync.payment_payload import CfdiMoney, build_payment, wait_reason, waiting
 from sync.sage.models import APTCP
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
@@ -74,6 +74,8 @@ def test_it_waits_when_no_rate_between_the_currencies_is_known(company, plan):
     reason = wait_reason(payment, [line], {line.cfdi_uuid}, pesos_cfdi)
 
     assert "MXN" in reason and "USD" in reason and line.cfdi_uuid in reason
+    # Only a person can end this wait (Sage must hold the payment in the CFDI's currency).
+    assert waiting(payment, [line], {line.cfdi_uuid}, pesos_cfdi).person
     assert wait_reason(payment, [line], {line.cfdi_uuid}, {line.cfdi_uuid: CfdiMoney("USD", RATE)}) == ""
     request = build_payment(company, payment, [line], {line.cfdi_uuid: CfdiMoney("USD", RATE)})
     assert (request.cfdis[0].currency, request.cfdis[0].exchange_rate) == ("USD", Decimal(1))
@@ -87,11 +89,12 @@ def test_it_records_every_payment_the_portal_took_under_either_reading(company, 
 
     ready = {p.docnbr for p in plan.payments if goes_out(p)}
     assert (step.created_count, step.failed_count) == (len(ready), 0), step.log
-    links = {link.sage_key: link for link in SyncLink.objects.filter(tenant=company, kind=SyncLink.Kind.PAYMENT)}
+    records = {r.key: r for r in Outbound.objects.filter(tenant=company, kind=Outbound.Kind.PAYMENT)
+               .exclude(state=Outbound.State.WAITING)}
     on_portal = {p.external_id: p.portal_id for p in SandboxPayment.objects.all()}
     assert on_portal.keys() == ready
-    assert {key: (link.state, link.portal_id) for key, link in links.items()} == {
-        key: (SyncLink.State.CONFIRMED, portal_id) for key, portal_id in on_portal.items()}
+    assert {key: (r.state, r.outside_id) for key, r in records.items()} == {
+        key: (Outbound.State.CONFIRMED, portal_id) for key, portal_id in on_portal.items()}
 
 
 @pytest.mark.parametrize("which", [BatchResultId.EXTERNAL, BatchResultId.PORTAL])
@@ -103,10 +106,10 @@ def test_a_refusal_is_recorded_with_its_code_under_either_reading(company, plan,
     step = cycle(company)["payment_upload"]
 
     row = Payment.objects.get(tenant=company, docnbr=victim.docnbr)
-    assert row.state == Payment.State.FAILED and "(1800)" in row.wait_reason
+    record = Outbound.objects.get(tenant=company, kind=Outbound.Kind.PAYMENT, key=victim.docnbr)
+    assert row.state == Payment.State.FAILED and "(1800)" in record.last_error
     assert step.failed_count == 1
-    assert SyncLink.objects.get(tenant=company, kind=SyncLink.Kind.PAYMENT, sage_key=victim.docnbr).state == \
-        SyncLink.State.FAILED
+    assert (record.state, record.attention) == (Outbound.State.FAILED, Outbound.Attention.PERMANENT)
     ready = {p.docnbr for p in plan.payments if goes_out(p)} - {victim.docnbr}
     assert {p.external_id for p in SandboxPayment.objects.all()} == ready
     if which == BatchResultId.PORTAL:

@@ -9,8 +9,8 @@ import pytest
 
 from sandbox.plan import PlanPayment
 from sandbox.portal.models import SandboxCfdi, SandboxPayment
-from sync.models import Payment, StepRun, SyncLink
-from sync.pipeline import run_tenant
+from sync.engine.pipeline import run_tenant
+from sync.models import Outbound, Payment, StepRun
 from sync.sage.models import APIBC, APIBH, APIBHO, APOBLO
 from sync.sage.values import to_sage_date
 from tenants.sage_db import sage_alias
@@ -44,6 +44,10 @@ def company(sage_tenant, live_server, plan):
     return wire(sage_tenant, live_server, plan, steps=STEPS)
 
 
+def record_of(company, docnbr: str) -> Outbound:
+    return Outbound.objects.get(tenant=company, kind=Outbound.Kind.PAYMENT, key=docnbr)
+
+
 def goes_out(payment: PlanPayment) -> bool:
     return not payment.reversed and all(line.cfdi_uuid for line in payment.lines)
 
@@ -72,7 +76,9 @@ def test_it_never_sends_reversed_payments_or_empty_uuids(company, plan):
             assert row.state == Payment.State.REVERSED
         elif not goes_out(expected):
             assert row.state == Payment.State.WAITING
-            assert "no CFDI UUID" in row.wait_reason and expected.lines[0].invoice_number in row.wait_reason
+            record = record_of(company, expected.docnbr)
+            assert (record.state, record.reason_code, record.attention) == ("waiting", "no_cfdi_uuid", "")
+            assert "no CFDI UUID" in record.reason and expected.lines[0].invoice_number in record.reason
     sent_uuids = [line["uuid"] for p in SandboxPayment.objects.all() for line in p.request["cfdis"]]
     assert all(sent_uuids)
 
@@ -97,11 +103,13 @@ def test_it_waits_for_the_cfdi_import_and_sends_the_cycle_after_it_appears(compa
     cycle(company)
     row = Payment.objects.get(tenant=company, docnbr=expected.docnbr)
     assert row.state == Payment.State.WAITING
-    assert row.wait_reason == f"waiting for CFDI import: {line.cfdi_uuid}"
+    assert record_of(company, expected.docnbr).reason == f"waiting for CFDI import: {line.cfdi_uuid}"
+    since = record_of(company, expected.docnbr).since
     assert not SandboxPayment.objects.filter(external_id=expected.docnbr).exists()
 
-    cycle(company)  # still not in Sage: still waiting, still not sent
+    cycle(company)  # still not in Sage: still waiting (since the first time), still not sent, no failure
     assert not SandboxPayment.objects.filter(external_id=expected.docnbr).exists()
+    assert (record_of(company, expected.docnbr).since, record_of(company, expected.docnbr).attempts) == (since, 0)
 
     import_into_sage(alias, entry, line.cfdi_uuid)
     cycle(company)
@@ -117,7 +125,8 @@ def test_it_sends_a_payment_once_sage_gains_the_missing_uuid(company, plan):
     invoice = next(c for c in plan.cfdis if c.document_number == expected.lines[0].invoice_number)
     entry = APIBH.objects.using(alias).get(IDVEND=expected.vendor_id, IDINVC=invoice.document_number)
     APIBHO(CNTBTCH=entry.CNTBTCH, CNTITEM=entry.CNTITEM, OPTFIELD="FOLIOCFD", VALUE=invoice.uuid,
-           AUDTDATE=to_sage_date(TODAY), AUDTTIME=0, AUDTUSER="ADMIN", AUDTORG="ACME").save(using=alias, force_insert=True)
+           AUDTDATE=to_sage_date(TODAY), AUDTTIME=0, AUDTUSER="ADMIN", AUDTORG="ACME",
+           ).save(using=alias, force_insert=True)
     cycle(company)
     sent = SandboxPayment.objects.get(external_id=expected.docnbr)
     assert [line["uuid"] for line in sent.request["cfdis"]] == [invoice.uuid]
@@ -129,7 +138,9 @@ def test_it_keeps_the_portals_refusal_with_its_code(company, plan):
     SandboxCfdi.objects.filter(pk=cfdi.pk).update(paid=cfdi.total)  # someone else paid it on the portal
     step = cycle(company)["payment_upload"]
     row = Payment.objects.get(tenant=company, docnbr=expected.docnbr)
-    assert row.state == Payment.State.FAILED and "(1827)" in row.wait_reason
+    record = record_of(company, expected.docnbr)
+    assert row.state == Payment.State.FAILED and "(1827)" in record.last_error and "(1827)" in record.reason
+    assert (record.attention, record.reason_code) == (Outbound.Attention.PERMANENT, "1827")
     assert step.failed_count == 1
     before = portal_writes(company)
     cycle(company)  # refused as it stands: not re-sent every cycle
@@ -145,13 +156,16 @@ def test_it_confirms_a_payment_a_killed_run_sent_without_sending_it_again(compan
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     ready = {p.docnbr for p in plan.payments if goes_out(p)}
     assert {p.external_id for p in SandboxPayment.objects.all()} == ready
-    assert install.query("SELECT COUNT(*) FROM sync_synclink WHERE state='confirmed'") == [(0,)]
+    assert install.query("SELECT COUNT(*) FROM sync_outbound WHERE state='confirmed'") == [(0,)]
 
     rerun = rerun_after_crash(install)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     assert sorted(p.external_id for p in SandboxPayment.objects.all()) == sorted(ready)
-    states = install.query("SELECT state, COUNT(*) FROM sync_synclink WHERE kind='payment' GROUP BY state")
-    assert dict(states) == {SyncLink.State.CONFIRMED: len(ready)}
+    states = install.query("SELECT state, COUNT(*) FROM sync_outbound WHERE kind='payment' GROUP BY state")
+    waiting = sum(1 for p in plan.payments if not p.reversed and not goes_out(p))
+    assert dict(states) == {Outbound.State.CONFIRMED: len(ready), Outbound.State.WAITING: waiting}
+    recovered = install.query("SELECT COUNT(*) FROM sync_outboundattempt WHERE outcome='recovered'")
+    assert recovered == [(len(ready),)]
     uploaded = install.query("SELECT COUNT(*) FROM sync_payment WHERE state='uploaded'")
     assert uploaded == [(len(ready),)]
 
@@ -162,7 +176,8 @@ def import_into_sage(alias: str, entry: APIBH, cfdi_uuid: str) -> None:
     APIBC(CNTBTCH=900, DATEBTCH=to_sage_date(TODAY), BTCHDESC="Reimportada", BTCHTYPE=1, BTCHSTTS=3,
           **audit).save(using=alias, force_insert=True)
     APIBH(CNTBTCH=900, CNTITEM=1, IDVEND=entry.IDVEND, IDINVC=entry.IDINVC, TEXTTRX=1, DATEINVC=entry.DATEINVC,
-          CODECURN=entry.CODECURN, AMTINVCTOT=entry.AMTINVCTOT, ERRENTRY=0, **audit).save(using=alias, force_insert=True)
+          CODECURN=entry.CODECURN, AMTINVCTOT=entry.AMTINVCTOT, ERRENTRY=0, **audit,
+          ).save(using=alias, force_insert=True)
     APIBHO(CNTBTCH=900, CNTITEM=1, OPTFIELD="FOLIOCFD", VALUE=cfdi_uuid, **audit).save(using=alias, force_insert=True)
 
 
@@ -174,4 +189,4 @@ def test_it_shows_the_payments_it_would_send_in_a_dry_run_and_sends_none(company
     assert len(shown) == sum(1 for p in plan.payments if goes_out(p))
     assert portal_writes(company) == before
     assert not SandboxPayment.objects.exists()
-    assert not SyncLink.objects.filter(tenant=company, kind="payment").exists()
+    assert not Outbound.objects.filter(tenant=company, kind="payment").exists()

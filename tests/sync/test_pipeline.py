@@ -4,9 +4,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from sync.lease import take_lease
+from sync.engine.lease import take_lease
+from sync.engine.pipeline import STEP_MODULES, Interrupted, run_tenant
 from sync.models import StepRun, SyncRun, TenantLease
-from sync.pipeline import STEP_MODULES, Interrupted, run_tenant
 
 STEPS = "tests.sync.steps"
 
@@ -143,7 +143,7 @@ def test_it_sends_no_alert_for_a_dry_run(tenant):
 def test_it_closes_the_run_as_interrupted_and_hands_the_lease_back_on_sigterm(tenant):
     handler_before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(Interrupted) as stopped:
-        run_tenant(tenant.pk, registry=registry(providers="counting", cfdi_download="terminated", po_create="counting"))
+        run_tenant(tenant.pk, registry=registry(providers="counting", cfdi_download="terminated", po_upsert="counting"))
     assert stopped.value.code == 128 + signal.SIGTERM
     run = SyncRun.objects.get()
     assert run.status == SyncRun.Status.INTERRUPTED and run.finished is not None

@@ -5,17 +5,10 @@ from django.db import connections
 
 from sandbox.company import write_company
 from sandbox.plan import build_plan
-from sync.models import SyncLink
-from sync.po_state import (
-    PoAction,
-    PoCondition,
-    classify,
-    condition,
-    content_hash,
-    ineligibility,
-    portal_facts,
-    read_pos,
-)
+from sync.engine.outbox import payload_hash
+from sync.models import Outbound
+from sync.po_payload import build_order, sent_lines
+from sync.po_state import PoAction, PoCondition, classify, condition, ineligibility, read_pos
 from sync.sage.models import POPORH1, POPORH2, POPORHO, POPORL, PORCPH1
 from sync.sage.values import to_sage_date
 from tenants.sage_db import sage_alias
@@ -50,9 +43,14 @@ def read_one(tenant, seq):
     return next(po for po in pos if po.porhseq == seq)
 
 
-def confirmed(tenant, kind, key, content_hash):
-    return SyncLink.objects.create(tenant=tenant, kind=kind, sage_key=key, content_hash=content_hash,
-                                   portal_id="a" * 24, state=SyncLink.State.CONFIRMED)
+def confirmed(tenant, kind, key, status=""):
+    return Outbound.objects.create(tenant=tenant, kind=kind, key=key, content_hash="h", outside_id="a" * 24,
+                                   state=Outbound.State.CONFIRMED, outside_ids={"status": status} if status else {})
+
+
+def order_hash(po, tenant) -> str:
+    """What the engine compares: the hash of the payload actually built."""
+    return payload_hash(build_order(po, tenant).to_json())
 
 
 def test_it_reads_headers_lines_options_addresses_and_receipts_in_five_queries(sage_tenant,
@@ -73,49 +71,45 @@ def test_it_reads_headers_lines_options_addresses_and_receipts_in_five_queries(s
     assert read_pos(alias, sage_tenant, after=watermark) == ([], watermark)
 
 
-def test_it_classifies_a_new_po_as_create(sage_tenant):
+def test_it_puts_a_new_po_on_the_portal(sage_tenant):
     add_po(sage_alias(sage_tenant), 1)
     decision = classify(read_one(sage_tenant, 1), sage_tenant, None, None)
-    assert (decision.action, decision.condition) == (PoAction.CREATE, PoCondition.OPEN)
+    assert (decision.action, decision.condition, decision.reason) == (PoAction.UPSERT, PoCondition.OPEN, "new")
 
 
-def test_it_costs_nothing_for_an_unchanged_po(sage_tenant):
-    add_po(sage_alias(sage_tenant), 1)
-    po = read_one(sage_tenant, 1)
-    link = confirmed(sage_tenant, "po", po.po_number, content_hash(po, sage_tenant))
-    assert classify(po, sage_tenant, link, None).action == PoAction.NONE
-
-
-def test_it_updates_a_po_whose_quantity_changed(sage_tenant):
+def test_a_po_on_the_portal_is_upserted_and_the_payloads_hash_decides_whether_it_is_sent(sage_tenant):
     alias = sage_alias(sage_tenant)
     add_po(alias, 1)
     po = read_one(sage_tenant, 1)
-    link = confirmed(sage_tenant, "po", po.po_number, content_hash(po, sage_tenant))
+    record = confirmed(sage_tenant, "po", po.po_number)
+    before = order_hash(po, sage_tenant)
+    assert order_hash(read_one(sage_tenant, 1), sage_tenant) == before  # unchanged: the engine sends nothing
     POPORL.objects.using(alias).filter(PORHSEQ=1).update(OQORDERED=12)
-    decision = classify(read_one(sage_tenant, 1), sage_tenant, link, None)
-    assert (decision.action, decision.reason) == (PoAction.UPDATE, "changed")
+    changed = read_one(sage_tenant, 1)
+    assert classify(changed, sage_tenant, record, None).action == PoAction.UPSERT
+    assert order_hash(changed, sage_tenant) != before
 
 
-def test_it_updates_a_partly_cancelled_po_with_outstanding_quantities(sage_tenant):
+def test_it_sends_a_partly_cancelled_po_with_what_is_still_on_order(sage_tenant):
     alias = sage_alias(sage_tenant)
     add_po(alias, 1, lines=((10, 0, 0), (6, 0, 0)))
     po = read_one(sage_tenant, 1)
-    link = confirmed(sage_tenant, "po", po.po_number, content_hash(po, sage_tenant))
+    record = confirmed(sage_tenant, "po", po.po_number)
     POPORL.objects.using(alias).filter(PORHSEQ=1, PORLREV=1000).update(OQCANCELED=4)
     po = read_one(sage_tenant, 1)
-    decision = classify(po, sage_tenant, link, None)
-    assert (decision.action, decision.condition) == (PoAction.UPDATE, PoCondition.PARTLY_CANCELLED)
-    assert [line["quantity"] for line in portal_facts(po, sage_tenant)["lines"]] == ["6", "6"]
+    decision = classify(po, sage_tenant, record, None)
+    assert (decision.action, decision.condition) == (PoAction.UPSERT, PoCondition.PARTLY_CANCELLED)
+    assert [line.quantity for line in build_order(po, sage_tenant).lines] == [6, 6]
 
 
 def test_it_cancels_a_fully_cancelled_po_once(sage_tenant):
     add_po(sage_alias(sage_tenant), 1, lines=((10, 0, 10), (5, 0, 5)))
     po = read_one(sage_tenant, 1)
-    link = confirmed(sage_tenant, "po", po.po_number, "old")
+    record = confirmed(sage_tenant, "po", po.po_number)
     assert condition(po) == PoCondition.CANCELLED
-    assert classify(po, sage_tenant, link, None).action == PoAction.CANCEL
+    assert classify(po, sage_tenant, record, None).action == PoAction.CANCEL
     status = confirmed(sage_tenant, "po_status", po.po_number, "CANCELLED")
-    assert classify(po, sage_tenant, link, status).action == PoAction.NONE
+    assert classify(po, sage_tenant, record, status).action == PoAction.NONE
 
 
 def test_it_never_creates_a_po_cancelled_before_it_reached_the_portal(sage_tenant):
@@ -128,18 +122,19 @@ def test_it_never_creates_a_po_cancelled_before_it_reached_the_portal(sage_tenan
 def test_it_closes_a_complete_po_whose_receipts_are_all_invoiced(sage_tenant):
     add_po(sage_alias(sage_tenant), 1, complete=True, lines=((10, 10, 0),), receipts=((True, True), (True, True)))
     po = read_one(sage_tenant, 1)
-    link = confirmed(sage_tenant, "po", po.po_number, content_hash(po, sage_tenant))
-    assert classify(po, sage_tenant, link, None).action == PoAction.CLOSE
+    record = confirmed(sage_tenant, "po", po.po_number)
+    assert classify(po, sage_tenant, record, None).action == PoAction.CLOSE
     status = confirmed(sage_tenant, "po_status", po.po_number, "CLOSED")
-    assert classify(po, sage_tenant, link, status).action == PoAction.NONE
+    assert classify(po, sage_tenant, record, status).action == PoAction.NONE
 
 
 def test_it_waits_to_close_while_a_receipt_is_not_invoiced(sage_tenant):
     add_po(sage_alias(sage_tenant), 1, complete=True, lines=((10, 10, 0),), receipts=((True, True), (False, True)))
     po = read_one(sage_tenant, 1)
-    link = confirmed(sage_tenant, "po", po.po_number, content_hash(po, sage_tenant))
-    decision = classify(po, sage_tenant, link, None)
-    assert (decision.action, decision.condition) == (PoAction.NONE, PoCondition.COMPLETE_AWAITING_INVOICES)
+    record = confirmed(sage_tenant, "po", po.po_number)
+    decision = classify(po, sage_tenant, record, None)
+    # Not final yet: the upsert keeps it as Sage has it, and po_close waits for the invoice.
+    assert (decision.action, decision.condition) == (PoAction.UPSERT, PoCondition.COMPLETE_AWAITING_INVOICES)
 
 
 def test_it_applies_the_tenants_eligibility_rule(sage_tenant):
@@ -161,17 +156,29 @@ def test_it_applies_the_tenants_eligibility_rule(sage_tenant):
     eligible = {po.po_number: ineligibility(po, sage_tenant) for po in pos}
     assert eligible == {"PO000001": "", "PO000005": "", "PO000006": "no line outside the skipped locations"}
     five = next(po for po in pos if po.porhseq == 5)
-    assert [line["location"] for line in portal_facts(five, sage_tenant)["lines"]] == ["1"]
+    assert [line.location for line in sent_lines(five, sage_tenant)] == ["1"]
 
 
-def test_it_hashes_what_the_portal_sees_and_nothing_else(sage_tenant):
+def test_the_hash_is_of_what_the_portal_is_sent_and_nothing_else(sage_tenant):
     alias = sage_alias(sage_tenant)
-    add_po(alias, 1)
-    before = content_hash(read_one(sage_tenant, 1), sage_tenant)
+    add_po(alias, 1, lines=((10, 0, 0),))
+    before = order_hash(read_one(sage_tenant, 1), sage_tenant)
     POPORH1.objects.using(alias).filter(PORHSEQ=1).update(AUDTTIME=999999)
-    assert content_hash(read_one(sage_tenant, 1), sage_tenant) == before
+    assert order_hash(read_one(sage_tenant, 1), sage_tenant) == before
+    # A receipt moves what was received, which the portal is not sent.
+    POPORL.objects.using(alias).filter(PORHSEQ=1).update(OQRECEIVED=4)
+    PORCPH1.objects.using(alias).create(RCPHSEQ=101, RCPNUMBER="RC1-1", PORHSEQ=1, ISINVOICED=0, ISCOMPLETE=0)
+    assert order_hash(read_one(sage_tenant, 1), sage_tenant) == before
     POPORH1.objects.using(alias).filter(PORHSEQ=1).update(EXPARRIVAL=20261231)
-    assert content_hash(read_one(sage_tenant, 1), sage_tenant) != before
+    assert order_hash(read_one(sage_tenant, 1), sage_tenant) != before
+
+
+def test_the_tenants_default_ship_to_is_in_the_hash_of_a_po_without_its_own(sage_tenant):
+    add_po(sage_alias(sage_tenant), 1)  # POPORH2 has a city, no ship-to street: the tenant's is sent
+    po = read_one(sage_tenant, 1)
+    before = order_hash(po, sage_tenant)
+    sage_tenant.ship_to_street = "Av. Industrial 100"
+    assert order_hash(po, sage_tenant) != before
 
 
 def test_it_agrees_with_the_sandbox_plan_on_every_po_state(sage_tenant):

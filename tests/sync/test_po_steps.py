@@ -1,5 +1,5 @@
-"""The four PO steps through the real pipeline, against the sandbox Sage company
-and the portal stand-in over real HTTP (live_server)."""
+"""The three PO steps (upsert, close, cancel) through the real pipeline, against the sandbox Sage
+company and the portal stand-in over real HTTP (live_server)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,27 +11,29 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from sandbox.company import write_company
 from sandbox.faults import clear_faults, set_faults
 from sandbox.plan import Plan, PlanPo, build_plan
 from sandbox.portal.models import SandboxBatch, SandboxPortalTenant, SandboxProvider, SandboxPurchaseOrder
 from sandbox.portal.seed import seed_portal
-from sync.idempotence import mark_pending
-from sync.models import PoWatermark, RecordOutcome, SyncLink, SyncRun
-from sync.pipeline import run_tenant
+from sync.engine.context import StepContext
+from sync.engine.exporter import Built, Job
+from sync.engine.outbox import Confirmed, payload_hash
+from sync.engine.pipeline import run_tenant
+from sync.models import Outbound, PoWatermark, SyncRun
 from sync.po_payload import build_order
-from sync.po_state import content_hash, read_pos
-from sync.portal.client import PortalClient
-from sync.sage.models import POPORH1, POPORL, PORCPH1
-from sync.steps import po_create
-from sync.steps.base import StepContext
+from sync.po_reads import PoCandidate
+from sync.po_state import classify, read_pos
+from sync.sage.models import POPORH1, POPORH2, POPORL, PORCPH1
+from sync.steps.po_upsert import PoUpsert
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
 
 pytestmark = SAGE_DB
 TODAY = dt.date(2026, 11, 20)
-PO_STEPS = {name: f"sync.steps.{name}" for name in ("po_create", "po_update", "po_close", "po_cancel")}
+PO_STEPS = {name: f"sync.steps.{name}" for name in ("po_upsert", "po_close", "po_cancel")}
 SKIPPED_LOCATION = "GRAL"
 _audit_clock = itertools.count(1)
 
@@ -126,18 +128,21 @@ def test_it_creates_every_eligible_po_once_in_batches_of_at_most_50(big_site):
     answers = [batch.response for batch in SandboxBatch.objects.filter(portal_tenant=site.portal)]
     assert len(answers) == math.ceil(len(due) / 50) and max(len(a["orders_status"]) for a in answers) <= 50
     assert "ASYNC" in {a["type"] for a in answers}  # queued by the portal: its results were polled for
-    assert SyncLink.objects.filter(kind="po", state="confirmed").count() == len(expected)
-    create = run.steps.get(step="po_create")
-    assert (create.created_count, create.failed_count) == (len(expected), len(due) - len(expected))
+    assert Outbound.objects.filter(kind="po", state="confirmed").count() == len(expected)
+    upsert = run.steps.get(step="po_upsert")
+    assert (upsert.created_count, upsert.failed_count) == (len(expected), len(due) - len(expected))
 
 
 def test_it_records_each_refused_po_with_the_portals_code_and_goes_on(created):
     refused = [po for po in eligible(created.plan) if not created.plan.vendor(po.vendor_id).external_id_on_portal]
-    outcomes = RecordOutcome.objects.filter(kind="po", action="create", status="failed")
-    assert sorted(outcomes.values_list("sage_key", flat=True)) == sorted(po.po_number for po in refused)
-    first = outcomes.get(sage_key=refused[0].po_number)
-    assert first.permanent and first.last_error.startswith("PROVIDERS__NOT_FOUND: No provider with external_id")
-    assert first.request_snapshot["external_id"] == refused[0].po_number
+    records = Outbound.objects.filter(kind="po", action="create", state="failed")
+    assert sorted(records.values_list("key", flat=True)) == sorted(po.po_number for po in refused)
+    first = records.get(key=refused[0].po_number)
+    assert first.attention == Outbound.Attention.PERMANENT and first.reason_code == "PROVIDERS__NOT_FOUND"
+    assert first.last_error.startswith("PROVIDERS__NOT_FOUND: No provider with external_id")
+    assert "No provider with external_id" in first.reason and "Retry" in first.reason
+    assert first.last_request["external_id"] == refused[0].po_number
+    assert first.history.get().outcome == "refused"
 
 
 def test_it_maps_lines_addresses_and_currency_from_sage(created):
@@ -173,7 +178,7 @@ def test_it_sends_a_changed_line_quantity_as_exactly_one_update(created):
     run = created.cycle()
 
     assert created.writes() == writes + 1
-    assert run.steps.get(step="po_update").updated_count == 1
+    assert run.steps.get(step="po_upsert").updated_count == 1
     sent = created.orders()[po.po_number].request
     assert sent["lines"][0]["quantity"] == float(line.ordered + 7)
     assert sent["status"] == "OPEN"
@@ -217,15 +222,16 @@ def test_it_closes_a_complete_po_only_once_its_receipts_are_invoiced(created):
 
     created.cycle()
     assert created.writes() == writes
-    waiting = RecordOutcome.objects.get(kind="po_status", sage_key=po.po_number, action="close")
-    assert waiting.status == "waiting" and "waiting for receipts to be invoiced" in waiting.last_error
+    waiting = Outbound.objects.get(kind="po_status", key=po.po_number)
+    assert waiting.state == "waiting" and "waiting for receipts to be invoiced" in waiting.reason
+    assert waiting.attention == "" and waiting.attempts == 0  # waiting is no failure
 
     # Invoicing touches the receipt, not the PO header: the waiting PO is read again anyway.
     PORCPH1.objects.using(created.alias).filter(PORHSEQ=po.porhseq).update(ISINVOICED=1, ISCOMPLETE=1)
     created.cycle()
     assert created.writes() == writes + 1
     assert created.orders()[po.po_number].status == "CLOSED"
-    assert RecordOutcome.objects.get(kind="po_status", sage_key=po.po_number, action="close").status == "succeeded"
+    assert Outbound.objects.get(kind="po_status", key=po.po_number).state == "confirmed"
     created.cycle()
     assert created.writes() == writes + 1
 
@@ -234,29 +240,34 @@ def test_it_builds_and_records_every_payload_in_a_dry_run_and_sends_nothing(site
     run = site.cycle(dry_run=True)
 
     assert site.writes() == 0 and site.orders() == {}
-    assert not SyncLink.objects.exists() and not PoWatermark.objects.exists()
-    log = run.steps.get(step="po_create").log
+    assert not Outbound.objects.exists() and not PoWatermark.objects.exists()
+    log = run.steps.get(step="po_upsert").log
     shown = [line for line in log if line.startswith("would send portal ")]
     assert len(shown) == len(eligible(site.plan))
     assert f'"external_id": "{eligible(site.plan)[0].po_number}"' in "".join(shown)
 
 
-def test_it_leaves_pos_pending_through_a_portal_outage_and_completes_them_next_cycle(site):
+def test_it_leaves_pos_pending_through_a_portal_outage_and_completes_them_after_their_backoff(site):
     set_faults(f"portal:{site.tenant.portal_tenant_id}", error_rate=1.0, error_statuses=[503])
     try:
-        run = site.cycle(only_step="po_create")
+        run = site.cycle(only_step="po_upsert")
     finally:
         clear_faults()
     due = eligible(site.plan)
-    assert run.steps.get(step="po_create").failed_count == len(due) and site.orders() == {}
-    assert SyncLink.objects.filter(kind="po", state="pending").count() == len(due)
-    outcome = RecordOutcome.objects.get(kind="po", sage_key=due[0].po_number)
-    assert not outcome.permanent and "kept failing after" in outcome.last_error
+    assert run.steps.get(step="po_upsert").failed_count == len(due) and site.orders() == {}
+    pending = Outbound.objects.filter(kind="po", state="pending")
+    assert pending.count() == len(due)
+    record = pending.get(key=due[0].po_number)
+    assert (record.attempts, record.attention) == (1, "") and "kept failing after" in record.last_error
+    assert record.not_before > timezone.now()
 
-    site.cycle(only_step="po_create")
+    run = site.cycle(only_step="po_upsert")  # still backing off: not even asked for
+    assert site.orders() == {} and run.steps.get(step="po_upsert").skipped_count >= len(due)
+    Outbound.objects.update(not_before=timezone.now())
+    site.cycle(only_step="po_upsert")
 
     assert sorted(site.orders()) == sorted(po.po_number for po in known_to_portal(site.plan, due))
-    assert SyncLink.objects.filter(kind="po", state="pending").count() == 0
+    assert Outbound.objects.filter(kind="po", state="pending").count() == 0
 
 
 def test_it_tries_a_refused_po_again_once_its_vendor_is_linked_to_the_portal(created):
@@ -264,16 +275,16 @@ def test_it_tries_a_refused_po_again_once_its_vendor_is_linked_to_the_portal(cre
     # What the providers step does: tell the portal the VENDORID, and record the link.
     SandboxProvider.objects.filter(portal_tenant=created.portal, rfc=created.plan.vendor(refused.vendor_id).rfc).update(
         external_id=refused.vendor_id)
-    SyncLink.objects.create(tenant=created.tenant, kind="vendor", sage_key=refused.vendor_id, portal_id="b" * 24,
+    Outbound.objects.create(tenant=created.tenant, kind="vendor", key="b" * 24, outside_id=refused.vendor_id,
                             state="confirmed")
 
     created.cycle()
 
     assert refused.po_number in created.orders()
-    assert SyncLink.objects.get(kind="po", sage_key=refused.po_number).state == "confirmed"
+    assert Outbound.objects.get(kind="po", key=refused.po_number).state == "confirmed"
 
 
-def test_it_adopts_a_po_the_portal_already_has_when_a_create_answers_409(site):
+def test_it_adopts_a_po_the_portal_already_has_when_a_create_answers_409_and_makes_it_what_sage_has(site):
     po = known_to_portal(site.plan, eligible(site.plan))[0]
     tenant = site.tenant
     sage_po = next(p for p in read_pos(site.alias, tenant, limit=500)[0] if p.po_number == po.po_number)
@@ -282,15 +293,18 @@ def test_it_adopts_a_po_the_portal_already_has_when_a_create_answers_409(site):
     existing = SandboxPurchaseOrder.objects.create(portal_tenant=site.portal, external_id=po.po_number,
                                                    status="OPEN", request=stale)
     run = SyncRun.objects.create(tenant=tenant)
-    ctx = StepContext(tenant_id=tenant.pk, run_id=run.pk, step="po_create")
-    link = mark_pending(ctx, "po", po.po_number, content_hash(sage_po, tenant))
+    ctx = StepContext(tenant_id=tenant.pk, run_id=run.pk, step="po_upsert")
+    exporter = PoUpsert(ctx)
+    candidate = PoCandidate(sage_po, classify(sage_po, tenant, None, None), None, None)
+    job = Job(candidate, po.po_number, Built(order.to_json(), request=order, action="create"), None,
+              payload_hash(order.to_json()))
 
-    with PortalClient(tenant) as portal:
-        po_create._create_one(ctx, portal, order, link)
+    try:
+        answer = exporter.send_one(job)  # what a batch the portal refused as a whole falls back to
+    finally:
+        exporter.close()
 
-    link.refresh_from_db()
-    assert (link.state, link.portal_id, link.content_hash) == ("confirmed", existing.portal_id, "")
-    site.cycle()  # the adopted order has no known content: po_update makes it what Sage has
+    assert answer == Confirmed(existing.portal_id)
     assert site.orders()[po.po_number].request["total"] == order.to_json()["total"] != stale["total"]
     assert SandboxPurchaseOrder.objects.filter(portal_tenant=site.portal, external_id=po.po_number).count() == 1
 
@@ -300,13 +314,48 @@ def test_it_fails_the_step_on_refused_credentials_and_sends_everything_once_they
     site.tenant.portal_secret = "not-the-secret"
     site.tenant.save()
 
-    run = site.cycle(only_step="po_create")
+    run = site.cycle(only_step="po_upsert")
 
-    step = run.steps.get(step="po_create")
+    step = run.steps.get(step="po_upsert")
     assert step.status == "failed" and "check the tenant's portal key and secret" in step.message
     assert "not-the-secret" not in step.message + "".join(step.log)
-    assert not SyncLink.objects.exclude(state="pending").exists() and not PoWatermark.objects.exists()
+    assert not Outbound.objects.exclude(state="pending").exists() and not PoWatermark.objects.exists()
+    assert not Outbound.objects.exclude(attempts=0).exists()  # the tenant's problem costs no PO an attempt
     site.tenant.portal_secret = right
     site.tenant.save()
-    site.cycle(only_step="po_create")
+    site.cycle(only_step="po_upsert")
     assert sorted(site.orders()) == sorted(po.po_number for po in known_to_portal(site.plan, eligible(site.plan)))
+
+
+def test_a_new_receipt_changes_nothing_the_portal_is_sent_so_nothing_is_written(created):
+    """The payload's quantity is what is on order (ordered − cancelled): a receipt does not move it."""
+    po = pick(created, "open")
+    line = portal_lines(po)[0]
+    POPORL.objects.using(created.alias).filter(PORHSEQ=po.porhseq, PORLREV=line.line_number).update(
+        OQRECEIVED=line.ordered - 1)
+    PORCPH1.objects.using(created.alias).create(RCPHSEQ=990001, RCPNUMBER="RC-NEW", PONUMBER=po.po_number,
+                                                PORHSEQ=po.porhseq, VDCODE=po.vendor_id, ISINVOICED=0, ISCOMPLETE=0)
+    created.touch(po)
+    writes, before = created.writes(), created.orders()[po.po_number].request
+
+    run = created.cycle()
+
+    assert created.writes() == writes and created.orders()[po.po_number].request == before
+    assert run.steps.get(step="po_upsert").updated_count == 0
+
+
+def test_a_new_default_ship_to_reaches_the_pos_that_use_it_and_only_those(site):
+    po = known_to_portal(site.plan, eligible(site.plan))[0]
+    POPORH2.objects.using(site.alias).filter(PORHSEQ=po.porhseq).update(STADDRESS1="", STADDRESS2="")
+    site.cycle()
+    assert "SHIPPING" not in {a["type"] for a in site.orders()[po.po_number].request["addresses"]}
+    writes = site.writes()
+
+    site.tenant.ship_to_street, site.tenant.ship_to_city = "Av. Industrial 100", "Apodaca"
+    site.tenant.save()
+    run = site.cycle()
+
+    shipping = [a for a in site.orders()[po.po_number].request["addresses"] if a["type"] == "SHIPPING"]
+    assert [(a["street"], a["city"]) for a in shipping] == [("Av. Industrial 100", "Apodaca")]
+    assert site.writes() == writes + 1  # one batch, holding that one PO: the others' payloads did not move
+    assert run.steps.get(step="po_upsert").updated_count == 1

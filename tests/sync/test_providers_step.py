@@ -12,8 +12,8 @@ from sandbox.company import portal_provider_id, write_company
 from sandbox.plan import build_plan
 from sandbox.portal.models import SandboxPortalTenant, SandboxProvider
 from sandbox.portal.seed import seed_portal
-from sync.models import StepRun, SyncLink
-from sync.pipeline import run_tenant
+from sync.engine.pipeline import run_tenant
+from sync.models import Outbound, StepRun
 from sync.sage.models import APVEN, APVENO
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
@@ -24,7 +24,7 @@ pytestmark = SAGE_DB
 TODAY = dt.date(2026, 11, 20)
 # The steps these files are about, and payment_check which feeds two of them.
 OUR_STEPS = ("providers", "payment_check", "payment_upload", "payment_complement")
-OTHER_STEPS = ("cfdi_download", "cfdi_import", "po_create", "po_update", "po_close", "po_cancel")
+OTHER_STEPS = ("cfdi_download", "cfdi_import", "po_upsert", "po_close", "po_cancel")
 
 
 def sample_plan():
@@ -97,8 +97,8 @@ def test_it_creates_a_vendor_for_every_accepted_provider_sage_lacks(company, pla
             assert vendor_id.startswith("PP") and len(vendor_id) <= 12
             provider_id = APVENO.objects.using(alias).get(VENDORID=vendor_id, OPTFIELD="PROVIDERID").VALUE
             assert provider_id == provider.portal_id
-        link = SyncLink.objects.get(tenant=company, kind="vendor", portal_id=provider.portal_id)
-        assert (link.sage_key, link.state) == (vendor_id, SyncLink.State.CONFIRMED)
+        record = Outbound.objects.get(tenant=company, kind="vendor", key=provider.portal_id)
+        assert (record.outside_id, record.state) == (vendor_id, Outbound.State.CONFIRMED)
     created = [v for v in plan.vendors if not v.in_sage and v.portal_status == "ACCEPTED"]
     assert step.created_count == len(created)
 
@@ -142,7 +142,7 @@ def test_it_finds_the_vendor_a_killed_run_created_and_creates_no_second_one(comp
         assert APVEN.objects.using(alias).filter(IDTAXREGI1=vendor.rfc).count() == 1
         vendor_id = APVEN.objects.using(alias).get(IDTAXREGI1=vendor.rfc).VENDORID
         assert SandboxProvider.objects.get(rfc=vendor.rfc).external_id == vendor_id
-    states = install.query("SELECT state, COUNT(*) FROM sync_synclink WHERE kind='vendor' GROUP BY state")
+    states = install.query("SELECT state, COUNT(*) FROM sync_outbound WHERE kind='vendor' GROUP BY state")
     assert dict(states) == {"confirmed": sum(1 for v in plan.vendors if v.portal_status == "ACCEPTED")}
 
 
@@ -178,8 +178,8 @@ def test_it_runs_a_whole_cycle_then_a_second_one_that_writes_nowhere(sage_tenant
     assert first["providers"].created_count == len(accepted_new)
     assert first["payment_upload"].created_count == SandboxPayment.objects.count() > 0
     # No complement is in Sage yet and the Web API cannot write one on a posted payment: staff are asked.
-    from sync.models import RecordOutcome
-    assert RecordOutcome.objects.filter(tenant=tenant, kind="complement", status="failed").count() > 0
+    from sync.models import Outbound
+    assert Outbound.objects.filter(tenant=tenant, kind="complement", attention="person").count() > 0
 
     before_sage, before_portal = sage_vendors(tenant), portal_writes(tenant)
     before_complements = sorted((r.CNTBTCH, r.CNTENTR, r.OPTFIELD, r.VALUE, r.AUDTTIME)
@@ -210,7 +210,7 @@ def test_it_shows_every_vendor_it_would_create_in_a_dry_run_and_writes_nothing(c
     assert len(shown) == len(accepted_new)
     assert all(any(v.rfc in line for line in shown) for v in accepted_new)
     assert (sage_vendors(company), portal_writes(company)) == (before_sage, before_portal)
-    assert not SyncLink.objects.filter(tenant=company).exists()
+    assert not Outbound.objects.filter(tenant=company).exists()
 
 
 def test_it_stops_at_a_vendor_sage_refused_until_something_changes(company, plan):
@@ -220,10 +220,11 @@ def test_it_stops_at_a_vendor_sage_refused_until_something_changes(company, plan
     step = cycle(company)["providers"]
     accepted_new = [v for v in plan.vendors if not v.in_sage and v.portal_status == "ACCEPTED"]
     assert step.failed_count == len(accepted_new)
-    failed = SyncLink.objects.filter(tenant=company, kind="vendor", state=SyncLink.State.FAILED)
+    failed = Outbound.objects.filter(tenant=company, kind="vendor", state=Outbound.State.FAILED)
     assert failed.count() == len(accepted_new)
-    outcome = company.record_outcomes.get(kind="vendor", sage_key=failed.first().sage_key)
-    assert outcome.permanent and "Injected fault" in outcome.last_error
+    record = failed.first()
+    assert record.attention == Outbound.Attention.PERMANENT and "Injected fault" in record.last_error
+    assert record.outside_id.startswith("PP")  # the number chosen once, kept for the next try
     rule.delete()
     step = cycle(company)["providers"]
     assert (step.created_count, step.failed_count) == (0, 0)  # not hammered again as it stands

@@ -86,9 +86,9 @@ def world(make_tenant) -> World:
 
 
 def _tenant_world(make_tenant, index: int):
-    from cfdi.models import CfdiStatus, ImportAttempt, ImportOutcome
+    from cfdi.models import CfdiStatus
     from cfdi.services import store_cfdi
-    from sync.models import Payment, PaymentLine, RecordOutcome, StepRun, SyncLink, SyncRun
+    from sync.models import Outbound, OutboundAttempt, Payment, PaymentLine, StepRun, SyncRun
     from tenants.models import STEP_NAMES
 
     tenant = make_tenant(code=f"t{index:02d}", name=f"Tenant {index}", rfc="KIJ0906199R1",
@@ -103,20 +103,29 @@ def _tenant_world(make_tenant, index: int):
                                message="1 record(s) failed" if failed else "", created_count=position,
                                failed_count=int(failed), started=started, duration=1.5,
                                log=[f"{step}: started", f"{step}: done"])
-    RecordOutcome.objects.create(tenant=tenant, run=run, step="po_create", kind="po", sage_key=f"PO{index:05d}",
-                                 action="create", status=RecordOutcome.Status.FAILED, attempts=2,
+    # A PO the portal failed twice for a passing reason: retried by itself, not a person's job (yet).
+    po = Outbound.objects.create(tenant=tenant, run=run, step="po_upsert", kind=Outbound.Kind.PO, key=f"PO{index:05d}",
+                                 action="create", state=Outbound.State.PENDING, attempts=2,
+                                 not_before=timezone.now() + dt.timedelta(minutes=10),
                                  last_error="The portal refused PO: unknown provider.")
-    SyncLink.objects.create(tenant=tenant, kind=SyncLink.Kind.PO, sage_key=f"PO{index:05d}",
-                            state=SyncLink.State.FAILED)
+    OutboundAttempt.objects.create(record=po, run=run, step="po_upsert", action="create", outcome="failed",
+                                   message="The portal refused PO: unknown provider.")
     cfdi = store_cfdi(tenant, sample(INVOICE))
-    cfdi.status = CfdiStatus.FAILED
+    refused = Outbound.objects.create(
+        tenant=tenant, run=run, step="cfdi_import", kind=Outbound.Kind.CFDI_IMPORT, key=cfdi.uuid, action="import",
+        state=Outbound.State.FAILED, attention=Outbound.Attention.PERMANENT, reason_code="RecordInvalid",
+        reason="Refused: Vendor H&E951128469 does not exist in Sage. Correct the cause, then press Retry.",
+        last_error="Vendor H&E951128469 does not exist in Sage.", since=started, attempts=1)
+    OutboundAttempt.objects.create(record=refused, run=run, step="cfdi_import", action="import", outcome="refused",
+                                   error_code="RecordInvalid", message="Vendor H&E951128469 does not exist in Sage.")
+    cfdi.status = CfdiStatus.FAILED  # the projection of its record
     cfdi.save(update_fields=["status"])
-    ImportAttempt.objects.create(cfdi=cfdi, outcome=ImportOutcome.FAILED, error_code="RecordInvalid",
-                                 message="Vendor H&E951128469 does not exist in Sage.")
     payment = Payment.objects.create(tenant=tenant, docnbr=f"PY{index:05d}", vendor="1200",
                                      date=dt.date(2026, 1, 20), amount=Decimal("17852.750"), currency="MXN",
-                                     batch=7, entry=index + 1, state=Payment.State.WAITING,
-                                     wait_reason="waits for an invoice not yet in Sage", sage_hash="x")
+                                     batch=7, entry=index + 1, state=Payment.State.WAITING, sage_hash="x")
+    Outbound.objects.create(tenant=tenant, run=run, step="payment_upload", kind=Outbound.Kind.PAYMENT,
+                            key=payment.docnbr, state=Outbound.State.WAITING, reason_code="cfdi_not_in_sage",
+                            reason="waits for an invoice not yet in Sage", since=started)
     PaymentLine.objects.create(payment=payment, line=1, invoice_number="A-1", cfdi_uuid=INVOICE_UUID,
                                amount=Decimal("17852.750"))
     return tenant

@@ -61,14 +61,15 @@ def test_it_shows_the_overview_after_login(page, live_server, world, staff_user)
     rows = page.locator("table.overview tbody tr")
     expect(rows).to_have_count(3)
     expect(rows.first.locator(".chip.problem")).to_have_text("✗ CFDI import: failed")  # its last run failed
-    expect(rows.first.locator(".chip")).to_have_count(10)
+    expect(rows.first.locator(".chip")).to_have_count(9)  # one per step
     expect(page.locator("table.overview thead th")).to_contain_text(["Tenant", "Waiting for a person", "Runs",
                                                                      "Steps"])
-    # What waits, each count a link to the list that holds it.
-    expect(rows.first.locator(".needs-cell a")).to_have_text(["1 invoice refused by Sage", "1 payment waiting"])
+    # What waits, each count a link to the attention page's list that holds it.
+    expect(rows.first.locator(".needs-cell a")).to_have_text(["1 invoice needing a person", "1 payment waiting"])
     rows.first.locator(".needs-cell a", has_text="payment waiting").click()
-    expect(page).to_have_url(re.compile(r"/payments/\?tenant=t0\d&state=waiting$"))
-    expect(page.locator("table.payments tbody tr")).to_have_count(1)
+    expect(page).to_have_url(re.compile(r"/attention/\?tenant=t0\d&kind=payment&show=waiting$"))
+    expect(page.locator("table.attention tbody tr")).to_have_count(1)
+    expect(page.locator("table.attention tbody tr")).to_contain_text("waits for an invoice not yet in Sage")
     page.go_back()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)

@@ -64,11 +64,11 @@ def _log_in(page: Page, live_server, username: str) -> None:
 
 
 def _world_with_every_kind_of_row(world) -> None:
-    from sync.models import RecordOutcome
+    from sync.models import Outbound
 
     world(2)
-    # One record a person must fix, so the attention list and the overview's counts have a row.
-    RecordOutcome.objects.filter(kind="po").update(permanent=True)
+    # One more record a person must fix (beside the refused invoice), so the attention list has every kind of row.
+    Outbound.objects.filter(kind="po").update(attention="permanent", state="failed")
 
 
 def sideways_overflow(page: Page) -> int:

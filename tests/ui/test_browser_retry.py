@@ -22,11 +22,11 @@ from cfdi.models import Cfdi, CfdiStatus  # noqa: E402
 from sandbox.company import write_company  # noqa: E402
 from sandbox.faults import clear_faults  # noqa: E402
 from sandbox.portal.seed import seed_portal  # noqa: E402
-from sync.pipeline import run_tenant  # noqa: E402
+from sync.engine.pipeline import run_tenant  # noqa: E402
 from sync.sage.models import APVEN  # noqa: E402
 from tenants.sage_db import sage_alias  # noqa: E402
 from tests.support import needs_system  # noqa: E402
-from tests.sync.cfdi.world import make_plan, to_import  # noqa: E402
+from tests.sync.cfdi.world import import_history, make_plan, to_import  # noqa: E402
 from tests.ui.conftest import SAGE_ALIAS  # noqa: E402
 from tests.ui.test_browser import SCREENSHOTS, browser, log_in, page  # noqa: E402,F401 (fixtures)
 
@@ -70,7 +70,7 @@ def test_it_imports_a_failed_invoice_when_staff_press_retry(live_server, sandbox
     run_tenant(tenant.pk, only_step="cfdi_import")
     cfdi = Cfdi.objects.get(tenant=tenant, uuid=victim)
     assert cfdi.status == CfdiStatus.FAILED
-    error = cfdi.import_attempts.get().message
+    error = import_history(cfdi).get().error_code
     vendors.update(SWACTV=1)  # a person fixed the vendor in Sage
 
     log_in(page, live_server, staff_user.username)
@@ -79,16 +79,20 @@ def test_it_imports_a_failed_invoice_when_staff_press_retry(live_server, sandbox
     expect(page.locator("#cfdi-status")).to_have_text("failed")
     expect(page.locator("table.attempts")).to_contain_text(error)
     page.click("#retry")
-    expect(page.locator(".messages")).to_contain_text(f"Re-import of {victim} queued.")
+    expect(page.locator(".messages")).to_contain_text(f"Re-import of {victim} queued")
+    # Queued, and nothing changed yet: the page says so and still shows the failure.
+    expect(page.locator("#retry-state")).to_contain_text("queued")
+    expect(page.locator("#cfdi-status")).to_have_text("failed")
 
-    assert run_queued_tasks() == ["sync.steps.cfdi_import.retry_import"]
+    assert run_queued_tasks() == ["sync.tasks.run_retry_request"]
 
     page.reload()
     expect(page.locator("#cfdi-status")).to_have_text("imported")
+    expect(page.locator("#retry-state")).to_contain_text("done")
     cfdi.refresh_from_db()
     expect(page.locator("#sage-batch")).to_have_text(str(cfdi.sage_batch))
     expect(page.locator("#sage-entry")).to_have_text(str(cfdi.sage_entry))
-    expect(page.locator("table.attempts tbody tr")).to_have_count(2)
+    expect(page.locator("table.attempts tbody tr")).to_have_count(3)  # refused, retry asked, imported
     expect(page.locator("#retry")).to_have_count(0)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "invoice-after-retry.png"), full_page=True)

@@ -12,7 +12,7 @@ from playwright.sync_api import expect  # noqa: E402
 
 from cfdi.models import Cfdi, CfdiStatus  # noqa: E402
 from sandbox.sat.register import mark_cancelled_at_sat  # noqa: E402
-from sync.pipeline import run_tenant  # noqa: E402
+from sync.engine.pipeline import run_tenant  # noqa: E402
 from sync.sat.client import reset_rate_limit  # noqa: E402
 from tests.sync.cfdi.world import to_import  # noqa: E402
 from tests.ui.conftest import SAGE_ALIAS  # noqa: E402

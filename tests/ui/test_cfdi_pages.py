@@ -7,7 +7,8 @@ from django_q.models import OrmQ
 from cfdi import storage
 from cfdi.addenda import AddendaData, add_addenda
 from cfdi.models import Cfdi, CfdiStatus
-from sync.views import retry_import_task
+from sync.models import Outbound, OutboundAttempt, RetryRequest
+from sync.retry import TASK
 from tests.cfdi.samples import sample
 from tests.ui.conftest import INVOICE, INVOICE_UUID
 
@@ -78,19 +79,26 @@ def test_it_offers_the_addenda_copy_only_when_there_is_one(staff_client, world):
     assert b"".join(response.streaming_content) == path.read_bytes()
 
 
-def test_it_queues_a_re_import_of_one_invoice_or_says_it_cannot(staff_client, world):
+def test_it_queues_a_re_import_of_one_invoice_and_changes_nothing_before_it_runs(staff_client, world,
+                                                                                django_capture_on_commit_callbacks):
     world(1)
     cfdi = Cfdi.objects.get()
-    response = staff_client.post(f"/cfdis/{cfdi.pk}/retry", follow=True)
-    if retry_import_task() is None:
-        assert "Re-import is not available in this version yet." in response.content.decode()
-        assert _queued() == []
-    else:
-        assert f"Re-import of {INVOICE_UUID} queued." in response.content.decode()
-        assert _queued() == [(retry_import_task(), (cfdi.tenant_id, INVOICE_UUID))]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(f"/cfdis/{cfdi.pk}/retry", follow=True)
+    request = RetryRequest.objects.get()
+    assert f"Re-import of {INVOICE_UUID} queued (request {request.pk})" in response.content.decode()
+    assert _queued() == [(TASK, (request.pk,))]
+    assert (request.records, request.state) == ([["cfdi_import", INVOICE_UUID]], RetryRequest.State.QUEUED)
+    # Nothing ran yet: the invoice and its record say what they said before.
+    assert Cfdi.objects.get().status == CfdiStatus.FAILED
+    assert Outbound.objects.get(kind="cfdi_import").attention == Outbound.Attention.PERMANENT
+    assert OutboundAttempt.objects.filter(outcome="retry").count() == 1
+    page = staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
+    assert 'id="retry-state"' in page and "queued" in page
 
 
-def test_it_queues_re_imports_for_the_filtered_selection_only(staff_client, world):
+def test_it_queues_re_imports_for_the_filtered_selection_only(staff_client, world,
+                                                             django_capture_on_commit_callbacks):
     first, imported, unfixable, vendorless, other = world(5)
     Cfdi.objects.filter(tenant=imported).update(status=CfdiStatus.IMPORTED)
     Cfdi.objects.filter(tenant=unfixable).update(status=CfdiStatus.INVALID, problems=[
@@ -99,14 +107,17 @@ def test_it_queues_re_imports_for_the_filtered_selection_only(staff_client, worl
         {"code": "vendor_unknown", "message": "No Sage vendor has this RFC."}])
     Cfdi.objects.filter(tenant=other).update(issuer_rfc="XAXX010101000")
 
-    response = staff_client.post("/cfdis/retry", {"query": "issuer=H%26E951128469"}, follow=True)
+    asked = staff_client.post("/cfdis/retry", {"query": "issuer=H%26E951128469"})
+    assert 'id="confirm-count">2 records, of 2 tenant(s).' in asked.content.decode() and _queued() == []
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/cfdis/retry", {"query": "issuer=H%26E951128469", "confirmed": "1"},
+                                     follow=True)
 
-    if retry_import_task() is None:
-        assert _queued() == []
-        return
-    assert "2 re-import(s) queued." in response.content.decode()
-    assert sorted(_queued()) == [(retry_import_task(), (first.pk, INVOICE_UUID)),
-                                 (retry_import_task(), (vendorless.pk, INVOICE_UUID))]
+    assert "2 re-import(s) queued: one task for each of 2 tenant(s)." in response.content.decode()
+    requests = {r.tenant_id: r for r in RetryRequest.objects.all()}
+    assert {tenant: r.records for tenant, r in requests.items()} == {
+        first.pk: [["cfdi_import", INVOICE_UUID]], vendorless.pk: [["cfdi_import", INVOICE_UUID]]}
+    assert sorted(_queued()) == sorted((TASK, (r.pk,)) for r in requests.values())
     assert response.redirect_chain[-1][0] == "/cfdis/?issuer=H%26E951128469"
 
 

@@ -6,14 +6,20 @@ from django.utils import timezone
 
 from cfdi.models import Cfdi, CfdiStatus
 from cfdi.portal_status import apply_portal_status
+from sync.engine.context import StepContext
+from sync.models import Outbound
+from sync.steps.cfdi_download import note_portal_status
 
 pytestmark = pytest.mark.django_db
 
 
 def _with_portal(cfdi: Cfdi, **metadata) -> Cfdi:
+    """What the download step does with the portal's metadata of a CFDI we hold."""
     cfdi.portal_metadata = {**cfdi.portal_metadata, **metadata}
     apply_portal_status(cfdi)
     cfdi.save()
+    note_portal_status(StepContext(tenant_id=cfdi.tenant_id, run_id=None, step="cfdi_download"), cfdi)
+    cfdi.refresh_from_db()
     return cfdi
 
 
@@ -39,6 +45,7 @@ def test_an_imported_invoice_cancelled_later_says_what_to_do_in_sage(staff_clien
     html = staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
 
     assert cfdi.status == CfdiStatus.NEEDS_ATTENTION
+    assert Outbound.objects.get(kind="cfdi_import", key=cfdi.uuid).attention == Outbound.Attention.PERSON
     assert "portal_refused_after_import" in html and "58" in html and 'id="retry"' not in html
     assert staff_client.post(f"/cfdis/{cfdi.pk}/retry").status_code in (302, 303)
     cfdi.refresh_from_db()

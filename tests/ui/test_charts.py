@@ -12,45 +12,46 @@ from django.utils import timezone
 
 from cfdi.models import Cfdi, CfdiStatus
 from sync import dashboard
-from sync.models import Payment, RecordOutcome, StepRun, SyncRun
+from sync.models import Outbound, Payment, StepRun, SyncRun
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 MEXICO = dt.timezone(dt.timedelta(hours=-6))
 
 
-def _outcome(tenant, kind: str, key: str, *, permanent: bool, updated: dt.datetime) -> None:
-    outcome = RecordOutcome.objects.create(tenant=tenant, step="providers", kind=kind, sage_key=key, action="create",
-                                           status=RecordOutcome.Status.FAILED, permanent=permanent)
-    RecordOutcome.objects.filter(pk=outcome.pk).update(updated=updated)  # auto_now set it to now
+def _record(tenant, kind: str, key: str, *, attention: str, since: dt.datetime) -> None:
+    Outbound.objects.create(tenant=tenant, step="providers", kind=kind, key=key, action="create", attention=attention,
+                            state=Outbound.State.FAILED if attention else Outbound.State.PENDING, since=since,
+                            attempts=1)
 
 
 @pytest.mark.django_db
 def test_it_counts_each_record_that_waits_for_a_person_once_by_tenant_kind_and_day(world):
-    first, second = world(2)  # each: one failed invoice, one waiting payment, one retryable PO failure
+    first, second = world(2)  # each: one refused invoice, one waiting payment, one retryable PO failure
     now = timezone.now()
-    _outcome(first, "vendor", "P001", permanent=True, updated=now - dt.timedelta(days=3))
-    _outcome(first, "vendor", "P002", permanent=False, updated=now)  # retried by itself: not a person's job
-    # Sage's refusal of the invoice is its CFDI (counted), not a second record.
-    _outcome(first, "cfdi_import", Cfdi.objects.get(tenant=first).uuid, permanent=True, updated=now)
-    Cfdi.objects.filter(tenant=second).update(status=CfdiStatus.NEEDS_ATTENTION, updated=now - dt.timedelta(days=20))
+    _record(first, "vendor", "P001", attention="permanent", since=now - dt.timedelta(days=3))
+    _record(first, "vendor", "P002", attention="", since=now)  # retried by itself: not a person's job
+    Outbound.objects.filter(tenant=second, kind="cfdi_import").update(
+        attention="person", state="confirmed", since=now - dt.timedelta(days=20))
+    Outbound.objects.filter(tenant=second, kind="payment").update(state="confirmed")
     Payment.objects.filter(tenant=second).update(state=Payment.State.UPLOADED)
 
     needing = dashboard.needing_a_person_counts(days=5)
 
+    # One count per record, read from the outbound records alone: the invoice's refusal once, not again as its CFDI.
     assert needing.now == {
-        first.pk: Counter({"outcome_vendor": 1, "cfdi_failed": 1, "payment_waiting": 1}),
-        second.pk: Counter({"cfdi_needs_attention": 1}),
+        first.pk: Counter({"vendor": 1, "cfdi_import": 1, "waiting_payment": 1}),
+        second.pk: Counter({"cfdi_import": 1}),
     }
     assert len(needing.days) == 5 and needing.days[-1] == timezone.localdate()
     # The vendor waits since 3 days ago; the invoice of the second tenant since before the window.
-    assert [day["outcome_vendor"] for day in needing.by_day] == [0, 1, 1, 1, 1]
-    assert [day["cfdi_needs_attention"] for day in needing.by_day] == [1, 1, 1, 1, 1]
+    assert [day["vendor"] for day in needing.by_day] == [0, 1, 1, 1, 1]
+    assert [day["cfdi_import"] for day in needing.by_day] == [1, 1, 1, 1, 2]
     assert needing.by_day[-1] == needing.total_now()
-    # The overview counts come from the same function, and link to the lists that hold the records.
+    # The overview counts come from the same function, and link to the attention page's filtered list.
     rows = {row.tenant.code: row for row in dashboard.overview_rows()}
     assert {item.kind: item.count for item in rows[first.code].needs} == dict(needing.now[first.pk])
-    assert [item.url for item in rows[second.code].needs] == [f"/cfdis/?tenant={second.code}&status=needs_attention"]
+    assert [item.url for item in rows[second.code].needs] == [f"/attention/?tenant={second.code}&kind=cfdi_import"]
 
 
 @pytest.mark.django_db
@@ -58,7 +59,8 @@ def test_it_is_green_only_when_nothing_waits(staff_client, world):
     tenant = world(1)[0]
     html = staff_client.get("/").content.decode()
     assert f'<tr class="problem" data-tenant="{tenant.code}">' in html
-    assert f"/payments/?tenant={tenant.code}&amp;state=waiting" in html
+    assert f"/attention/?tenant={tenant.code}&amp;kind=payment&amp;show=waiting" in html
+    Outbound.objects.update(state=Outbound.State.CONFIRMED, attention="")
     Cfdi.objects.update(status=CfdiStatus.IMPORTED)
     Payment.objects.update(state=Payment.State.UPLOADED)
     StepRun.objects.update(status=StepRun.Status.SUCCEEDED)
@@ -107,7 +109,7 @@ def _drawn(page, chart: str) -> dict[str, float]:
 @pytest.mark.django_db(transaction=True, databases=["default", SAGE_ALIAS])
 def test_it_draws_the_charts_from_a_real_cycle(live_server, sandbox_tenant, staff_user, page):  # noqa: F811
     from sandbox.company import write_company  # noqa: F401
-    from sync.pipeline import run_tenant
+    from sync.engine.pipeline import run_tenant
     from sync.sage.models import APVEN
     from tenants.sage_db import sage_alias
     from tests.sync.cfdi.world import to_import
@@ -133,7 +135,7 @@ def test_it_draws_the_charts_from_a_real_cycle(live_server, sandbox_tenant, staf
     assert sum(runs_today.values()) == 2 and {first.status, second.status} <= set(runs_today)
 
     needing = dashboard.needing_a_person_counts([tenant.pk]).now[tenant.pk]
-    assert needing["cfdi_failed"] >= 1
+    assert needing["cfdi_import"] >= 1  # the hand-keyed invoices Sage holds without their UUID
     assert _drawn(page, "needing") == {kind: float(n) for kind, n in needing.items()}
 
     durations = _drawn(page, "durations")

@@ -100,7 +100,7 @@ def test_it_reports_each_tenant_in_api_status(staff_client, world):
     assert tenants[first.code]["problem"] is True
     assert tenants[first.code]["behind"] is False and tenants[first.code]["lease"] is None
     assert tenants[first.code]["last_completed"] is not None
-    assert tenants[first.code]["waiting_for_a_person"] == {"cfdi_failed": 1, "payment_waiting": 1}
+    assert tenants[first.code]["waiting_for_a_person"] == {"cfdi_import": 1, "waiting_payment": 1}
     assert tenants[first.code]["last_success"] is None
 
 
@@ -124,6 +124,7 @@ def test_it_counts_in_api_stats(staff_client, world):
         "cfdis_by_status": {"failed": 2},
         "payments_by_state": {"waiting": 2},
         "runs_last_24h_by_status": {"partial": 2},
+        "records_needing_a_person_by_kind": {"cfdi_import": 2},
         "cfdi_originals": {"count": 2, "bytes": 2 * Cfdi.objects.first().size},
     }
     assert Cfdi.objects.first().size > 1000

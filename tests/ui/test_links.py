@@ -9,7 +9,7 @@ import pytest
 
 from cfdi.models import Cfdi, CfdiStatus
 from cfdi.services import store_cfdi
-from sync.models import Payment, PaymentLine, RecordOutcome, SyncLink, SyncRun
+from sync.models import Outbound, OutboundAttempt, Payment, PaymentLine, SyncRun
 from tests.cfdi.samples import sample
 from tests.ui.conftest import INVOICE_UUID
 
@@ -23,10 +23,12 @@ def _waiting_without_uuid(tenant, docnbr: str, invoice_number: str, vendor: str 
     """A Sage payment of an invoice Sage holds without its CFDI UUID (typed by hand), as in FA-1010."""
     payment = Payment.objects.create(tenant=tenant, docnbr=docnbr, vendor=vendor, date=dt.date(2026, 1, 21),
                                      amount=Decimal("10"), currency="MXN", batch=8, entry=1,
-                                     state=Payment.State.WAITING, sage_hash="y",
-                                     wait_reason=f"the Sage invoice(s) {invoice_number} have no CFDI UUID")
+                                     state=Payment.State.WAITING, sage_hash="y")
     PaymentLine.objects.create(payment=payment, line=1, invoice_number=invoice_number, cfdi_uuid="",
                                amount=Decimal("10"))
+    Outbound.objects.create(tenant=tenant, kind=Outbound.Kind.PAYMENT, key=docnbr, state=Outbound.State.WAITING,
+                            reason_code="no_cfdi_uuid",
+                            reason=f"the Sage invoice(s) {invoice_number} have no CFDI UUID")
     return payment
 
 
@@ -40,6 +42,7 @@ def test_it_walks_from_a_stuck_payment_to_its_invoice_and_back(staff_client, wor
     payments = staff_client.get("/payments/?docnbr=PY0000005").content.decode()
     assert f'<a href="/cfdis/{cfdi.pk}/" class="waits-for">A-123456 (no UUID in Sage)</a>' in payments
     assert '<span class="status st-needs_attention">needs attention</span>' in payments
+    assert "the Sage invoice(s) A-123456 have no CFDI UUID" in payments  # why it waits: its record's reason
 
     page = staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
     assert f'href="/payments/?tenant={tenant.code}&amp;docnbr=PY0000005">PY0000005</a>' in page
@@ -71,16 +74,14 @@ def test_it_links_each_record_to_the_run_and_step_that_last_touched_it(staff_cli
     tenant = world(1)[0]
     run = SyncRun.objects.get(tenant=tenant)
     cfdi = Cfdi.objects.get(tenant=tenant)
-    RecordOutcome.objects.create(tenant=tenant, run=run, step="cfdi_import", kind=SyncLink.Kind.CFDI_IMPORT,
-                                 sage_key=cfdi.uuid, action="import", status=RecordOutcome.Status.FAILED,
-                                 permanent=True, last_error="RecordDuplicate")
-    RecordOutcome.objects.create(tenant=tenant, run=run, step="payment_upload", kind=SyncLink.Kind.PAYMENT,
-                                 sage_key="PY00000", action="create", status=RecordOutcome.Status.SUCCEEDED)
+    payment = Outbound.objects.get(tenant=tenant, kind=Outbound.Kind.PAYMENT, key="PY00000")
+    OutboundAttempt.objects.create(record=payment, run=run, step="payment_upload", action="create",
+                                   outcome="confirmed")
     to_step = f'href="/runs/{run.pk}/#step-{{}}" class="touch">Run {run.pk}</a>'
 
     assert to_step.format("cfdi_import") in staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
     assert to_step.format("payment_upload") in staff_client.get("/payments/").content.decode()
-    assert to_step.format("po_create") in staff_client.get("/pos/").content.decode()
+    assert to_step.format("po_upsert") in staff_client.get("/pos/").content.decode()
     # And back: the run's failed records open their records' pages.
     run_page = staff_client.get(f"/runs/{run.pk}/").content.decode()
     assert f'<a href="/cfdis/{cfdi.pk}/">{cfdi.uuid}</a>' in run_page

@@ -25,7 +25,7 @@ def test_it_renders_no_secret_on_any_staff_page(staff_client, world):
 def test_it_renders_no_secret_in_the_admin(admin_client, world):
     tenant = world(1)[0]
     for url in ("/admin/tenants/tenant/", f"/admin/tenants/tenant/{tenant.pk}/change/", "/admin/sync/syncrun/",
-                "/admin/sync/recordoutcome/", "/admin/cfdi/cfdi/"):
+                "/admin/sync/outbound/", "/admin/sync/retryrequest/", "/admin/cfdi/cfdi/"):
         response = admin_client.get(url)
         assert response.status_code == 200, url
         _assert_no_secret(url, response.content.decode())

@@ -34,10 +34,10 @@ def _visible_text(page: str) -> str:
 
 
 def test_it_shows_every_staff_page_in_spanish_without_our_english(staff_client, world):
-    from sync.models import RecordOutcome
+    from sync.models import Outbound
 
     world(2)
-    RecordOutcome.objects.update(permanent=True)
+    Outbound.objects.filter(kind="po").update(attention="permanent", state="failed")
     phrases = _english_phrases()
     assert len(phrases) > 100
     leftovers = {}
@@ -53,7 +53,7 @@ def test_it_shows_every_staff_page_in_spanish_without_our_english(staff_client, 
 
 
 def test_it_says_the_sync_commands_counts_in_the_language_in_force():
-    from sync.steps.base import StepResult
+    from sync.engine.context import StepResult
 
     result = StepResult(created=28, updated=0, skipped=12, failed=1)
     with translation.override("es"):

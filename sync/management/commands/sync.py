@@ -14,9 +14,9 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
+from sync.engine.context import counts_summary
+from sync.engine.pipeline import Interrupted, run_tenant, step_names
 from sync.models import StepRun, SyncRun
-from sync.pipeline import Interrupted, run_tenant, step_names
-from sync.steps.base import counts_summary
 from tenants.models import Tenant
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_LEASE_HELD = 0, 1, 2, 3

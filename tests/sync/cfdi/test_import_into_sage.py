@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from cfdi import storage
-from cfdi.models import Cfdi, CfdiStatus, ImportAttempt, ImportOutcome
+from cfdi.models import Cfdi, CfdiStatus
 from cfdi.parsing import parse_xml
 from cfdi.services import store_cfdi
 from cfdi.taxes import cfdi_taxes
@@ -24,12 +24,13 @@ from sandbox.sage_webapi import invoices as stand_in
 from sandbox.sage_webapi.common import Audit
 from sandbox.sat.register import register_stamped
 from sync.cfdi_import import VendorFacts, build_invoice
-from sync.models import StepRun
+from sync.engine.outbox import close
+from sync.models import Outbound, OutboundAttempt, StepRun
 from sync.sage.models import APIBC, APIBH, APIBHO, APOBL, APRDC, APVEN
 from sync.sage.webapi import APInvoiceBatch, SageWebApi
 from tenants.sage_db import sage_alias
 from tests.cfdi.samples import sample
-from tests.sync.cfdi.world import COMPANY_RFC, cfdi_dir, run_step  # noqa: F401 (fixtures)
+from tests.sync.cfdi.world import COMPANY_RFC, cfdi_dir, import_history, import_record, run_step  # noqa: F401
 from tests.sync.conftest import SAGE_DB
 
 pytestmark = SAGE_DB
@@ -89,7 +90,7 @@ def test_sages_total_and_tax_are_the_cfdis_for_two_rates_withholdings_and_dollar
         if planned.kind != "I" or planned.in_sage or not plan.vendor(planned.vendor_id).in_sage:
             continue
         cfdi = Cfdi.objects.get(tenant=company, uuid=planned.uuid)
-        assert cfdi.status == CfdiStatus.IMPORTED, cfdi.import_attempts.first().message
+        assert cfdi.status == CfdiStatus.IMPORTED, import_history(cfdi).first().message
         entry = sage_entry(company, cfdi)
         assert (entry.AMTGROSTOT, entry.AMTTAXTOT, entry.AMTUNDISTR) == (
             planned.total, planned.tax - planned.withheld, 0), planned
@@ -141,12 +142,17 @@ def test_the_stamped_sample_with_withholdings_waits_for_its_tax_mapping_then_imp
     first = run_step(company, "cfdi_import")
     cfdi.refresh_from_db()
     assert cfdi.status == CfdiStatus.NEEDS_ATTENTION
-    assert "T001" in cfdi.import_attempts.get().message and first.failed_count == 1
+    assert "T001" in import_history(cfdi).get().message and first.failed_count == 1
+    record = import_record(cfdi)
+    assert record.attention == Outbound.Attention.CONFIG and "T001" in record.reason  # a setting must change
+    run_step(company, "cfdi_import")
+    assert import_history(cfdi).count() == 1, "not tried again as it stands"
 
     company.sage_tax_authorities = {"T001": 1, "R002": 2}
     company.save()
-    cfdi.status = CfdiStatus.VALID
-    cfdi.save()
+    close([record], Outbound.Closed.RESOLVED, by="ana", note="mapped T001")  # what Resolve on the attention page does
+    cfdi.refresh_from_db()
+    assert cfdi.status == CfdiStatus.VALID
     run_step(company, "cfdi_import")
     cfdi.refresh_from_db()
     entry = sage_entry(company, cfdi)
@@ -163,7 +169,8 @@ def test_a_cfdi_in_another_currency_than_its_vendors_waits_with_the_reason(compa
 
     cfdi = Cfdi.objects.get(tenant=company, uuid=usd.uuid)
     assert cfdi.status == CfdiStatus.NEEDS_ATTENTION
-    assert "USD" in cfdi.import_attempts.get().message and "MXP" in cfdi.import_attempts.get().message
+    assert "USD" in import_history(cfdi).get().message and "MXP" in import_history(cfdi).get().message
+    assert import_record(cfdi).attention == Outbound.Attention.PERSON
     assert Cfdi.objects.filter(tenant=company, status=CfdiStatus.IMPORTED).count() > 1
 
 
@@ -191,9 +198,9 @@ def test_a_credit_note_is_applied_to_its_posted_invoice_or_imported_unapplied_sa
         cfdi.refresh_from_db()
         assert cfdi.status == CfdiStatus.IMPORTED
     assert sage_entry(company, applied).INVCAPPLTO == posted.document_number
-    assert posted.document_number in applied.import_attempts.get().message
+    assert posted.document_number in import_history(applied).get().message
     assert sage_entry(company, unknown).INVCAPPLTO == ""
-    note = unknown.import_attempts.get().message
+    note = import_history(unknown).get().message
     assert note.startswith("Imported unapplied") and "BBBBBBBB-0000-4000-8000-00000000000B" in note
 
 
@@ -210,8 +217,9 @@ def test_a_credit_note_waits_until_its_invoice_is_posted(company, plan):
     run_step(company, "cfdi_import")
     note.refresh_from_db()
     assert note.status == CfdiStatus.VALID
-    waits = list(note.import_attempts.all())
+    waits = list(import_history(note))
     assert len(waits) == 1 and "posted" in waits[0].message  # said once, not every cycle
+    assert (import_record(note).state, import_record(note).attention) == (Outbound.State.WAITING, "")
 
     stand_in.post_batch(sage_alias(company), invoice.sage_batch, Audit("ADMIN", "ACME"))
     run_step(company, "cfdi_import")
@@ -233,8 +241,8 @@ def test_a_batch_refused_without_naming_the_entry_is_halved_until_the_bad_invoic
 
     bad = Cfdi.objects.get(tenant=company, uuid=poison.uuid)
     assert bad.status == CfdiStatus.FAILED
-    attempt = bad.import_attempts.get()
-    assert (attempt.outcome, attempt.error_code) == (ImportOutcome.FAILED, "General")
+    attempt = import_history(bad).get()
+    assert (attempt.outcome, attempt.error_code) == (OutboundAttempt.Outcome.REFUSED, "General")
     others = Cfdi.objects.filter(tenant=company, uuid__in=[c.uuid for c in to_import if c is not poison])
     assert {c.status for c in others} == {CfdiStatus.IMPORTED}
     assert step.failed_count == 1 and step.status == StepRun.Status.FAILED
@@ -250,7 +258,8 @@ def test_a_missing_distribution_code_is_one_tenant_problem_and_no_invoice_is_tou
 
     assert step.status == StepRun.Status.FAILED
     assert "INV" in step.message and "invoice distribution code" in step.message
-    assert not ImportAttempt.objects.filter(outcome=ImportOutcome.FAILED).exists()
+    assert not OutboundAttempt.objects.filter(outcome__in=("refused", "failed")).exists()
+    assert not Outbound.objects.exclude(attempts=0).exists()  # the tenant's problem costs no invoice an attempt
     assert APIBC.objects.using(sage_alias(company)).count() == batches_before
 
 
@@ -276,8 +285,9 @@ def test_an_entry_sage_keeps_out_of_balance_is_marked_for_attention(company, pla
     for planned in withheld:
         cfdi = Cfdi.objects.get(tenant=company, uuid=planned.uuid)
         assert cfdi.status == CfdiStatus.NEEDS_ATTENTION and cfdi.sage_batch
-        message = cfdi.import_attempts.get().message
+        message = import_history(cfdi).get().message
         assert "undistributed" in message and "before posting" in message
+        assert (import_record(cfdi).state, import_record(cfdi).attention) == ("confirmed", "person")
         assert sage_entry(company, cfdi).AMTUNDISTR == -planned.withheld  # the withholdings Sage left out
     plain = next(c for c in plan.cfdis if c.kind == "I" and not c.in_sage and not c.withheld
                  and not c.base_border and plan.vendor(c.vendor_id).in_sage)
@@ -307,8 +317,8 @@ def test_after_clear_history_what_sage_holds_is_found_and_never_imported_twice(s
     assert held
     for planned in held:
         cfdi = Cfdi.objects.get(tenant=tenant, uuid=planned.uuid)
-        attempt = cfdi.import_attempts.get()
-        assert (cfdi.status, attempt.outcome) == (CfdiStatus.IMPORTED, ImportOutcome.SKIPPED), planned
+        attempt = import_history(cfdi).get()
+        assert (cfdi.status, attempt.outcome) == (CfdiStatus.IMPORTED, OutboundAttempt.Outcome.RECOVERED), planned
         assert "posted" in attempt.message
         document = APOBL.objects.using(alias).get(IDVEND=planned.vendor_id, IDINVC=planned.document_number)
         assert (cfdi.sage_batch, cfdi.sage_entry) == (int(document.CNTBTCH), int(document.CNTITEM))

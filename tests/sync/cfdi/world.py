@@ -8,7 +8,7 @@ from sandbox.company import write_company
 from sandbox.faults import clear_faults
 from sandbox.plan import Plan, build_plan
 from sandbox.portal.seed import seed_portal
-from sync.pipeline import run_tenant
+from sync.engine.pipeline import run_tenant
 from tenants.sage_db import sage_alias
 
 # The sage_tenant fixture's RFC: the plan's CFDIs are issued to it.
@@ -58,3 +58,17 @@ def vendor_in_sage(plan: Plan, cfdi) -> bool:
 def to_import(plan: Plan) -> set[str]:
     """I/E CFDIs that are not in Sage yet and whose issuer is a Sage vendor."""
     return {c.uuid for c in plan.cfdis if c.kind in "IE" and not c.in_sage and vendor_in_sage(plan, c)}
+
+
+def import_history(cfdi):
+    """The history of a CFDI's import record (sync.models.OutboundAttempt), newest first."""
+    from sync.models import Outbound, OutboundAttempt
+
+    return OutboundAttempt.objects.filter(record__tenant_id=cfdi.tenant_id, record__kind=Outbound.Kind.CFDI_IMPORT,
+                                          record__key=cfdi.uuid)
+
+
+def import_record(cfdi):
+    from sync.models import Outbound
+
+    return Outbound.objects.get(tenant_id=cfdi.tenant_id, kind=Outbound.Kind.CFDI_IMPORT, key=cfdi.uuid)

@@ -10,8 +10,9 @@ from sync.po_payload import PoPayloadError, build_order
 from sync.po_state import SagePo, SagePoLine
 
 pytestmark = pytest.mark.django_db
-SHIP_TO = {"STDESC": "Almacén norte", "STCODE": "1", "STADDRESS1": "Carretera a Saltillo km 12", "STADDRESS2": "Bodega 3",
-           "STCITY": "Santa Catarina", "STSTATE": "NL", "STZIP": "66350", "STCOUNTRY": "MEXICO"}
+SHIP_TO = {"STDESC": "Almacén norte", "STCODE": "1", "STADDRESS1": "Carretera a Saltillo km 12",
+           "STADDRESS2": "Bodega 3", "STCITY": "Santa Catarina", "STSTATE": "NL", "STZIP": "66350",
+           "STCOUNTRY": "MEXICO"}
 BILL_TO = {"BTCODE": "MATRIZ", "BTADDRESS1": "Av. Constitución 2050", "BTCITY": "Monterrey", "ENTEREDBY": "ADMIN"}
 
 
@@ -58,7 +59,8 @@ def test_it_sends_the_exchange_rate_of_a_foreign_currency_po(make_tenant):
 
 
 def test_it_ships_to_the_po_address_or_else_to_the_tenants_default(make_tenant):
-    tenant = make_tenant(ship_to_street="Calle Planta 1", ship_to_city="Apodaca", ship_to_state="NL", ship_to_zip="66600")
+    tenant = make_tenant(ship_to_street="Calle Planta 1", ship_to_city="Apodaca", ship_to_state="NL",
+                         ship_to_zip="66600")
     own = build_order(sage_po(line(1000, "1")), tenant).to_json()["addresses"]
     assert [(a["type"], a["street"]) for a in own] == [
         ("BILLING", "Av. Constitución 2050"), ("SHIPPING", "Carretera a Saltillo km 12 Bodega 3")]

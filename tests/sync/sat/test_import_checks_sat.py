@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from cfdi.models import CfdiStatus, SatStatus
 from sandbox.faults import clear_faults, set_faults
-from sandbox.sat.register import mark_cancelled_at_sat
-from sync.models import Payment, PaymentLine, StepRun
-from sync.pipeline import run_tenant
-from sync.sat.status import SAT_CANCELLED
-from sync.steps.cfdi_import import retry_import
+from sandbox.sat.models import SandboxSatCfdi
+from sandbox.sat.register import mark_cancelled_at_sat, register_of
+from sync.engine.pipeline import run_tenant
+from sync.models import Outbound, Payment, PaymentLine, StepRun
+from sync.retry import retry_import
+from sync.sat.status import NOT_FOUND, SAT_CANCELLED
 from tenants.models import SatUnreachable
 from tests.sync.cfdi.world import cfdi_dir, plan, run_step, to_import, world  # noqa: F401 (fixtures)
 from tests.sync.conftest import SAGE_DB
@@ -176,6 +177,9 @@ def test_it_asks_again_daily_about_imported_unpaid_invoices_and_hands_a_later_ca
     assert problem["code"] == SAT_CANCELLED
     assert f"batch {cfdi.sage_batch}, entry {cfdi.sage_entry}" in problem["message"]
     assert step.failed_count == 1 and any(f"CFDI {later} needs a person" in line for line in step.log)
+    record = Outbound.objects.get(kind=Outbound.Kind.CFDI_IMPORT, key=later)  # on the attention page
+    assert (record.state, record.attention, record.reason_code) == ("confirmed", "person", SAT_CANCELLED)
+    assert "hold or reverse that invoice in Sage" in record.reason
     assert consultas(paid) == asked[paid], "a paid invoice is not asked about again"
     assert stored(world, paid).status == CfdiStatus.IMPORTED
     assert all(consultas(uuid) == asked[uuid] + 1 for uuid in others)
@@ -204,6 +208,7 @@ def test_it_asks_sat_once_per_cfdi_while_its_answer_is_fresh(world, plan):
     first = run_step(world, "cfdi_import")
     asked_first = {uuid: consultas(uuid) for uuid in expected}
     clear_faults(sage)
+    Outbound.objects.update(not_before=timezone.now())  # the backoff has passed
     second = run_step(world, "cfdi_import")
 
     assert first.created_count == 0 and second.created_count == len(expected)
@@ -237,3 +242,29 @@ def test_a_dry_run_asks_sat_but_writes_nothing(world, plan):
     cfdi = stored(world, cancelled)
     assert (cfdi.status, cfdi.problems) == (CfdiStatus.VALID, [])
     assert any(cancelled in line and "not imported" in line for line in run.steps.get().log)
+
+
+def test_a_cfdi_sat_does_not_know_waits_then_needs_a_person_after_72_hours(world, plan):
+    downloaded(world)
+    unknown = sorted(to_import(plan))[0]
+    entry = register_of(unknown)
+    SandboxSatCfdi.objects.filter(pk=entry.pk).update(total=entry.total + 1)  # SAT answers "No Encontrado"
+
+    step = run_step(world, "cfdi_import")
+
+    record = Outbound.objects.get(kind=Outbound.Kind.CFDI_IMPORT, key=unknown)
+    assert (record.state, record.reason_code, record.attention, record.attempts) == ("waiting", NOT_FOUND, "", 0)
+    assert stored(world, unknown).status == CfdiStatus.VALID and step.failed_count == 0
+    # Three days on, SAT still does not know it: longer than a PAC may take. A person is asked.
+    Outbound.objects.filter(pk=record.pk).update(since=timezone.now() - dt.timedelta(hours=73))
+    SatStatus.objects.filter(uuid=unknown).update(checked_at=timezone.now() - dt.timedelta(hours=2))
+    run_step(world, "cfdi_import")
+    record.refresh_from_db()
+    assert (record.state, record.attention) == ("waiting", Outbound.Attention.PERSON)
+    assert "72 hours" in record.reason and "ask the supplier" in record.reason
+
+    SandboxSatCfdi.objects.filter(pk=entry.pk).update(total=entry.total)  # SAT knows it now
+    SatStatus.objects.filter(uuid=unknown).update(checked_at=timezone.now() - dt.timedelta(hours=2))
+    run_step(world, "cfdi_import")
+    record.refresh_from_db()
+    assert (record.state, record.attention, stored(world, unknown).status) == ("confirmed", "", CfdiStatus.IMPORTED)

@@ -1,5 +1,5 @@
 """A step that fails the way a client might: with the tenant's secret in its message."""
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
 
 
 def run(ctx: StepContext):

@@ -1,5 +1,5 @@
 """A step that logs far more lines than a StepRun keeps."""
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
 
 
 def run(ctx: StepContext):

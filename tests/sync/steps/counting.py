@@ -1,5 +1,5 @@
 """A step that records what it did: one created and one updated per call."""
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
 
 
 def run(ctx: StepContext):

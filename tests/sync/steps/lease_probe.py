@@ -1,8 +1,8 @@
 """Outlives the lease, then asks whether another run could take the tenant now."""
 import time
 
-from sync.lease import LeaseHeld, take_lease
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
+from sync.engine.lease import LeaseHeld, take_lease
 
 
 def run(ctx: StepContext):

@@ -1,5 +1,5 @@
 """A step that finishes but reports one failed record."""
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
 
 
 def run(ctx: StepContext):

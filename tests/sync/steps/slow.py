@@ -2,7 +2,7 @@
 import os
 import time
 
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
 
 
 def run(ctx: StepContext):

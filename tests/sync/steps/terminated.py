@@ -3,7 +3,7 @@ import os
 import signal
 import time
 
-from sync.steps.base import StepContext
+from sync.engine.context import StepContext
 
 
 def run(ctx: StepContext):

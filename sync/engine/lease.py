@@ -6,7 +6,7 @@ with one conditional UPDATE; a held one only by compare-and-swap on the
 the database answers "1 row" to exactly one of them. A holder renews it
 while its run goes on (a LeaseKeeper thread, every third of the lease;
 `StepContext.heartbeat()` renews only when that is overdue), and releases it
-at the end — also when stopped by SIGTERM or SIGINT (sync.pipeline).
+at the end — also when stopped by SIGTERM or SIGINT (sync.engine.pipeline).
 
 A holder that died without releasing never blocks a tenant for long: the
 row names the holder's host, pid and the process's start time, so a taker on
@@ -34,10 +34,10 @@ from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from sync.crashpoints import crashpoint
+from sync.engine.crashpoints import crashpoint
 from sync.models import SyncRun, TenantLease
 
-logger = logging.getLogger("sync.lease")
+logger = logging.getLogger("sync.engine.lease")
 
 # Two readings of one process's start time differ by rounding only; a reused pid
 # belongs to a process started at least this much later.

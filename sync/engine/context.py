@@ -4,12 +4,15 @@ A step is a module in sync/steps/ with `run(ctx: StepContext) -> StepResult`.
 It re-reads the tenant by id (`ctx.tenant`), counts what it did on
 `ctx.result`, writes log lines with `ctx.log(...)`, and, when `ctx.dry_run`
 is set, builds every payload and hands it to `ctx.would_send(...)` instead of
-sending it.
+sending it. A step that exports (sync.engine.exporter) names the kinds of
+outbound record it writes in `KINDS`; a person's Retry of some records runs
+only those steps, with `ctx.only` naming the records (`ctx.only_keys(kind)`).
 """
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Callable
@@ -50,6 +53,14 @@ class StepContext:
     lines: list[str] = field(default_factory=list)
     heartbeat: Callable[[], None] = lambda: None
     echo: Callable[[str], None] | None = None
+    # A person's Retry: kind → the keys to run, and nothing else. None: a whole cycle.
+    only: Mapping[str, frozenset[str]] | None = None
+
+    def only_keys(self, kind: str) -> frozenset[str] | None:
+        """The keys of `kind` this run is limited to (empty: none of this kind); None when not limited."""
+        if self.only is None:
+            return None
+        return self.only.get(kind, frozenset())
 
     @cached_property
     def tenant(self) -> Tenant:

@@ -6,7 +6,7 @@ and the next step still runs. SIGTERM or SIGINT during the steps stops the
 cycle where it is: the run is closed as interrupted and the lease handed back
 before the process goes on to stop. A step whose module does not exist yet is
 recorded as skipped, "not available yet" — never silently left out.
-The writes steps make to outside systems follow sync.idempotence.
+The writes steps make to outside systems go through sync.engine.exporter.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -27,13 +28,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from sageconnect.logsafe import Verbatim, one_line
-from sync import lease as leases
-from sync.crashpoints import crashpoint
+from sync.alerts import alert_failed_steps
+from sync.engine import lease as leases
+from sync.engine.context import StepContext, StepResult
+from sync.engine.crashpoints import crashpoint
 from sync.models import STEP_LOG_MAX_LINES, StepRun, SyncRun
-from sync.steps.base import StepContext, StepResult
 from tenants.models import STEP_NAMES, Tenant
 
-logger = logging.getLogger("sync.pipeline")
+logger = logging.getLogger("sync.engine.pipeline")
 
 # Step name → module, in DESIGN.md order.
 STEP_MODULES: dict[str, str] = {name: f"sync.steps.{name}" for name in STEP_NAMES}
@@ -59,8 +61,13 @@ def run_tenant(
     registry: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     echo: Callable[[str], None] | None = None,
+    only_records: Mapping[str, Iterable[str]] | None = None,
 ) -> SyncRun:
-    """Run one cycle for the tenant; the returned SyncRun says what happened."""
+    """Run one cycle for the tenant; the returned SyncRun says what happened.
+
+    `only_records` (kind → keys): a person's Retry — only the steps that export
+    those kinds run, each limited to those records.
+    """
     tenant = Tenant.objects.get(pk=tenant_id)
     registry = step_modules() if registry is None else registry
     fields = {"tenant": tenant, "trigger": trigger, "dry_run": dry_run, "only_step": only_step or ""}
@@ -74,21 +81,25 @@ def run_tenant(
         except leases.LeaseHeld as held:
             run = SyncRun.objects.create(**fields, lease_holder=held.holder)
             return _finish_skipped(run, SyncRun.SkipReason.LEASE_HELD, str(held))
-        run = None
+        started: SyncRun | None = None
         try:
             # Created once the lease is ours, holder included: one INSERT instead of an INSERT and an UPDATE.
-            run = SyncRun.objects.create(**fields, lease_holder=holder)
+            run = started = SyncRun.objects.create(**fields, lease_holder=holder)
             with leases.LeaseKeeper(tenant.pk, holder) as keeper:
                 stop.arm()
+                only = None if only_records is None else {
+                    kind: frozenset(keys) for kind, keys in only_records.items()}
                 step_runs = _run_steps(run, tenant, Heartbeat(tenant.pk, holder, keeper), registry, only_step,
-                                       progress, echo)
+                                       progress, echo, only)
                 stop.hold()
             # Recorded while the lease is still ours: a free lease then always means a finished run.
             return _finish(run, step_runs)
         except Interrupted as interrupted:
             stop.hold()
-            if run is not None:
-                _written_despite_interrupt(lambda: _close_interrupted(run, interrupted.signum, holder))
+            signum = interrupted.signum
+            if started is not None:
+                interrupted_run = started
+                _written_despite_interrupt(lambda: _close_interrupted(interrupted_run, signum, holder))
             raise
         finally:
             stop.hold()
@@ -123,7 +134,7 @@ class StopSignals:
     def __init__(self) -> None:
         self.pending: int | None = None
         self.armed = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}  # what signal.getsignal gave back: a handler, SIG_DFL or SIG_IGN
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():
@@ -253,18 +264,20 @@ class StepRecords:
         self._written_at = time.monotonic()
 
 
-def _run_steps(run, tenant, heartbeat, registry, only_step, progress, echo) -> list[StepRun]:
+def _run_steps(run, tenant, heartbeat, registry, only_step, progress, echo, only=None) -> list[StepRun]:
     records = StepRecords()
     try:
         for name in registry:
             if only_step and name != only_step:
+                continue
+            if only is not None and not exports_any(registry[name], only):
                 continue
             try:
                 heartbeat()
             except LeaseLost as lost:
                 run.note = str(lost)
                 break
-            step_run = _run_one(run, tenant, name, registry[name], heartbeat, echo)
+            step_run = _run_one(run, tenant, name, registry[name], heartbeat, echo, only)
             records.add(step_run)
             crashpoint("pipeline:between_steps")
             if progress:
@@ -276,13 +289,13 @@ def _run_steps(run, tenant, heartbeat, registry, only_step, progress, echo) -> l
     return records.all
 
 
-def _run_one(run, tenant, name, module_path, heartbeat, echo) -> StepRun:
+def _run_one(run, tenant, name, module_path, heartbeat, echo, only=None) -> StepRun:
     # Not written here: StepRecords writes it, once, after the step ended.
     step_run = StepRun(run=run, step=name)
     if not _enabled(tenant, name):
         return _close(step_run, StepRun.Status.SKIPPED, _("switched off for this tenant"), StepResult(), [], 0.0)
     ctx = StepContext(tenant_id=tenant.pk, run_id=run.pk, step=name, dry_run=run.dry_run,
-                      heartbeat=heartbeat, echo=echo)
+                      heartbeat=heartbeat, echo=echo, only=only)
     # The tenant read at the start of the run, not once more per step; a copy, so
     # nothing one step sets on it is seen by the next.
     ctx.__dict__["tenant"] = copy.copy(tenant)
@@ -321,6 +334,15 @@ def load_step(module_path: str) -> ModuleType:
     if not callable(getattr(module, "run", None)):
         raise StepNotAvailable(module_path)
     return module
+
+
+def exports_any(module_path: str, only: Mapping[str, frozenset[str]]) -> bool:
+    """Whether the step writes any of the kinds a Retry names (its module's KINDS)."""
+    try:
+        module = load_step(module_path)
+    except StepNotAvailable:
+        return False
+    return any(kind in only for kind in getattr(module, "KINDS", ()))
 
 
 def short_error(exc: BaseException) -> str:
@@ -371,7 +393,5 @@ def _finish(run: SyncRun, steps: list[StepRun]) -> SyncRun:
     run.save()
     # The alerts read the failed steps back; with none there is nothing to read.
     if not run.dry_run and failed:
-        from sync.alerts import alert_failed_steps
-
         alert_failed_steps(run)
     return run

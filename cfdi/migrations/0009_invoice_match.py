@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cfdi', '0007_tax_lines'),
+        ('cfdi', '0008_import_attempts_moved_to_outbound_records'),
         ('tenants', '0008_labels_and_validators'),
     ]
 
