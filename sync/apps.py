@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 from sageconnect.processes import follow_parent_from_environment
 
@@ -22,6 +22,12 @@ class SyncConfig(AppConfig):
         # as the database does, so an admin can put people in them at once;
         # so does the daily prune of old history (sync.housekeeping).
         post_migrate.connect(_create_access_groups, sender=self)
+        # A tenant's django-q schedule follows its settings; the models are loaded by now.
+        from sync import scheduling
+        from tenants.models import Tenant
+
+        post_save.connect(scheduling.tenant_saved, sender=Tenant, dispatch_uid="sync_schedule_on_tenant_save")
+        post_delete.connect(scheduling.tenant_deleted, sender=Tenant, dispatch_uid="sync_schedule_on_tenant_delete")
         # `manage.py cfdi import` runs the engine: sync adds it to cfdi's command. Imported here, once
         # the models are loaded (it reads them), as apps.py must.
         from sync import cfdi_command

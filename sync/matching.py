@@ -44,9 +44,14 @@ from django.utils.translation import gettext as _
 
 from cfdi.models import Cfdi, CfdiStatus, InvoiceMatch, MatchState, SageWrite
 from cfdi.portal_status import portal_refusal
+from sync.folio_write import write_uuid_to_sage
 from sync.local_time import local_day
+from sync.models import PaymentLine
 from sync.sage import queries
 from sync.sage.values import currency, sage_date, trimmed, uuid_key
+
+# One reading of a vendor's RFC: the import's (Tenant.vendor_rfc_source).
+from sync.steps.cfdi_import import vendor_rfcs as rfcs_of
 from tenants.sage_db import SageDatabaseUnavailable, sage_alias
 
 MATCHED_KINDS = {"I": 1, "E": 3}       # CFDI TipoDeComprobante → Sage document type (APOBL TXTTRXTYPE, APIBH TEXTTRX)
@@ -288,8 +293,6 @@ def _chunks(items: list) -> Iterator[list]:
 
 def vendor_rfcs(alias: str, tenant, vendor_ids: Iterable[str]) -> dict[str, str]:
     """VENDORID → its RFC, read where the tenant keeps it (Tenant.vendor_rfc_source)."""
-    from sync.steps.cfdi_import import vendor_rfcs as rfcs_of  # one reading of the RFC, the import's
-
     found: dict[str, str] = {}
     for keys in _chunks(sorted(set(vendor_ids))):
         found.update(rfcs_of(alias, tenant, list(queries.vendors_by_ids(alias, tenant, vendor_ids=keys))))
@@ -413,8 +416,6 @@ def confirm(match_id: int, *, by: str, tenant=None) -> InvoiceMatch:
     """A person says the CFDI is that Sage document: write its UUID there and put the CFDI back in line.
 
     Also the way to finish a confirm that was cut short or that Sage refused: Sage is asked first."""
-    from sync.folio_write import write_uuid_to_sage
-
     match = _match(match_id, tenant)
     if match.state == MatchState.CONFIRMED and match.sage_write in (SageWrite.WRITTEN, SageWrite.KEPT):
         settle(match)  # again: harmless, and it finishes a confirm cut short after the write
@@ -505,8 +506,6 @@ def current_document(match: InvoiceMatch) -> SageInvoice:
 def settle(match: InvoiceMatch) -> None:
     """After the tie: the CFDI back in line for the import, and, for a posted document, the UUID on the lines
     of the payments already known to pay it (the payment check gives it to the ones it finds later)."""
-    from sync.models import PaymentLine
-
     with transaction.atomic():
         back_in_line(match.cfdi)
         if match.sage_write == SageWrite.KEPT:

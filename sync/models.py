@@ -4,7 +4,6 @@ tenant leases, and the Sage payments the payment steps move."""
 from __future__ import annotations
 
 from django.db import models
-from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -357,24 +356,6 @@ class PaymentLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.invoice_number} {self.amount}"
-
-
-def _tenant_saved(sender, instance, **kwargs) -> None:
-    from sync.scheduling import sync_schedule
-
-    sync_schedule(instance)
-
-
-def _tenant_deleted(sender, instance, **kwargs) -> None:
-    from sync.scheduling import delete_schedule
-
-    delete_schedule(instance)
-
-
-# Connected here rather than in apps.py: this module is always imported at
-# start-up, and the lazy sender avoids importing tenants from sync's models.
-post_save.connect(_tenant_saved, sender="tenants.Tenant", dispatch_uid="sync_schedule_on_tenant_save")
-post_delete.connect(_tenant_deleted, sender="tenants.Tenant", dispatch_uid="sync_schedule_on_tenant_delete")
 
 
 class PoWatermark(models.Model):

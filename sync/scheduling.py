@@ -57,3 +57,12 @@ def set_paused(paused: bool, tenant_code: str | None = None) -> int:
         tenants = tenants.filter(code=tenant_code)
     # update() skips post_save on purpose: pausing changes no schedule.
     return tenants.exclude(paused=paused).update(paused=paused)
+
+
+def tenant_saved(sender, instance: Tenant, **kwargs) -> None:
+    """post_save of Tenant (connected in SyncConfig.ready): its schedule follows its settings."""
+    sync_schedule(instance)
+
+
+def tenant_deleted(sender, instance: Tenant, **kwargs) -> None:
+    delete_schedule(instance)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
+from cfdi.models import InvoiceMatch, MatchState, SageWrite
 from sync.sage.models import APIBC
 from sync.sage.queries import (
     invoice_entries,
@@ -111,8 +112,6 @@ def _entered(alias: str, tenant, uuids: list[str]) -> dict[str, SageDocument]:
 def _matched(alias: str, tenant, uuids: list[str]) -> dict[str, SageDocument]:
     if not uuids:
         return {}
-    from cfdi.models import InvoiceMatch, MatchState, SageWrite
-
     uuid_of = {(m.vendor, m.document_number): uuid_key(m.cfdi.uuid) for m in InvoiceMatch.objects.filter(
         tenant=tenant, state=MatchState.CONFIRMED, sage_write=SageWrite.KEPT, cfdi__uuid__in=uuids,
     ).select_related("cfdi")}
@@ -134,8 +133,6 @@ def _matched(alias: str, tenant, uuids: list[str]) -> dict[str, SageDocument]:
 
 def matched_uuids(tenant, documents: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """(vendor, document number) → the UUID a person's confirmed match ties to that posted document."""
-    from cfdi.models import InvoiceMatch, MatchState, SageWrite
-
     wanted = set(documents)
     if not wanted:
         return {}

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 
 from sync.sage.models import (
     APBTA,
+    APIBC,
     APIBH,
     APIBHO,
     APOBL,
@@ -299,8 +300,6 @@ def open_entries_between(alias: str, tenant, *, vendor_ids: Iterable[str], total
                          since: dt.date, until: dt.date) -> QuerySet:
     """Invoice and credit note entries not in error (APIBH ERRENTRY 0) of open or ready-to-post batches,
     of `vendor_ids` or whose total including tax (AMTGROSTOT) is one of `totals`, dated in the window."""
-    from sync.sage.models import APIBC
-
     wanted = _vendors_or_totals("IDVEND", "AMTGROSTOT", vendor_ids, totals)
     rows = APIBH.objects.using(alias)
     if wanted is None:
@@ -314,8 +313,6 @@ def open_entries_between(alias: str, tenant, *, vendor_ids: Iterable[str], total
 @sage_query("open_entries_of_documents", documents=[("P00001", "FA-1000")])
 def open_entries_of_documents(alias: str, tenant, *, documents: Iterable[tuple[str, str]]) -> QuerySet:
     """Entries not in error of open or ready-to-post batches, by (IDVEND, IDINVC)."""
-    from sync.sage.models import APIBC
-
     keys = _pairs("IDVEND", "IDINVC", documents)
     rows = APIBH.objects.using(alias)
     if keys is None:
