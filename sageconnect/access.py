@@ -14,7 +14,8 @@ from typing import Any, Callable
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 
 ADMINS_GROUP = "SageConnect admins"
@@ -45,11 +46,12 @@ def ensure_access_groups() -> None:
         Group.objects.get_or_create(name=name)
 
 
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def staff_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A staff page: the login page for anyone not logged in, 403 for anyone logged in who is not staff."""
+    # HttpResponseBase, not HttpResponse: a file download is a FileResponse, a streaming response.
     @login_required
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not is_staff_member(request.user):
             raise PermissionDenied(_("These pages are for SageConnect staff."))
         return view(request, *args, **kwargs)

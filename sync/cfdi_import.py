@@ -99,15 +99,15 @@ class VendorFacts:
 @dataclass
 class Candidate:
     cfdi: Cfdi
-    invoice: APInvoice | None  # None: found in Sage before an invoice was built for it
-    note: str = ""             # shown on the CFDI page with the attempt (e.g. how a credit note was applied)
+    invoice: APInvoice
+    note: str = ""  # shown on the CFDI page with the attempt (e.g. how a credit note was applied)
 
     @property
     def cfdi_uuid(self) -> str:
         return self.cfdi.uuid
 
     def payload(self) -> dict:
-        return self.invoice.payload() if self.invoice is not None else {}
+        return self.invoice.payload()
 
 
 # ---------------------------------------------------------------------------
@@ -143,7 +143,8 @@ def build_invoice(cfdi: Cfdi, tenant, vendor: VendorFacts, *, apply_to: str | No
         RateOverridden="Yes" if foreign else None,
         ExchangeRate=cfdi.exchange_rate if foreign else None,
         TaxAmountControl="Enter",
-        **{f"TaxAmount{n}": amount for n, amount in taxes.items()},
+        TaxAmount1=taxes.get(1), TaxAmount2=taxes.get(2), TaxAmount3=taxes.get(3), TaxAmount4=taxes.get(4),
+        TaxAmount5=taxes.get(5),
         DocumentTotalIncludingTax=total,
         InvoiceOptionalFields=[OptionalField(OptionalField=tenant.folio_optfield, Value=cfdi.uuid)],
         InvoiceDetails=[APInvoiceDetail(LineNumber=20, DistributionCode=tenant.invoice_distribution_code,
@@ -371,7 +372,7 @@ def answered(ctx: StepContext, pending: list[Candidate], answer: APInvoiceBatch,
 def out_of_balance(candidate: Candidate, answer: APInvoice | None, batch: int | None) -> str:
     """Sage's word on the entry, against what was sent: '' when its tax and total are the CFDI's."""
     sent = candidate.invoice
-    if sent is None or answer is None:
+    if answer is None:
         return ""
     wanted_tax = sum(sent.tax_amounts().values(), Decimal(0))
     problems = []

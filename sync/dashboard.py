@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlencode
 
@@ -124,7 +125,7 @@ def needing_a_person_counts(tenant_ids: list[int] | None = None, *, days: int = 
     zone = zone or timezone.get_current_timezone()
     window = _day_window(days, zone, today)
     now: dict[int, Counter] = defaultdict(Counter)
-    by_day = [Counter() for _day in window]
+    by_day: list[Counter] = [Counter() for _day in window]
     for tenant_id, kind, began, n in _needing_rows(tenant_ids, zone):
         now[tenant_id][kind] += n
         for index, day in enumerate(window):
@@ -172,8 +173,8 @@ class TenantRow:
     tenant: Tenant
     next_run: dt.datetime | None
     last_run: SyncRun | None
+    health: TenantHealth
     cells: list[StepCell] = field(default_factory=list)
-    health: TenantHealth | None = None
     needs: list[NeedItem] = field(default_factory=list)
     waiting_reasons: list[tuple[str, int]] = field(default_factory=list)
     last_success: dt.datetime | None = None
@@ -182,8 +183,7 @@ class TenantRow:
     def problem(self) -> bool:
         failed_run = self.last_run is not None and self.last_run.status in (
             SyncRun.Status.FAILED, SyncRun.Status.PARTIAL, SyncRun.Status.INTERRUPTED)
-        behind = self.health is not None and self.health.behind
-        return behind or failed_run or bool(self.needs) or any(cell.problem for cell in self.cells)
+        return self.health.behind or failed_run or bool(self.needs) or any(cell.problem for cell in self.cells)
 
 
 def _latest_step_runs(tenant_ids: list[int]) -> dict[tuple[int, str], StepRun]:
@@ -300,7 +300,7 @@ def chart_data(tenant: Tenant | None = None, *, days: int = CHART_DAYS, today: d
         runs, steps = runs.filter(tenant=tenant), steps.filter(run__tenant=tenant)
     position = {day: index for index, day in enumerate(window)}
 
-    per_day = [Counter() for _day in window]
+    per_day: list[Counter] = [Counter() for _day in window]
     for day, status, n in (runs.annotate(day=TruncDate("started", tzinfo=zone)).values("day", "status")
                            .annotate(n=Count("id")).values_list("day", "status", "n").order_by()):
         if day in position:
@@ -356,14 +356,6 @@ def filtered_runs(params: Mapping[str, str]) -> QuerySet[SyncRun]:
         start, end = _day_bounds(day)
         runs = runs.filter(started__gte=start, started__lt=end)
     return runs.order_by("-started", "-id")
-
-
-def with_seconds(runs: Iterable[SyncRun]) -> list[SyncRun]:
-    """The runs, each with `seconds` it took (None while running)."""
-    runs = list(runs)
-    for run in runs:
-        run.seconds = (run.finished - run.started).total_seconds() if run.finished else None
-    return runs
 
 
 def run_detail(run_id: int) -> tuple[SyncRun, list[StepRun], list[tuple[OutboundAttempt, str]]]:
@@ -580,9 +572,19 @@ class Waiting:
 
 
 @dataclass
+class PaidLine:
+    """A payment line as the page shows it: what Sage says the payment paid, and the CFDI we hold for it."""
+
+    invoice_number: str
+    cfdi_uuid: str
+    amount: Decimal
+    cfdi: Related | None
+
+
+@dataclass
 class PaymentRow:
     payment: Payment
-    lines: list[PaymentLine]
+    lines: list[PaidLine]
     waiting_for: list[Waiting]
     touches: list[Touch] = field(default_factory=list)
     complement_todo: str = ""  # what staff are to enter in Sage (sync.steps.payment_complement)
@@ -604,9 +606,8 @@ def payment_rows(payments: Iterable[Payment]) -> list[PaymentRow]:
                            for kind in (Outbound.Kind.PAYMENT, Outbound.Kind.COMPLEMENT)})
     rows = []
     for payment in payments:
-        lines = lines_by_payment[payment.pk]
-        for line in lines:
-            line.cfdi = held.get(line.pk)
+        lines = [PaidLine(line.invoice_number, line.cfdi_uuid, line.amount, held.get(line.pk))
+                 for line in lines_by_payment[payment.pk]]
         waiting_for = [] if payment.state != Payment.State.WAITING else [
             Waiting(line.cfdi_uuid.upper(), line.invoice_number, line.cfdi) for line in lines
             if line.cfdi is None or line.cfdi.status != CfdiStatus.IMPORTED or not line.cfdi_uuid]
@@ -650,13 +651,14 @@ def _cfdis_for_lines(lines: list[tuple[tuple[int, str], PaymentLine]]) -> dict[i
         by_number[(cfdi.tenant_id, cfdi.document_number)].append(cfdi)
     found = {}
     for (tenant_id, vendor), line in lines:
+        held: Cfdi | None
         if line.cfdi_uuid:
-            cfdi = by_uuid.get((tenant_id, line.cfdi_uuid.upper()))
+            held = by_uuid.get((tenant_id, line.cfdi_uuid.upper()))
         else:
-            cfdi = next((c for c in by_number.get((tenant_id, line.invoice_number), []) if _same_vendor(c, vendor)),
+            held = next((c for c in by_number.get((tenant_id, line.invoice_number), []) if _same_vendor(c, vendor)),
                         None)
-        if cfdi is not None:
-            found[line.pk] = Related(cfdi.pk, cfdi.uuid, cfdi.status, cfdi.document_number)
+        if held is not None:
+            found[line.pk] = Related(held.pk, held.uuid, held.status, held.document_number)
     return found
 
 

@@ -64,6 +64,11 @@ class SyncRun(models.Model):
     def get_absolute_url(self) -> str:
         return f"/runs/{self.pk}/"
 
+    @property
+    def seconds(self) -> float | None:
+        """How long the run took (None while it runs)."""
+        return (self.finished - self.started).total_seconds() if self.finished else None
+
 
 class StepRun(models.Model):
     class Status(models.TextChoices):

@@ -15,6 +15,7 @@ from sync.models import Payment, PaymentLine
 from sync.portal.schemas import (
     CfdiToPayExternRequest,
     OnePaymentRequest,
+    OperationType,
     portal_datetime,
 )
 from sync.sage.models import APTCRO
@@ -22,7 +23,7 @@ from sync.sage.queries import _pairs, sage_query
 from sync.sage.values import currency, uuid_key
 
 # Sage's APTCR does not say how the money moved (transfer, cheque, cash).
-OPERATION_TYPE = "NOT_DEFINED"
+OPERATION_TYPE: OperationType = "NOT_DEFINED"
 CENT = Decimal("0.01")
 HOME_CURRENCY = "MXN"  # the currency a CFDI's TipoCambio converts into (Anexo 20: pesos per unit)
 
@@ -73,7 +74,8 @@ def waiting(payment: Payment, lines: list[PaymentLine], confirmed: set[str],
     paid_in = currency(payment.currency)
     for line in lines:
         found = (money or {}).get(uuid_key(line.cfdi_uuid))
-        if payment_rate(paid_in, found) is None:
+        # A CFDI missing from `money` is taken to be in the payment's currency: rate 1.
+        if found is not None and payment_rate(paid_in, found) is None:
             # Only a person can end this wait: Sage must hold the payment in another currency.
             return Waiting("no_exchange_rate", _(
                 "CFDI %(uuid)s is in %(cfdi)s and the payment in %(payment)s: no exchange rate between them is "

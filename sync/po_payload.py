@@ -26,6 +26,8 @@ from sync.po_state import SagePo, SagePoLine
 from sync.portal import schemas as s
 
 CENT = Decimal("0.01")
+# The portal's CfdiUse values, each mapped to itself: a lookup both checks a Sage value and gives it its Literal type.
+CFDI_USES: dict[str, s.CfdiUse] = {use: use for use in typing.get_args(s.CfdiUse)}
 
 
 class PoPayloadError(ValueError):
@@ -102,9 +104,8 @@ def addresses(po: SagePo, tenant) -> list[s.BatchAddressRequest]:
     return found
 
 
-def _cfdi_use(po: SagePo) -> str | None:
-    value = po.optional_fields.get("USOCFDI", "").upper()
-    return value if value in typing.get_args(s.CfdiUse) else None
+def _cfdi_use(po: SagePo) -> s.CfdiUse | None:
+    return CFDI_USES.get(po.optional_fields.get("USOCFDI", "").upper())
 
 
 def _cents(value: Decimal) -> Decimal:

@@ -104,9 +104,9 @@ def outcome(request: RetryRequest) -> str:
              "again.") % {name: counts[name] for name in ("confirmed", "person", "waiting", "again")}
 
 
-def retry_import(tenant_id: int, cfdi_uuid: str, *, by: str = "") -> SyncRun | None:
+def retry_import(tenant_id: int, cfdi_uuid: str, *, by: str = "") -> SyncRun:
     """Import one CFDI again now, in this process (the `cfdi import --uuid` command). Refuses, with the
-    reason, a CFDI no retry can import. Returns the run (None when the request was not run)."""
+    reason, a CFDI no retry can import. Returns the run."""
     cfdi = Cfdi.objects.get(tenant_id=tenant_id, uuid=cfdi_uuid.strip().upper())
     reasons = why_not_importable(cfdi)
     if reasons or cfdi.kind not in IMPORTED_KINDS:
@@ -115,4 +115,7 @@ def retry_import(tenant_id: int, cfdi_uuid: str, *, by: str = "") -> SyncRun | N
         tenant_id=tenant_id, kind=Outbound.Kind.CFDI_IMPORT, key=cfdi.uuid,
         defaults={"state": Outbound.State.WAITING, "reason": _("Not tried yet.")})
     (request,) = request_retry([record], by=by, queue=False)
-    return run_request(request.pk).run
+    done = run_request(request.pk)
+    # Made just above and never queued, so no worker can claim it first: run_request ran it here and set its run.
+    assert done.run is not None, f"retry request {done.pk} was not run"
+    return done.run

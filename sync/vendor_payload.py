@@ -46,7 +46,10 @@ def vendor_prefix(tenant) -> str:
 
 
 def fits_vendor_id(value: str | None) -> bool:
-    return bool(value) and len(value.strip()) <= VENDOR_ID_LENGTH and value.strip().isascii()
+    if not value:
+        return False
+    stripped = value.strip()
+    return len(stripped) <= VENDOR_ID_LENGTH and stripped.isascii()
 
 
 class VendorNumbers:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -69,7 +69,7 @@ def tenant_detail(request: HttpRequest, code: str) -> HttpResponse:
     runs = (SyncRun.objects.filter(tenant=tenant).select_related("tenant").defer(*dashboard.TENANT_SECRETS)
             .order_by("-started", "-id")[:10])
     return render(request, "sync/tenant_detail.html", {
-        "tenant": tenant, "row": dashboard.overview_rows([tenant])[0], "runs": dashboard.with_seconds(runs),
+        "tenant": tenant, "row": dashboard.overview_rows([tenant])[0], "runs": runs,
         **_charts(tenant)})
 
 
@@ -126,7 +126,7 @@ def attention_act(request: HttpRequest) -> HttpResponse:
 def run_list(request: HttpRequest) -> HttpResponse:
     page = dashboard.page_of(dashboard.filtered_runs(request.GET), request.GET.get("page"))
     return render(request, "sync/run_list.html", _listing(
-        request, page=page, runs=dashboard.with_seconds(page.object_list), statuses=SyncRun.Status.choices))
+        request, page=page, runs=page.object_list, statuses=SyncRun.Status.choices))
 
 
 @staff_required
@@ -163,12 +163,12 @@ def cfdi_detail(request: HttpRequest, cfdi_id: int) -> HttpResponse:
 
 
 @staff_required
-def cfdi_original(request: HttpRequest, cfdi_id: int) -> HttpResponse:
+def cfdi_original(request: HttpRequest, cfdi_id: int) -> FileResponse:
     return cfdi_files.original_download(get_object_or_404(Cfdi, pk=cfdi_id))
 
 
 @staff_required
-def cfdi_addenda(request: HttpRequest, cfdi_id: int) -> HttpResponse:
+def cfdi_addenda(request: HttpRequest, cfdi_id: int) -> FileResponse:
     return cfdi_files.addenda_download(get_object_or_404(Cfdi, pk=cfdi_id))
 
 

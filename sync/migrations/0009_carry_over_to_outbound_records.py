@@ -121,9 +121,10 @@ def carry_over(apps, schema_editor):
             made.since = made.since or cfdi.updated
 
     Outbound.objects.bulk_create(records.values(), batch_size=500)
-    ids = {(r.tenant_id, r.kind, r.key): r.pk for r in Outbound.objects.all().only("id", "tenant_id", "kind", "key")}
+    record_ids = {(r.tenant_id, r.kind, r.key): r.pk
+                  for r in Outbound.objects.all().only("id", "tenant_id", "kind", "key")}
     OutboundAttempt.objects.bulk_create(
-        (OutboundAttempt(record_id=ids[key], **row) for key, row in history), batch_size=500)
+        (OutboundAttempt(record_id=record_ids[key], **row) for key, row in history), batch_size=500)
 
     for tenant_id in set(PoWatermark.objects.filter(step__in=("po_create", "po_update"))
                          .values_list("tenant_id", flat=True)):

@@ -59,7 +59,7 @@ class _PublicPeerOnly:
     host: str
 
     def _new_conn(self):
-        sock = super()._new_conn()  # type: ignore[misc]
+        sock = super()._new_conn()  # type: ignore[misc]  # a mixin: the urllib3 connection it is mixed into has it
         peer = sock.getpeername()[0]
         if not is_public(peer):
             sock.close()

@@ -178,7 +178,7 @@ def verdicts(ctx: StepContext, cfdis: list[Cfdi]) -> dict[str, Verdict]:
 def decide(session: SatSession, cfdi: Cfdi) -> Verdict:
     now = timezone.now()
     status = session.cached(cfdi)
-    if not _answer_usable(status, now):
+    if status is None or not _answer_usable(status, now):
         try:
             status = session.ask(cfdi)
         except SatRateLimited as limited:
@@ -208,8 +208,8 @@ def not_found_for_long(record: Outbound | None, now: dt.datetime | None = None) 
         % {"hours": int(NOT_FOUND_FOR.total_seconds() // 3600)}, person=True)
 
 
-def _answer_usable(status: SatStatus | None, now: dt.datetime) -> bool:
-    if status is None or status.checked_at is None:
+def _answer_usable(status: SatStatus, now: dt.datetime) -> bool:
+    if status.checked_at is None:
         return False
     if status.cancelled:
         return True  # a cancellation at SAT is final

@@ -47,9 +47,9 @@ from sync.engine.outbox import Needs, clear_finding, raise_finding
 from sync.models import Outbound
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError
-from sync.portal.schemas import CfdiExternResponse
+from sync.portal.schemas import CfdiExternResponse, CfdiType
 
-CFDI_TYPES = ("INVOICE", "CREDIT_NOTE", "PAYMENT_CFDI")
+CFDI_TYPES: tuple[CfdiType, ...] = ("INVOICE", "CREDIT_NOTE", "PAYMENT_CFDI")
 OVERLAP_DAYS = 3
 FIRST_WINDOW_DAYS = 90
 SWEEP_EVERY = dt.timedelta(days=1)
@@ -135,10 +135,13 @@ def remember_window(tenant, last: CfdiDownloadWindow | None, date_from: dt.date,
         last.save(update_fields=["last_from", "last_to", "swept_on", "updated"])
 
 
-def list_portal_cfdis(portal: PortalClient, **dates: dt.date) -> Iterator[PortalCfdi]:
+def list_portal_cfdis(portal: PortalClient, *, date_from: dt.date | None = None, date_to: dt.date | None = None,
+                      created_from: dt.date | None = None, created_until: dt.date | None = None,
+                      ) -> Iterator[PortalCfdi]:
     """The portal's CFDIs of the types we keep, for the given iter_cfdis date filters."""
     for cfdi_type in CFDI_TYPES:
-        for item in portal.iter_cfdis(cfdi_type=cfdi_type, **dates):
+        for item in portal.iter_cfdis(cfdi_type=cfdi_type, date_from=date_from, date_to=date_to,
+                                      created_from=created_from, created_until=created_until):
             if item.cfdi_uuid and item.id:
                 yield PortalCfdi(item.cfdi_uuid, item.id, portal_metadata(item))
 

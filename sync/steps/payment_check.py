@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from sync.engine.context import StepContext, StepResult
 from sync.engine.crashpoints import crashpoint
@@ -65,7 +66,7 @@ class SagePayment:
     docnbr: str
     vendor: str
     remit_id: str
-    date: dt.date | None
+    date: dt.date
     amount: Decimal
     currency: str
     reference: str
@@ -74,11 +75,22 @@ class SagePayment:
     lines: list[SagePaymentLine] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class UndatedEntry:
+    """A posted payment entry whose date (APTCR DATERMIT) is 0: a Payment needs a date, so it is not recorded,
+    and is read again each cycle until Sage has one."""
+    batch: int
+    entry: int
+    docnbr: str
+
+
 def run(ctx: StepContext) -> StepResult:
     tenant = ctx.tenant
     alias = sage_alias(tenant)
     known = set(Payment.objects.filter(tenant=tenant).values_list("batch", "entry"))
-    new = [p for p in read_posted_payments(alias, tenant) if (p.batch, p.entry) not in known]
+    read = [p for p in read_posted_payments(alias, tenant) if (p.batch, p.entry) not in known]
+    new = [p for p in read if isinstance(p, SagePayment)]
+    refuse_undated(ctx, [p for p in read if isinstance(p, UndatedEntry)])
     ctx.result.skipped += len(known)
     if new:
         attach_lines(alias, tenant, new)
@@ -90,7 +102,7 @@ def run(ctx: StepContext) -> StepResult:
     return ctx.result
 
 
-def read_posted_payments(alias: str, tenant) -> Iterator[SagePayment]:
+def read_posted_payments(alias: str, tenant) -> Iterator[SagePayment | UndatedEntry]:
     banks = dict(queries.posted_payment_batches(alias, tenant).values_list("CNTBTCH", "IDBANK"))
     after = (0, 0)
     while True:
@@ -102,12 +114,24 @@ def read_posted_payments(alias: str, tenant) -> Iterator[SagePayment]:
         after = (int(page[-1].CNTBTCH), int(page[-1].CNTENTR))
 
 
-def _payment(row, bank: str) -> SagePayment:
+def _payment(row, bank: str) -> SagePayment | UndatedEntry:
+    date = sage_date(row.DATERMIT)
+    if date is None:
+        return UndatedEntry(int(row.CNTBTCH), int(row.CNTENTR), trimmed(row.DOCNBR))
     return SagePayment(
         batch=int(row.CNTBTCH), entry=int(row.CNTENTR), docnbr=trimmed(row.DOCNBR), vendor=trimmed(row.IDVEND),
-        remit_id=trimmed(row.IDRMIT), date=sage_date(row.DATERMIT), amount=row.AMTRMITTC,
+        remit_id=trimmed(row.IDRMIT), date=date, amount=row.AMTRMITTC,
         currency=currency(row.CODECURN), reference=trimmed(row.TXTRMITREF), bank=bank,
     )
+
+
+def refuse_undated(ctx: StepContext, entries: list[UndatedEntry]) -> None:
+    """Counted as failed, so the step says a person is needed; the others are recorded as usual."""
+    for entry in entries:
+        ctx.log(_("Sage payment %(docnbr)s (batch %(batch)s, entry %(entry)s) has no date (APTCR DATERMIT is 0): "
+                  "not recorded until it has one.") % {"docnbr": entry.docnbr, "batch": entry.batch,
+                                                       "entry": entry.entry})
+    ctx.result.failed += len(entries)
 
 
 def attach_lines(alias: str, tenant, payments: list[SagePayment]) -> None:
@@ -138,8 +162,8 @@ def invoice_uuids(alias: str, tenant, documents: set[tuple[str, str]]) -> dict[t
     for keys in chunked(sorted(documents - set(found)), PAIRS_PER_QUERY):
         for row in queries.invoice_entries_by_document(alias, tenant, documents=keys):
             entry_of[(int(row.CNTBTCH), int(row.CNTITEM))] = (trimmed(row.IDVEND), trimmed(row.IDINVC))
-    for keys in chunked(sorted(entry_of), PAIRS_PER_QUERY):
-        for row in queries.folios_of_entries(alias, tenant, entries=keys):
+    for entries in chunked(sorted(entry_of), PAIRS_PER_QUERY):
+        for row in queries.folios_of_entries(alias, tenant, entries=entries):
             if uuid_key(row.VALUE):
                 # Later entries win: a re-entered invoice carries the current UUID.
                 found[entry_of[(int(row.CNTBTCH), int(row.CNTITEM))]] = uuid_key(row.VALUE)

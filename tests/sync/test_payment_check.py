@@ -195,3 +195,20 @@ def test_it_finds_the_uuid_of_a_paid_invoice_whose_batch_was_cleared(sage_tenant
                                        VALUE="0b5a3a5e-1c3d-4f8e-9a2b-7c6d5e4f3a2b")
     check_payments(sage_tenant)
     assert PaymentLine.objects.get(payment__docnbr="PY-OLD").cfdi_uuid == "0B5A3A5E-1C3D-4F8E-9A2B-7C6D5E4F3A2B"
+
+
+def test_a_payment_without_a_date_is_named_and_does_not_hold_back_the_others(sage_tenant):
+    """APTCR DATERMIT 0 is no date, and a Payment needs one: the entry is named in the step's log, counted as
+    failed, and read again each cycle; the other new payments are recorded all the same."""
+    alias = sage_alias(sage_tenant)
+    add_payment(alias, batch=4, entry=1, docnbr="PY-DATED", remit="D1")
+    add_payment(alias, batch=4, entry=2, docnbr="PY-UNDATED", remit="D2", date=None)
+    step = check_payments(sage_tenant)
+    assert (step.status, step.created_count, step.failed_count) == (StepRun.Status.FAILED, 1, 1)
+    assert list(Payment.objects.values_list("docnbr", flat=True)) == ["PY-DATED"]
+    assert any("PY-UNDATED" in line and "DATERMIT" in line for line in step.log)
+
+    APTCR.objects.using(alias).filter(DOCNBR="PY-UNDATED").update(DATERMIT=to_sage_date(TODAY))
+    step = check_payments(sage_tenant)
+    assert (step.status, step.created_count, step.failed_count) == (StepRun.Status.SUCCEEDED, 1, 0)
+    assert Payment.objects.get(docnbr="PY-UNDATED").date == TODAY
