@@ -34,8 +34,8 @@ class Text:
 
 def _text(text: str) -> Text | None:
     pieces = PLACEHOLDER.split(text)
-    if len(pieces) == 1 and not WORD.search(text):
-        return None
+    if not any(piece.strip() for piece in pieces) or (len(pieces) == 1 and not WORD.search(text)):
+        return None  # "%(a)s %(b)s" would split any line into words that each pass as a token
     letters = sum(len(word) for piece in pieces for word in WORD.findall(piece))
     pieces = [re.sub(r"\s+", " ", piece) for piece in pieces]
     pattern = re.compile("^" + "(.*?)".join(re.escape(piece) for piece in pieces) + "$", re.S)
