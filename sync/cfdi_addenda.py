@@ -52,7 +52,7 @@ def make_addenda_copies(ctx: StepContext) -> None:
                 continue
             Cfdi.objects.filter(pk=cfdi.pk).update(addenda_at=timezone.now(), addenda_error="")
             made += 1
-    ctx.log(f"{made} Addenda cop(ies) made")
+    ctx.log(_("%(n)s Addenda cop(ies) made") % {"n": made})
 
 
 def provider_of(portal: PortalClient, cache: dict[str, ProviderResponse | None], cfdi: Cfdi) -> ProviderResponse | None:
@@ -90,4 +90,4 @@ def refused(ctx: StepContext, cfdi: Cfdi, reason: str) -> None:
     message = (_("The Addenda copy could not be made: %(reason)s") % {"reason": reason})[:ERROR_MAX]
     Cfdi.objects.filter(pk=cfdi.pk).update(addenda_error=message)
     ctx.result.failed += 1
-    ctx.log(f"CFDI {cfdi.uuid}: {message}")
+    ctx.log(_("CFDI %(uuid)s: %(message)s") % {"uuid": cfdi.uuid, "message": message})

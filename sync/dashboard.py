@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_q.models import Schedule
 
-from cfdi.models import Cfdi, CfdiStatus, PaidDocument
+from cfdi.models import Cfdi, CfdiStatus, InvoiceMatch, PaidDocument
 from sync.health import TenantHealth, judge_tenants, latest_runs
 from sync.local_time import zone_of
 from sync.models import Outbound, OutboundAttempt, Payment, PaymentLine, RetryRequest, StepRun, SyncRun
@@ -44,6 +44,7 @@ RECORD_TENANT_SECRETS = [f"record__tenant__{name}" for name in SECRET_FIELDS]
 FAILED_OUTCOMES = (OutboundAttempt.Outcome.FAILED, OutboundAttempt.Outcome.REFUSED,
                    OutboundAttempt.Outcome.NEEDS_PERSON, OutboundAttempt.Outcome.UNANSWERED)
 ATTEMPTS_SHOWN = 50
+MATCHES_SHOWN = 20
 TOUCHES_MAX = 500
 RETRIES_SHOWN_DAYS = 7
 RETRIES_READ = 500
@@ -495,6 +496,7 @@ class CfdiDetail:
     touches: list[Touch] = field(default_factory=list)
     record: Outbound | None = None            # its import record: what became of it, what a person is to do
     retry: RetryRequest | None = None         # the last Retry asked for it, and what became of that
+    matches: list[InvoiceMatch] = field(default_factory=list)  # Sage documents keyed by hand that may be it
 
 
 def cfdi_detail(cfdi_id: int) -> CfdiDetail:
@@ -520,8 +522,10 @@ def cfdi_detail(cfdi_id: int) -> CfdiDetail:
     touches = sorted((t for found in touched.values() for t in found), key=lambda t: t.updated, reverse=True)
     retry = latest_retries([(cfdi.tenant_id, Outbound.Kind.CFDI_IMPORT, cfdi.uuid)]).get(
         (cfdi.tenant_id, Outbound.Kind.CFDI_IMPORT, cfdi.uuid))
+    matches = list(InvoiceMatch.objects.filter(cfdi=cfdi).order_by("-score", "id")
+                   .only("id", "cfdi_id", "state", "vendor", "document_number", "score")[:MATCHES_SHOWN])
     return CfdiDetail(cfdi=cfdi, attempts=attempts, payments=payments, complements=complements, pays=pays,
-                      pos=po_numbers(cfdi), touches=touches, record=record, retry=retry)
+                      pos=po_numbers(cfdi), touches=touches, record=record, retry=retry, matches=matches)
 
 
 def _payments_of(cfdi: Cfdi) -> list[Payment]:

@@ -25,6 +25,8 @@ def match_list(request: HttpRequest) -> HttpResponse:
         *dashboard.TENANT_SECRETS)
     if request.GET.get("tenant"):
         rows = rows.filter(tenant__code=request.GET["tenant"])
+    if request.GET.get("cfdi", "").isdigit():  # from a CFDI's page: the Sage documents that may be it
+        rows = rows.filter(cfdi_id=int(request.GET["cfdi"]))
     order = ("-score", "cfdi__issued", "id") if state == MatchState.PROPOSED else ("-decided_at", "-id")
     page = dashboard.page_of(rows.order_by(*order), request.GET.get("page"))
     query = request.GET.copy()

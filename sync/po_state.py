@@ -24,6 +24,8 @@ import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from sync.models import Outbound
 from sync.sage import queries
 from sync.sage.values import currency, sage_date, trimmed
@@ -182,16 +184,17 @@ def _addresses(row) -> dict[str, str]:
 def ineligibility(po: SagePo, tenant) -> str:
     """Why the tenant's rule keeps this PO off the portal; '' when eligible."""
     if tenant.po_types and po.portype not in tenant.po_types:
-        return f"PO type {po.portype} is not one of {tenant.po_types}"
+        return _("PO type %(type)s is not one of %(types)s") % {"type": po.portype, "types": tenant.po_types}
     if tenant.po_min_date and (po.date is None or po.date < tenant.po_min_date):
-        return f"dated {po.date}, before {tenant.po_min_date}"
+        return _("dated %(date)s, before %(min)s") % {"date": po.date, "min": tenant.po_min_date}
     if tenant.po_required_optfield:
         value = po.optional_fields.get(tenant.po_required_optfield.upper())
         if (value or "").upper() != tenant.po_required_value.strip().upper():
-            return f"optional field {tenant.po_required_optfield} is not {tenant.po_required_value!r}"
+            return _("optional field %(field)s is not %(value)r") % {"field": tenant.po_required_optfield,
+                                                                  "value": tenant.po_required_value}
     skipped = {code.strip().upper() for code in tenant.skip_location_codes or []}
     if not [line for line in po.lines if line.location.upper() not in skipped]:
-        return "no line outside the skipped locations"
+        return _("no line outside the skipped locations")
     return ""
 
 
@@ -225,13 +228,16 @@ def classify(po: SagePo, tenant, po_record: Outbound | None, status_record: Outb
     final_status = FINAL_STATUS.get(state)
     if final_status:
         if not on_portal and po_record is None:
-            return PoDecision(PoAction.NONE, state, f"{final_status} before it reached the portal")
+            return PoDecision(PoAction.NONE, state,
+                              _("%(status)s before it reached the portal") % {"status": final_status})
         if (status_record is not None and status_record.state == Outbound.State.CONFIRMED
                 and status_record.outside_ids.get("status") == final_status):
-            return PoDecision(PoAction.NONE, state, f"the portal already has it {final_status}")
+            return PoDecision(PoAction.NONE, state,
+                              _("the portal already has it %(status)s") % {"status": final_status})
         action = PoAction.CANCEL if state is PoCondition.CANCELLED else PoAction.CLOSE
         return PoDecision(action, state, final_status)
     if not on_portal:
-        return PoDecision(PoAction.UPSERT, state, "new")
-    reason = "partly cancelled: outstanding quantities" if state is PoCondition.PARTLY_CANCELLED else "changed"
+        return PoDecision(PoAction.UPSERT, state, _("new"))
+    reason = (_("partly cancelled: outstanding quantities") if state is PoCondition.PARTLY_CANCELLED
+              else _("changed"))
     return PoDecision(PoAction.UPSERT, state, reason)

@@ -78,5 +78,5 @@ class StepContext:
         """Dry run: record the write that would have been made."""
         self.result.would_send.append({"target": target, "key": key, "payload": payload})
         shown = json.dumps(payload, default=str, ensure_ascii=False, sort_keys=True)
-        self.log(f"would send {target} {key}: {shown}")
+        self.log(_("would send %(target)s %(key)s: %(payload)s") % {"target": target, "key": key, "payload": shown})
 

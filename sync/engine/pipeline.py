@@ -11,7 +11,6 @@ The writes steps make to outside systems go through sync.engine.exporter.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import importlib
 import logging
 import signal
@@ -32,6 +31,7 @@ from sync.alerts import alert_failed_steps
 from sync.engine import lease as leases
 from sync.engine.context import StepContext, StepResult
 from sync.engine.crashpoints import crashpoint
+from sync.local_time import local_text
 from sync.models import STEP_LOG_MAX_LINES, StepRun, SyncRun
 from tenants.models import STEP_NAMES, Tenant
 
@@ -171,9 +171,8 @@ class StopSignals:
 def _close_interrupted(run: SyncRun, signum: int, holder: str) -> None:
     now = timezone.now()
     run.status, run.finished = SyncRun.Status.INTERRUPTED, now
-    run.note = _("Interrupted by %(signal)s at %(when)s UTC in %(holder)s; the lease was handed back.") % {
-        "signal": signal.Signals(signum).name, "when": now.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
-        "holder": holder}
+    run.note = _("Interrupted by %(signal)s at %(when)s in %(holder)s; the lease was handed back.") % {
+        "signal": signal.Signals(signum).name, "when": local_text(now, run.tenant, seconds=True), "holder": holder}
     run.save(update_fields=["status", "finished", "note"])
 
 
@@ -357,7 +356,7 @@ def bounded_log(lines: list[str]) -> list[str]:
         return lines
     head, tail = STEP_LOG_MAX_LINES // 2, STEP_LOG_MAX_LINES // 2 - 1
     dropped = len(lines) - head - tail
-    return lines[:head] + [f"… {dropped} lines left out …"] + lines[-tail:]
+    return lines[:head] + [_("… %(n)s lines left out …") % {"n": dropped}] + lines[-tail:]
 
 
 def _close(step_run, status, message, result, lines, seconds) -> StepRun:

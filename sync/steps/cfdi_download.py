@@ -88,18 +88,27 @@ def run(ctx: StepContext) -> StepResult:
     refresh_metadata(ctx, [(held[uuid], item.metadata) for uuid, item in listed.items()
                            if uuid in held and not needs_download(held[uuid])])
     if ctx.dry_run:
-        ctx.log(f"would download {len(to_fetch)} CFDI(s) that reached the portal {date_from} – {date_to}"
-                + (f" or were issued {sweep[0]} – {sweep[1]}" if sweep else ""))
+        ctx.log(_window_line(_("would download %(n)s CFDI(s) that reached the portal %(from)s – %(to)s"),
+                             _("would download %(n)s CFDI(s) that reached the portal %(from)s – %(to)s or were "
+                               "issued %(issued_from)s – %(issued_to)s"), len(to_fetch), date_from, date_to, sweep))
         return ctx.result
     for item, xml_bytes, error in fetch_all(tenant, to_fetch, ctx):
         keep(ctx, item, xml_bytes, error)
     if tenant.addenda_required:
         make_addenda_copies(ctx)
     remember_window(tenant, last, date_from, date_to, swept=sweep is not None or last is None)
-    ctx.log(f"{len(listed)} CFDI(s) reached the portal {date_from} – {date_to}"
-            + (f" or were issued {sweep[0]} – {sweep[1]}" if sweep else "")
-            + f"; {len(to_fetch)} downloaded or retried")
+    ctx.log(_window_line(_("%(n)s CFDI(s) reached the portal %(from)s – %(to)s; %(fetched)s downloaded or retried"),
+                         _("%(n)s CFDI(s) reached the portal %(from)s – %(to)s or were issued %(issued_from)s – "
+                           "%(issued_to)s; %(fetched)s downloaded or retried"),
+                         len(listed), date_from, date_to, sweep, fetched=len(to_fetch)))
     return ctx.result
+
+
+def _window_line(plain: str, swept: str, n: int, date_from, date_to, sweep, **more) -> str:
+    values = {"n": n, "from": date_from, "to": date_to, **more}
+    if sweep:
+        return swept % {**values, "issued_from": sweep[0], "issued_to": sweep[1]}
+    return plain % values
 
 
 def window(tenant, last: CfdiDownloadWindow | None) -> tuple[dt.date, dt.date]:
@@ -188,7 +197,7 @@ def note_portal_status(ctx: StepContext, row: Cfdi) -> None:
     """A CFDI the portal refuses, in the run log: kept from the import, or needing a person."""
     for problem in row.problems:
         if problem.get("code") in portal_status.CODES:
-            ctx.log(f"CFDI {row.uuid}: {problem.get('message', '')}")
+            ctx.log(_("CFDI %(uuid)s: %(message)s") % {"uuid": row.uuid, "message": problem.get("message", "")})
     if not was_imported(row):
         return
     refused = after_import_problem(row)
@@ -258,7 +267,7 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
     tenant = ctx.tenant
     if xml_bytes is None:
         record_download_failure(tenant, item, error)
-        ctx.log(f"CFDI {item.cfdi_uuid}: {error}")
+        ctx.log(_("CFDI %(uuid)s: %(message)s") % {"uuid": item.cfdi_uuid, "message": error})
         ctx.result.failed += 1
         return
     with transaction.atomic():
@@ -276,7 +285,8 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
             cfdi.save(update_fields=["problems", "status", "updated"])
     note_different_bytes(ctx, cfdi)
     if cfdi.problems:
-        ctx.log(f"CFDI {cfdi.uuid}: " + "; ".join(p.get("message", "") for p in cfdi.problems))
+        ctx.log(_("CFDI %(uuid)s: %(message)s") % {
+            "uuid": cfdi.uuid, "message": "; ".join(p.get("message", "") for p in cfdi.problems)})
     if cfdi.status == CfdiStatus.INVALID and own_problems(cfdi):
         ctx.result.failed += 1
     elif earlier is not None:

@@ -172,7 +172,7 @@ class CfdiImport(Exporter[Cfdi]):
         found = in_sage(self.ctx, self.alias, [cfdi.uuid for cfdi in items])
         for uuid, held in found.items():
             if self.ctx.dry_run:
-                self.ctx.log(f"CFDI {uuid} is already in Sage ({held.note})")
+                self.ctx.log(_("CFDI %(uuid)s is already in Sage (%(note)s)") % {"uuid": uuid, "note": held.note})
         return found
 
     def build(self, items: list[Cfdi], records: Records,

@@ -98,7 +98,7 @@ def run(ctx: StepContext) -> StepResult:
         save_new(ctx, new)
     # Entries read just now are current: only older ones need asking again.
     refresh_pending(ctx, alias, {p.docnbr for p in new})
-    ctx.log(f"{len(new)} new posted payment(s); {len(known)} already known")
+    ctx.log(_("%(n)s new posted payment(s); %(known)s already known") % {"n": len(new), "known": len(known)})
     return ctx.result
 
 
@@ -212,7 +212,9 @@ def reversed_remittances(alias: str, tenant, vendor_ids: set[str]) -> dict[tuple
 def save_new(ctx: StepContext, payments: list[SagePayment]) -> None:
     if ctx.dry_run:
         for payment in payments:
-            ctx.log(f"would record payment {payment.docnbr} ({payment.vendor}, {payment.amount} {payment.currency})")
+            ctx.log(_("would record payment %(docnbr)s (%(vendor)s, %(amount)s %(currency)s)") % {
+                "docnbr": payment.docnbr, "vendor": payment.vendor, "amount": payment.amount,
+                "currency": payment.currency})
         return
     with transaction.atomic():
         rows = Payment.objects.bulk_create([_row(ctx, p) for p in payments])
@@ -255,7 +257,8 @@ def refresh_pending(ctx: StepContext, alias: str, fresh: set[str]) -> None:
     uuids = invoice_uuids(alias, ctx.tenant, wanted) if missing else {}
     found = [line for line in missing if uuids.get((line.payment.vendor, line.invoice_number))]
     if ctx.dry_run:
-        ctx.log(f"would mark {len(now_reversed)} payment(s) reversed and fill {len(found)} CFDI UUID(s)")
+        ctx.log(_("would mark %(n)s payment(s) reversed and fill %(found)s CFDI UUID(s)") % {
+            "n": len(now_reversed), "found": len(found)})
         return
     if not found and not now_reversed:
         return  # nothing changed in Sage: no transaction to open

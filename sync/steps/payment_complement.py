@@ -95,7 +95,7 @@ class ComplementCheck(Exporter[Match]):
             payments = payments.filter(docnbr__in=keys)
         waiting = [p for p in payments.prefetch_related("lines") if p.docnbr not in done]
         if not waiting:
-            self.ctx.log("every Sage payment already has its payment complement, or there is none")
+            self.ctx.log(_("every Sage payment already has its payment complement, or there is none"))
             return
         matcher = Matcher(waiting, {r.outside_id for r in records.values() if r.state == Outbound.State.CONFIRMED})
         matches = []
@@ -107,7 +107,8 @@ class ComplementCheck(Exporter[Match]):
                 continue
             matches.append(Match(payment, complement))
             matcher.by_docnbr.pop(payment.docnbr, None)
-        self.ctx.log(f"{len(waiting)} payment(s) without a complement; {len(matches)} matched to one")
+        self.ctx.log(_("%(n)s payment(s) without a complement; %(matched)s matched to one") % {
+            "n": len(waiting), "matched": len(matches)})
         yield matches
 
     def build(self, items: list[Match], records: Records,
@@ -124,7 +125,8 @@ class ComplementCheck(Exporter[Match]):
             payment, complement = job.item.payment, job.item.complement
             folio = on_sage.get((payment.batch, payment.entry), {}).get(tenant.folio_optfield.upper(), "")
             if uuid_key(folio) == complement.uuid:
-                self.ctx.log(f"payment {payment.docnbr}: complement {complement.uuid} is in Sage")
+                self.ctx.log(_("payment %(docnbr)s: complement %(uuid)s is in Sage") % {
+                    "docnbr": payment.docnbr, "uuid": complement.uuid})
                 results[job.key] = Confirmed(complement.uuid, ids={"complement": complement.uuid}, counted="updated")
             elif folio:
                 message = _("The Sage payment %(docnbr)s already carries payment CFDI %(folio)s in %(field)s; "
@@ -183,7 +185,7 @@ def complements(ctx: StepContext, payments: list[Payment], matcher: Matcher) -> 
                 complement = from_portal(portal, item, matcher)
             except (PortalError, ParseError) as error:
                 # One unreadable complement must not hold back the others; it is asked again next cycle.
-                ctx.log(f"payment CFDI {item.cfdi_uuid or item.id}: {error}")
+                ctx.log(_("payment CFDI %(uuid)s: %(error)s") % {"uuid": item.cfdi_uuid or item.id, "error": error})
                 continue
             if complement is not None:
                 yield complement

@@ -80,7 +80,8 @@ class PaymentUpload(Exporter[Payment]):
         if keys is not None:
             payments = payments.filter(docnbr__in=keys)
         found = list(payments.prefetch_related("lines"))
-        self.ctx.log(f"{len(found)} payment(s) not yet uploaded" if found else "no payment waiting for upload")
+        self.ctx.log(_("%(n)s payment(s) not yet uploaded") % {"n": len(found)} if found
+                     else _("no payment waiting for upload"))
         yield found
 
     def lookup(self, items: list[Payment], records: Records) -> dict[str, Confirmed]:
@@ -91,7 +92,8 @@ class PaymentUpload(Exporter[Payment]):
                 on_portal = self.portal.get_payment(payment.docnbr)
             except PortalNotFoundError:
                 continue
-            self.ctx.log(f"payment {payment.docnbr} was already on the portal ({on_portal.id})")
+            self.ctx.log(_("payment %(docnbr)s was already on the portal (%(id)s)") % {"docnbr": payment.docnbr,
+                                                                                        "id": on_portal.id})
             found[payment.docnbr] = Confirmed(on_portal.id or "")
         return found
 

@@ -200,7 +200,7 @@ class Providers(Exporter[ProviderResponse]):
         self.outbox.known.update(records)
         todo = [p for p in providers if not settled(p, records.get(p.id or ""))]
         self.ctx.result.skipped += len(providers) - len(todo)
-        self.ctx.log(f"{len(providers)} accepted provider(s); {len(todo)} needed work")
+        self.ctx.log(_("%(n)s accepted provider(s); %(todo)s needed work") % {"n": len(providers), "todo": len(todo)})
         yield todo
 
     def lookup(self, items: list[ProviderResponse], records: Records) -> dict[str, Confirmed]:
@@ -287,7 +287,8 @@ class Providers(Exporter[ProviderResponse]):
     def settle(self, plan: Plan) -> Result:
         provider = plan.provider
         if plan.created:
-            self.ctx.log(f"created Sage vendor {plan.vendor_id} for provider {provider.id} ({provider.rfc})")
+            self.ctx.log(_("created Sage vendor %(vendor)s for provider %(provider)s (%(rfc)s)") % {
+                "vendor": plan.vendor_id, "provider": provider.id, "rfc": provider.rfc})
         if plan.provider_id_error:
             # The record keeps the provider id either way; Sage's copy is a convenience for Sage users.
             self.ctx.log(_("Sage vendor %(vendor)s: %(field)s not written (%(error)s); the provider id is kept "

@@ -148,3 +148,20 @@ def test_it_lets_an_admin_release_a_lease_only_when_its_holder_is_gone(tenant):
 
 def test_it_keeps_leases_short():
     assert lease_seconds() <= 120
+
+
+def test_it_writes_the_times_of_its_notes_in_the_tenants_zone_and_marks_them(tenant):
+    from sync.local_time import local_text
+
+    tenant.time_zone = "America/Tijuana"
+    tenant.save(update_fields=["time_zone"])
+    orphan = held_by(tenant, "elsewhere:1:x", host="elsewhere.example", pid=1, started=0.0, seconds=60)
+    expires = TenantLease.objects.get(tenant=tenant).expires
+    with pytest.raises(LeaseHeld) as held:
+        take_lease(tenant.pk, "next-holder")
+    shown = local_text(expires, "America/Tijuana", seconds=True)
+    assert shown[-3:] in ("PST", "PDT") and f"runs out at {shown} unless" in str(held.value)
+    TenantLease.objects.filter(tenant=tenant).update(expires=timezone.now() - dt.timedelta(seconds=1))
+    take_lease(tenant.pk, "next-holder")
+    orphan.refresh_from_db()
+    assert " by next-holder." in orphan.note and ("PST by" in orphan.note or "PDT by" in orphan.note)

@@ -10,6 +10,7 @@ def get_urls() -> list[str]:
     cfdi = Cfdi.objects.order_by("id").first()
     return [
         "/", "/overview/table", f"/tenants/{run.tenant.code}/", "/attention/", "/attention/?kind=po",
+        "/attention/?show=waiting",
         "/runs/", f"/runs/{run.pk}/", "/runs/?status=partial&step=cfdi_import",
         "/cfdis/", "/cfdis/?status=failed&kind=I", f"/cfdis/{cfdi.pk}/", f"/cfdis/{cfdi.pk}/original.xml",
         "/payments/", "/payments/?state=waiting&docnbr=PY", "/pos/", "/cfdis/?po=PO00000", "/scheduler/",

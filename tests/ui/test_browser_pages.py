@@ -37,11 +37,13 @@ def page_paths() -> dict[str, str]:
     return {
         "overview": "/", "tenant": f"/tenants/{run.tenant.code}/", "attention": "/attention/", "runs": "/runs/",
         "run": f"/runs/{run.pk}/", "cfdis": "/cfdis/", "cfdi": f"/cfdis/{cfdi.pk}/", "payments": "/payments/",
-        "pos": "/pos/", "scheduler": "/scheduler/",
+        "pos": "/pos/", "scheduler": "/scheduler/", "attention-waiting": "/attention/?show=waiting",
+        "matches": "/matches/",
     }
 
 
-PAGES = ["overview", "tenant", "attention", "runs", "run", "cfdis", "cfdi", "payments", "pos", "scheduler"]
+PAGES = ["overview", "tenant", "attention", "attention-waiting", "runs", "run", "cfdis", "cfdi", "payments", "pos",
+         "scheduler", "matches"]
 
 
 @pytest.fixture

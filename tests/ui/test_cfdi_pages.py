@@ -140,3 +140,19 @@ def test_it_refuses_to_retry_an_invoice_whose_problems_a_re_import_cannot_cure(s
     response = staff_client.post(f"/cfdis/{cfdi.pk}/retry", follow=True)
     assert "This CFDI cannot be imported again" in response.content.decode()
     assert _queued() == []
+
+
+def test_it_shows_when_sat_answered_in_the_tenants_zone_marked(staff_client, world):
+    import datetime as dt
+
+    from cfdi.models import SatStatus
+    from tenants.models import Tenant
+
+    tenant = world(1)[0]
+    Tenant.objects.filter(pk=tenant.pk).update(time_zone="America/Tijuana")  # UTC−8 in January
+    cfdi = Cfdi.objects.get(tenant=tenant)
+    SatStatus.objects.create(uuid=cfdi.uuid.upper(), state="Vigente",
+                             checked_at=dt.datetime(2026, 1, 15, 5, 30, 7, tzinfo=dt.timezone.utc))
+    page = staff_client.get(f"/cfdis/{cfdi.pk}/").content.decode()
+    assert '<dd id="sat-checked-at"><time datetime="2026-01-15T05:30:07+00:00" title="America/Tijuana">' \
+           '2026-01-14 21:30:07 PST</time></dd>' in page

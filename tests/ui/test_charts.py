@@ -70,6 +70,37 @@ def test_it_is_green_only_when_nothing_waits(staff_client, world):
 
 
 @pytest.mark.django_db
+def test_a_waiting_payment_and_an_invoice_needing_a_person_keep_a_tenant_from_green(staff_client, world):
+    """Every run went well, yet two outbound records wait: the overview says so, each count a link to the
+    attention list that shows exactly that record."""
+    tenant = world(1)[0]
+    StepRun.objects.update(status=StepRun.Status.SUCCEEDED, message="")
+    SyncRun.objects.update(status=SyncRun.Status.SUCCEEDED, failed_count=0)
+    Outbound.objects.filter(kind=Outbound.Kind.PO).update(state=Outbound.State.CONFIRMED, attention="")
+    invoice = Outbound.objects.get(kind=Outbound.Kind.CFDI_IMPORT)
+    payment = Outbound.objects.get(kind=Outbound.Kind.PAYMENT)
+    assert invoice.attention and payment.state == Outbound.State.WAITING
+
+    html = staff_client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<tr class="problem" data-tenant="{tenant.code}">' in html
+    for record, query, label in ((invoice, f"tenant={tenant.code}&amp;kind=cfdi_import", "invoice needing a person"),
+                                 (payment, f"tenant={tenant.code}&amp;kind=payment&amp;show=waiting",
+                                  "payment waiting")):
+        link = f'href="/attention/?{query}"'
+        assert link in html and label in html
+        listed = staff_client.get(f"/attention/?{query.replace('&amp;', '&')}",
+                                  HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert record.key in listed
+
+    Outbound.objects.filter(pk=payment.pk).update(state=Outbound.State.CONFIRMED)
+    assert f'<tr class="problem" data-tenant="{tenant.code}">' in staff_client.get("/").content.decode()
+    Outbound.objects.filter(pk=invoice.pk).update(state=Outbound.State.CONFIRMED, attention="")
+    Cfdi.objects.update(status=CfdiStatus.IMPORTED)
+    Payment.objects.update(state=Payment.State.UPLOADED)
+    assert f'<tr class="ok" data-tenant="{tenant.code}">' in staff_client.get("/").content.decode()
+
+
+@pytest.mark.django_db
 def test_it_puts_each_run_on_the_day_of_the_tenants_zone(world):
     from tenants.models import Tenant
 

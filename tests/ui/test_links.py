@@ -98,3 +98,21 @@ def test_it_links_an_invoice_to_its_purchase_orders_and_lists_a_pos_invoices(sta
     listed = staff_client.get("/cfdis/?po=PO000012").context["page"]
     assert [c.pk for c in listed] == [cfdi.pk]
     assert list(staff_client.get("/cfdis/?po=PO00001").context["page"]) == []  # the whole number, not a prefix
+
+
+def test_the_attention_list_links_each_record_to_its_page_and_to_the_run_that_left_it(staff_client, world):
+    tenant = world(1)[0]
+    cfdi = Cfdi.objects.get(tenant=tenant)
+    run = SyncRun.objects.get(tenant=tenant)
+
+    needing = staff_client.get("/attention/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<a href="/cfdis/{cfdi.pk}/">{cfdi.uuid}</a>' in needing
+    assert f'href="/runs/{run.pk}/#step-cfdi_import"' in needing
+
+    waiting = staff_client.get("/attention/?show=waiting", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<a href="/payments/?tenant={tenant.code}&amp;docnbr=PY00000">PY00000</a>' in waiting
+    assert f'href="/runs/{run.pk}/#step-payment_upload"' in waiting
+    assert "waits for an invoice not yet in Sage" in waiting  # why it waits, its record's reason
+    # ...and the payment's own page leads on to the invoice it waits for.
+    payments = staff_client.get(f"/payments/?tenant={tenant.code}&docnbr=PY00000").content.decode()
+    assert f'href="/cfdis/{cfdi.pk}/"' in payments

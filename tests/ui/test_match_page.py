@@ -84,3 +84,20 @@ def test_the_page_with_proposals_is_in_spanish(staff_client, demo):
     leftovers = [phrase for phrase in _english_phrases()
                  if re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", f" {page} ")]
     assert leftovers == []
+
+
+def test_a_cfdi_and_the_hand_keyed_document_it_may_be_link_each_other(staff_client, demo):
+    from cfdi.models import Cfdi
+
+    tenant, plan = demo
+    staff_client.post("/matches/find", {"tenant": tenant.code})
+    vendor, number = HAND_KEYED["PY0000005"]
+    cfdi = Cfdi.objects.get(tenant=tenant, uuid=plan_cfdi(plan, number).uuid)
+    match = InvoiceMatch.objects.get(cfdi=cfdi)
+
+    listed = staff_client.get(f"/matches/?tenant={tenant.code}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<a href="/cfdis/{cfdi.pk}/"><code>{cfdi.uuid}</code></a>' in listed
+    page = staff_client.get(f"/cfdis/{cfdi.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    link = f"/matches/?tenant={tenant.code}&amp;state=proposed&amp;cfdi={cfdi.pk}#match-{match.pk}"
+    assert f'<a href="{link}">{number} · vendor {vendor}</a>' in page
+    assert rows(staff_client, f"?tenant={tenant.code}&cfdi={cfdi.pk}") == [(str(match.pk), f"{vendor} {number}")]

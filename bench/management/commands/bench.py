@@ -1,9 +1,11 @@
-"""`manage.py bench cfdi|cycle|tenants` (README "Benchmark"); installed by bench.settings, which manage.py picks."""
+"""`manage.py bench cfdi|cycle|tenants|pages` (README "Benchmark"); installed by bench.settings,
+which manage.py picks."""
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from bench.cfdi import add_cfdi_arguments, run_cfdi
 from bench.cycle import add_cycle_arguments, run_cycle
+from bench.pages import add_pages_arguments, run_pages
 from bench.tenants import add_tenants_arguments, run_tenants
 
 # name -> (help, add_arguments, run). run returns the number of failures.
@@ -13,6 +15,8 @@ SUBCOMMANDS = {
               add_cycle_arguments, run_cycle),
     "tenants": (_("many small tenants through a django-q2 cluster with 1, then 2 workers"),
                 add_tenants_arguments, run_tenants),
+    "pages": (_("each staff page's server time and queries on this site's data (after ./demo.sh)"),
+              add_pages_arguments, run_pages),
 }
 
 

@@ -70,7 +70,7 @@ class Command(BaseCommand):
         run = run_tenant(tenant.pk, trigger=SyncRun.Trigger.MANUAL, dry_run=dry_run, only_step=step,
                          progress=self._progress(tenant), echo=self._echo if dry_run else None)
         if run.status == SyncRun.Status.SKIPPED and run.note:
-            self.stderr.write(f"{tenant.code}: {run.note}")
+            self.stderr.write(_("%(tenant)s: %(note)s") % {"tenant": tenant.code, "note": run.note})
         self.stdout.write(_("%(tenant)s: run %(id)s %(status)s") % {
             "tenant": tenant.code, "id": run.pk, "status": run.get_status_display()})
         return run
@@ -79,9 +79,12 @@ class Command(BaseCommand):
         def show(step_run: StepRun) -> None:
             counts = counts_summary(step_run.created_count, step_run.updated_count, step_run.skipped_count,
                                     step_run.failed_count)
-            line = f"{tenant.code} {step_run.step}: {step_run.get_status_display()} — {counts}"
+            values = {"tenant": tenant.code, "step": step_run.step, "status": step_run.get_status_display(),
+                      "counts": counts, "message": step_run.message}
             if step_run.message:
-                line += f" ({step_run.message})"
+                line = _("%(tenant)s %(step)s: %(status)s — %(counts)s (%(message)s)") % values
+            else:
+                line = _("%(tenant)s %(step)s: %(status)s — %(counts)s") % values
             (self.stderr if step_run.status == StepRun.Status.FAILED else self.stdout).write(line)
             self.stdout.flush()
         return show
