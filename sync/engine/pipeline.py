@@ -73,10 +73,10 @@ STEP_GRAPH: dict[str, dict[str, str]] = {
     # A report from the CFDI rows and the Payment rows: whatever they are once both ended.
     "payment_complement": {"payment_upload": AFTER, "cfdi_download": AFTER},
 }
-# Each step that runs beside others has a thread of its own, named so (at most three at once in STEP_GRAPH:
-# the CFDI path, the PO path and the payment check).
 # After SIGTERM/SIGINT, how long the run waits for the steps in other threads to stop at their next beat.
 STOP_GRACE_SECONDS = 5.0
+# Each step that runs beside others has a thread of its own, named so (at most three at once in STEP_GRAPH:
+# the CFDI path, the PO path and the payment check).
 STEP_THREAD_PREFIX = "sync-step"
 RAISED = "_step_raised"  # set on a StepRun (not a field) whose step raised
 
@@ -438,17 +438,22 @@ def _threads_allowed() -> bool:
 
 
 def _in_own_thread(work: Callable[[], StepRun]) -> Callable[[], StepRun]:
-    """`work` as the caller's thread would run it: its language, its time zone, and whatever wraps its
-    queries (a query counter) wrapping the thread's own connections too; those are closed at the end."""
+    """`work` as the caller's thread would run it: its language, its time zone, and whatever wraps or
+    captures its queries (a query counter, CaptureQueriesContext) seeing the thread's own connections'
+    queries too; those connections are closed at the end."""
     language = translation.get_language()
     zone = timezone.get_current_timezone()
-    wrappers = {conn.alias: list(conn.execute_wrappers)
-                for conn in connections.all(initialized_only=True) if conn.execute_wrappers}
+    initialized = connections.all(initialized_only=True)
+    wrappers = {conn.alias: list(conn.execute_wrappers) for conn in initialized if conn.execute_wrappers}
+    captured = {conn.alias: conn.queries_log for conn in initialized if conn.force_debug_cursor}
 
     def call() -> StepRun:
         try:
             for alias, chain in wrappers.items():
                 connections[alias].execute_wrappers = list(chain)
+            for alias, log in captured.items():
+                # The same deque (appends are thread-safe): the caller's capture counts these queries.
+                connections[alias].force_debug_cursor, connections[alias].queries_log = True, log
             with translation.override(language):
                 timezone.activate(zone)
                 try:
@@ -458,6 +463,8 @@ def _in_own_thread(work: Callable[[], StepRun]) -> Callable[[], StepRun]:
         finally:
             for alias in wrappers:
                 connections[alias].execute_wrappers = []
+            for alias in captured:
+                connections[alias].force_debug_cursor = False
             connections.close_all()
     return call
 
