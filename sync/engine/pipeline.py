@@ -74,7 +74,7 @@ STEP_GRAPH: dict[str, dict[str, str]] = {
     "payment_complement": {"payment_upload": AFTER, "cfdi_download": AFTER},
 }
 # After SIGTERM/SIGINT, how long the run waits for the steps in other threads to stop at their next beat.
-STOP_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = 1.0
 # Each step that runs beside others has a thread of its own, named so (at most three at once in STEP_GRAPH:
 # the CFDI path, the PO path and the payment check).
 STEP_THREAD_PREFIX = "sync-step"
@@ -365,7 +365,9 @@ def _run_steps(run, tenant, heartbeat, registry, only_step, progress, echo, only
                     run.note, lease_lost = str(lost), True
                     break
                 work = functools.partial(_run_one, run, tenant, name, registry[name], heartbeat, echo, only)
-                if not threads:
+                # A step with nothing beside it runs in the run's own thread, as every step did before
+                # the graph: a signal then interrupts it where it is, with no thread to wait for.
+                if not threads or (not running and len(ready) == 1):
                     step_run = work()
                     _note_raise(step_run, raised)
                     record(step_run)
