@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import resource
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager
@@ -18,7 +19,10 @@ class SqlCounter:
     def __init__(self, aliases: list[str]) -> None:
         self.aliases = aliases
         self.counts: Counter[str] = Counter()
-        self.paused = False
+        # Per thread: the bench's own look between steps pauses its thread's counting, not that of
+        # the steps still running in theirs (the pipeline hands them this counter's wrappers).
+        self._local = threading.local()
+        self._lock = threading.Lock()
         self._stack = ExitStack()
 
     def __enter__(self) -> SqlCounter:
@@ -31,21 +35,23 @@ class SqlCounter:
 
     def _wrapper(self, alias: str):
         def count(execute, sql, params, many, context):
-            if not self.paused:
-                self.counts[alias] += 1
+            if not getattr(self._local, "paused", False):
+                with self._lock:
+                    self.counts[alias] += 1
             return execute(sql, params, many, context)
         return count
 
     @contextmanager
     def not_counting(self):
-        self.paused = True
+        self._local.paused = True
         try:
             yield
         finally:
-            self.paused = False
+            self._local.paused = False
 
     def snapshot(self) -> dict[str, int]:
-        return dict(self.counts)
+        with self._lock:
+            return dict(self.counts)
 
 
 class AccessLog:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from math import ceil
 
+from django.conf import settings
+
 from sync.models import StepRun
 from sync.portal.schemas import BATCH_PURCHASE_ORDERS_MAX, PAGE_SIZE_MAX
 
@@ -43,3 +45,16 @@ def minimum_calls(step: StepRun, *, accepted_providers: int, cfdis_listed: int, 
     if name == "payment_complement":
         return {"reads": pages(payment_cfdis), "writes": 0}
     return {"reads": 0, "writes": 0}
+
+
+def allowed_concurrency() -> int:
+    """Portal calls one tenant may have under way at once: what our side allows (the portal publishes
+    no limit, EXTERNAL.md). The adaptive limiter's ceiling when there is one, else the fixed pools' 4."""
+    return int(getattr(settings, "OUTSIDE_CALLS_PER_TENANT", 4))
+
+
+def floor_seconds(least: dict[str, int], latency_ms: int, concurrency: int) -> float:
+    """The time the network allows for that work: the fewest calls × the latency ÷ the calls allowed at once.
+    Server time beyond the added latency, our own work and Sage's Web API are not in it."""
+    calls = least.get("reads", 0) + least.get("writes", 0) + least.get("downloads", 0)
+    return calls * latency_ms / 1000 / max(1, concurrency)

@@ -246,6 +246,19 @@ SYNC_LEASE_SECONDS = env.int("SAGECONNECT_LEASE_SECONDS", default=120)
 # SAT's CFDI status service (sync.sat) is public and publishes no limit of its
 # own: each process asks it at most this often (a burst of this many, then one
 # every 60/N seconds); what does not fit waits for the next cycle.
+# Portal calls one tenant may have under way at once: an adaptive window (sageconnect.outside_calls)
+# starting at OUTSIDE_CALLS_START, halved on 429s, timeouts and slowing answers, widened by one after a
+# streak of good ones, never over OUTSIDE_CALLS_PER_TENANT; all tenants of one process together never
+# over OUTSIDE_CALLS_PER_PROCESS. The portal publishes no limit (EXTERNAL.md: "Rate limits are undocumented").
+OUTSIDE_CALLS_START = env.int("SAGECONNECT_OUTSIDE_CALLS_START", default=8)
+OUTSIDE_CALLS_PER_TENANT = env.int("SAGECONNECT_OUTSIDE_CALLS_PER_TENANT", default=16)
+OUTSIDE_CALLS_PER_PROCESS = env.int("SAGECONNECT_OUTSIDE_CALLS_PER_PROCESS", default=32)
+for _name, _value in (("START", OUTSIDE_CALLS_START), ("PER_TENANT", OUTSIDE_CALLS_PER_TENANT),
+                      ("PER_PROCESS", OUTSIDE_CALLS_PER_PROCESS)):
+    if _value < 1:
+        raise ImproperlyConfigured(
+            f"SAGECONNECT_OUTSIDE_CALLS_{_name} must be a whole number of at least 1, not {_value}.")
+
 SAT_CALLS_PER_MINUTE = env.int("SAGECONNECT_SAT_CALLS_PER_MINUTE", default=120)
 if SAT_CALLS_PER_MINUTE < 1:
     raise ImproperlyConfigured(

@@ -167,3 +167,14 @@ def pytest_sessionfinish(session, exitstatus):
     else:
         print(message, file=sys.stderr)
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_outside_call_windows():
+    # A tenant's adaptive window lives as long as the process: one test's injected 429s must not
+    # leave the next test's tenant of the same code calling one at a time.
+    from sageconnect.outside_calls import forget_limits
+
+    forget_limits()
+    yield
+    forget_limits()

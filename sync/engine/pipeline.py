@@ -1,8 +1,16 @@
-"""One cycle of one tenant: take the lease, run the enabled steps in DESIGN.md
-order, each isolated from the others, and record everything.
+"""One cycle of one tenant: take the lease, run the enabled steps as a
+dependency graph (STEP_GRAPH), each isolated from the others, and record everything.
 
-A step that raises is recorded as failed with a short, secret-free message
-and the next step still runs. SIGTERM or SIGINT during the steps stops the
+Providers first; then the CFDI path (download → import), the PO path
+(upsert → close → cancel) and the payment check side by side, each branch in
+a thread of its own with its own database connections; payment upload once
+the CFDI import and the payment check have ended, its complement after it.
+A step starts only when every step it comes after has ended. A step that
+raises is recorded as failed with a short, secret-free message; the steps
+that need its output this cycle (a NEEDS edge) are recorded as skipped,
+naming it, and every other step still runs. A cycle started inside a
+transaction (a test's) runs its steps in this thread, one at a time, in the
+same graph order: other threads could not see that transaction's rows. SIGTERM or SIGINT during the steps stops the
 cycle where it is: the run is closed as interrupted and the lease handed back
 before the process goes on to stop. A step whose module does not exist yet is
 recorded as skipped, "not available yet" — never silently left out.
@@ -11,8 +19,10 @@ The writes steps make to outside systems go through sync.engine.exporter.
 from __future__ import annotations
 
 import copy
+import functools
 import importlib
 import logging
+import queue
 import signal
 import threading
 import time
@@ -23,7 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from sageconnect.logsafe import Verbatim, one_line
@@ -39,6 +49,48 @@ logger = logging.getLogger("sync.engine.pipeline")
 
 # Step name → module, in DESIGN.md order.
 STEP_MODULES: dict[str, str] = {name: f"sync.steps.{name}" for name in STEP_NAMES}
+
+
+# A step's prerequisites. AFTER: it starts once that step has ended, however it
+# ended. NEEDS: it also consumes that step's work of this cycle, so when that
+# step raised (or was skipped for the same reason) it is skipped, naming it.
+# A failed *record* is no reason: only a step that raised.
+AFTER, NEEDS = "after", "needs"
+STEP_GRAPH: dict[str, dict[str, str]] = {
+    "providers": {},
+    # Vendors are created first so the other steps find them; a step that meets
+    # a vendor still missing handles that per record, as it did before providers
+    # ran first, so a failed providers step holds nothing back.
+    "cfdi_download": {"providers": AFTER},
+    # Import reads the rows download stored and sends the portal their status back.
+    "cfdi_import": {"providers": AFTER, "cfdi_download": NEEDS},
+    "payment_check": {"providers": AFTER},
+    # A payment goes up only once Sage confirms every CFDI it pays is imported.
+    "payment_upload": {"payment_check": NEEDS, "cfdi_import": NEEDS},
+    "po_upsert": {"providers": AFTER},
+    "po_close": {"po_upsert": NEEDS},
+    "po_cancel": {"po_close": NEEDS},
+    # A report from the CFDI rows and the Payment rows: whatever they are once both ended.
+    "payment_complement": {"payment_upload": AFTER, "cfdi_download": AFTER},
+}
+# After SIGTERM/SIGINT, how long the run waits for the steps in other threads to stop at their next beat.
+STOP_GRACE_SECONDS = 1.0
+# Each step that runs beside others has a thread of its own, named so (at most three at once in STEP_GRAPH:
+# the CFDI path, the PO path and the payment check).
+STEP_THREAD_PREFIX = "sync-step"
+RAISED = "_step_raised"  # set on a StepRun (not a field) whose step raised
+
+
+def step_graph(registry: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """The registry's prerequisites: STEP_GRAPH for the standard steps (or settings.SYNC_STEP_GRAPH);
+    a registry of its own (a test's, a site's) without a graph runs as a chain, in its order."""
+    graph = getattr(settings, "SYNC_STEP_GRAPH", None)
+    if graph is not None:
+        return graph
+    if set(registry) <= set(STEP_GRAPH) and list(registry) == [n for n in STEP_GRAPH if n in registry]:
+        return STEP_GRAPH
+    names = list(registry)
+    return {name: ({names[i - 1]: AFTER} if i else {}) for i, name in enumerate(names)}
 
 
 def step_modules() -> Mapping[str, str]:
@@ -62,6 +114,7 @@ def run_tenant(
     progress: Progress | None = None,
     echo: Callable[[str], None] | None = None,
     only_records: Mapping[str, Iterable[str]] | None = None,
+    graph: Mapping[str, Mapping[str, str]] | None = None,
 ) -> SyncRun:
     """Run one cycle for the tenant; the returned SyncRun says what happened.
 
@@ -70,6 +123,7 @@ def run_tenant(
     """
     tenant = Tenant.objects.get(pk=tenant_id)
     registry = step_modules() if registry is None else registry
+    graph = step_graph(registry) if graph is None else graph
     fields = {"tenant": tenant, "trigger": trigger, "dry_run": dry_run, "only_step": only_step or ""}
     refusal = _refusal(tenant, trigger)
     if refusal:
@@ -90,7 +144,7 @@ def run_tenant(
                 only = None if only_records is None else {
                     kind: frozenset(keys) for kind, keys in only_records.items()}
                 step_runs = _run_steps(run, tenant, Heartbeat(tenant.pk, holder, keeper), registry, only_step,
-                                       progress, echo, only)
+                                       progress, echo, only, graph)
                 stop.hold()
             # Recorded while the lease is still ours: a free lease then always means a finished run.
             return _finish(run, step_runs)
@@ -221,8 +275,13 @@ class Heartbeat:
         # Reads the run's steps share (one object per run, so nothing outlives it):
         # e.g. sync.po_reads keeps every PO step's watermark here after one query.
         self.shared: dict[str, object] = {}
+        # Set by the run's own thread when a signal stopped it: the steps still
+        # running in other threads stop at their next beat.
+        self.stopped: int | None = None
 
     def __call__(self) -> None:
+        if self.stopped is not None:
+            raise Interrupted(self.stopped)
         if self.keeper.lost:
             raise LeaseLost(_("The tenant's lease expired and was taken by another run."))
         if time.monotonic() - max(self.renewed, self.keeper.renewed) < leases.renew_interval():
@@ -263,29 +322,152 @@ class StepRecords:
         self._written_at = time.monotonic()
 
 
-def _run_steps(run, tenant, heartbeat, registry, only_step, progress, echo, only=None) -> list[StepRun]:
+def _run_steps(run, tenant, heartbeat, registry, only_step, progress, echo, only=None,
+               graph=None) -> list[StepRun]:
+    names = [name for name in registry if not (only_step and name != only_step)
+             and not (only is not None and not exports_any(registry[name], only))]
+    graph = graph if graph is not None else step_graph(registry)
+    # Edges to steps this run leaves out (only_step, a Retry) do not hold anything back.
+    prerequisites = {name: {p: kind for p, kind in graph.get(name, {}).items() if p in names} for name in names}
+    threads = _threads_allowed()
     records = StepRecords()
+    ended: dict[str, StepRun] = {}
+    raised: dict[str, str] = {}  # a step that raised or was skipped for one → the step that raised
+    waiting = list(names)
+    lease_lost = False
+
+    def record(step_run: StepRun) -> None:
+        ended[step_run.step] = step_run
+        records.add(step_run)
+        crashpoint("pipeline:between_steps")
+        if progress:
+            progress(step_run)
+
+    finished: queue.SimpleQueue[tuple[str, StepRun | BaseException]] = queue.SimpleQueue()
+    running: set[str] = set()
     try:
-        for name in registry:
-            if only_step and name != only_step:
+        while waiting or running:
+            ready = [name for name in waiting if all(p in ended for p in prerequisites[name])]
+            for name in ready if not lease_lost else []:
+                waiting.remove(name)
+                failed_before = next((raised[p] for p, kind in prerequisites[name].items()
+                                      if kind == NEEDS and p in raised), None)
+                if failed_before is not None:
+                    raised[name] = failed_before
+                    record(_close(StepRun(run=run, step=name), StepRun.Status.SKIPPED,
+                                  _("not run: step %(step)s failed before it") % {"step": failed_before},
+                                  StepResult(), [], 0.0))
+                    continue
+                try:
+                    heartbeat()
+                except LeaseLost as lost:
+                    run.note, lease_lost = str(lost), True
+                    break
+                work = functools.partial(_run_one, run, tenant, name, registry[name], heartbeat, echo, only)
+                # A step with nothing beside it runs in the run's own thread, as every step did before
+                # the graph: a signal then interrupts it where it is, with no thread to wait for.
+                if not threads or (not running and len(ready) == 1):
+                    step_run = work()
+                    _note_raise(step_run, raised)
+                    record(step_run)
+                    break  # one at a time: look again at what is ready, in registry order
+                running.add(name)
+                _start_thread(name, work, finished)
+            if not running:
+                if lease_lost:
+                    break
+                if waiting and not any(all(p in ended for p in prerequisites[n]) for n in waiting):
+                    raise ValueError(f"The step graph has a cycle among {waiting}")
                 continue
-            if only is not None and not exports_any(registry[name], only):
-                continue
+            # A timeout, so a signal's handler runs in this thread while the steps run in theirs.
             try:
-                heartbeat()
-            except LeaseLost as lost:
-                run.note = str(lost)
-                break
-            step_run = _run_one(run, tenant, name, registry[name], heartbeat, echo, only)
-            records.add(step_run)
-            crashpoint("pipeline:between_steps")
-            if progress:
-                progress(step_run)
-    except Interrupted:
+                name, outcome = finished.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            running.discard(name)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            _note_raise(outcome, raised)
+            record(outcome)
+    except Interrupted as interrupted:
+        if running:
+            # The steps in other threads stop at their next beat; what ends within the grace is kept.
+            # A step that does not stop in time is left to end with the process (its thread is a daemon).
+            heartbeat.stopped = interrupted.signum
+            deadline = time.monotonic() + STOP_GRACE_SECONDS
+            while running and time.monotonic() < deadline:
+                try:
+                    name, outcome = finished.get(timeout=max(0.01, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                running.discard(name)
+                if isinstance(outcome, StepRun):
+                    records.add(outcome)
         _written_despite_interrupt(records.flush)  # the steps that ended before the signal
         raise
     records.flush()
-    return records.all
+    order = {name: i for i, name in enumerate(names)}
+    return sorted(records.all, key=lambda step_run: order.get(step_run.step, len(order)))
+
+
+def _start_thread(name: str, work: Callable[[], StepRun],
+                  finished: queue.SimpleQueue[tuple[str, StepRun | BaseException]]) -> None:
+    """The step in a daemon thread of its own: a step that does not stop when the process is told to
+    cannot keep the process alive (a pool's threads are joined at exit)."""
+    call = _in_own_thread(work)
+
+    def body() -> None:
+        try:
+            finished.put((name, call()))
+        except BaseException as exc:  # noqa: BLE001 — handed to the run's thread, which decides
+            finished.put((name, exc))
+
+    threading.Thread(target=body, name=f"{STEP_THREAD_PREFIX}-{name}", daemon=True).start()
+
+
+def _note_raise(step_run: StepRun, raised: dict[str, str]) -> None:
+    if getattr(step_run, RAISED, False):
+        raised[step_run.step] = step_run.step
+
+
+def _threads_allowed() -> bool:
+    """Steps in threads of their own unless settings.SYNC_STEP_THREADS is off or the caller is inside a
+    transaction: a thread's own connection could not see its rows (and on SQLite would wait for its lock)."""
+    if not getattr(settings, "SYNC_STEP_THREADS", True):
+        return False
+    return not any(conn.in_atomic_block for conn in connections.all(initialized_only=True))
+
+
+def _in_own_thread(work: Callable[[], StepRun]) -> Callable[[], StepRun]:
+    """`work` as the caller's thread would run it: its language, its time zone, and whatever wraps or
+    captures its queries (a query counter, CaptureQueriesContext) seeing the thread's own connections'
+    queries too; those connections are closed at the end."""
+    language = translation.get_language()
+    zone = timezone.get_current_timezone()
+    initialized = connections.all(initialized_only=True)
+    wrappers = {conn.alias: list(conn.execute_wrappers) for conn in initialized if conn.execute_wrappers}
+    captured = {conn.alias: conn.queries_log for conn in initialized if conn.force_debug_cursor}
+
+    def call() -> StepRun:
+        try:
+            for alias, chain in wrappers.items():
+                connections[alias].execute_wrappers = list(chain)
+            for alias, log in captured.items():
+                # The same deque (appends are thread-safe): the caller's capture counts these queries.
+                connections[alias].force_debug_cursor, connections[alias].queries_log = True, log
+            with translation.override(language):
+                timezone.activate(zone)
+                try:
+                    return work()
+                finally:
+                    timezone.deactivate()
+        finally:
+            for alias in wrappers:
+                connections[alias].execute_wrappers = []
+            for alias in captured:
+                connections[alias].force_debug_cursor = False
+            connections.close_all()
+    return call
 
 
 def _run_one(run, tenant, name, module_path, heartbeat, echo, only=None) -> StepRun:
@@ -311,6 +493,7 @@ def _run_one(run, tenant, name, module_path, heartbeat, echo, only=None) -> Step
         logger.error("Tenant %s step %s failed: %s\n%s", tenant.code, name, message,
                      Verbatim("".join(traceback.format_tb(exc.__traceback__))))
         ctx.lines.append(message)
+        setattr(step_run, RAISED, True)  # tells the graph to skip the steps that need this one
         return _close(step_run, StepRun.Status.FAILED, message, ctx.result, ctx.lines, time.monotonic() - started)
     status = StepRun.Status.FAILED if result.failed else StepRun.Status.SUCCEEDED
     message = _("%(n)s record(s) failed") % {"n": result.failed} if result.failed else ""

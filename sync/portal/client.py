@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from sageconnect.outside_calls import count_call
+from sageconnect.outside_calls import count_call, limit_for
 from sync.portal import schemas as s
 from sync.portal.errors import (
     PortalAuthError,
@@ -111,6 +111,7 @@ class PortalClient:
         self.timeout = (connect_timeout, read_timeout)
         self.retry = retry or RetryPolicy()
         self.calls = CallCounter()
+        self.limit = limit_for("portal", tenant.code)
         # Sandbox tenants' files come from the stand-ins on this machine; everyone else's from outside only.
         self.private_addresses_ok = bool(getattr(tenant, "sandbox", False))
         self._file_session: requests.Session | None = None
@@ -362,7 +363,16 @@ class PortalClient:
             started = time.monotonic()
             delay = self.retry.backoff(attempt)
             try:
-                response = send()
+                # The tenant's adaptive window on the portal, shared by every thread of this process.
+                with self.limit.slot():
+                    started = time.monotonic()
+                    try:
+                        response = send()
+                    except _TRANSIENT:
+                        self.limit.answered(time.monotonic() - started, ok=False, throttled=True)
+                        raise
+                    self.limit.answered(time.monotonic() - started, ok=response.status_code < 400,
+                                        throttled=response.status_code in (429, 503))
             except _TRANSIENT as exc:
                 reason, status = _network_reason(exc), None
                 count_call("portal", self.tenant_code, ok=False)

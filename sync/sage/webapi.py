@@ -22,7 +22,7 @@ import requests
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, PlainSerializer, field_serializer
 
-from sageconnect.outside_calls import count_call
+from sageconnect.outside_calls import count_call, limit_for
 
 logger = logging.getLogger(__name__)
 
@@ -516,12 +516,21 @@ class SageWebApi:
         self.last_request = {"method": method, "url": self._scrub(url), "params": dict(params or {}), "body": body,
                              "user": self.session.auth[0] if isinstance(self.session.auth, tuple) else ""}
         started = time.monotonic()
+        limit = limit_for("sage_webapi", self.tenant_code)  # the tenant's adaptive window on its Sage server
         try:
-            response = self.session.request(
-                method, url, params=params, json=body, timeout=self.timeout,
-                headers={"Content-Type": "application/json", "Accept": "application/json"},
-            )
-            payload = self._read(method, response)
+            with limit.slot():
+                started = time.monotonic()
+                try:
+                    response = self.session.request(
+                        method, url, params=params, json=body, timeout=self.timeout,
+                        headers={"Content-Type": "application/json", "Accept": "application/json"},
+                    )
+                    payload = self._read(method, response)
+                except requests.RequestException:
+                    limit.answered(time.monotonic() - started, ok=False, throttled=True)
+                    raise
+                limit.answered(time.monotonic() - started, ok=response.status_code < 400,
+                               throttled=response.status_code in (429, 503))
         except requests.RequestException as exc:
             # Refused, timed out, or an answer cut short (ChunkedEncodingError and friends).
             count_call("sage_webapi", self.tenant_code, ok=False)

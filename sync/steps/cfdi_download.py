@@ -53,7 +53,8 @@ CFDI_TYPES: tuple[CfdiType, ...] = ("INVOICE", "CREDIT_NOTE", "PAYMENT_CFDI")
 OVERLAP_DAYS = 3
 FIRST_WINDOW_DAYS = 90
 SWEEP_EVERY = dt.timedelta(days=1)
-DOWNLOAD_WORKERS = 4  # settings.CFDI_DOWNLOAD_WORKERS overrides
+# Threads fetching: as many as the tenant's adaptive window may grow to (settings.OUTSIDE_CALLS_PER_TENANT),
+# which says how many calls are under way at once; settings.CFDI_DOWNLOAD_WORKERS overrides.
 DOWNLOAD_FAILED = "download_failed"
 TOO_LARGE = "too_large"  # cfdi.parsing's code for the same refusal
 # No original yet, or one that never parsed: the rows `needs_download` is true of.
@@ -260,7 +261,7 @@ def fetch_all(
 
 def download_workers() -> int:
     """Threads fetching at once; 0 fetches in the step's own thread, one at a time."""
-    return max(0, int(getattr(settings, "CFDI_DOWNLOAD_WORKERS", DOWNLOAD_WORKERS)))
+    return max(0, int(getattr(settings, "CFDI_DOWNLOAD_WORKERS", settings.OUTSIDE_CALLS_PER_TENANT)))
 
 
 def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str | PortalError) -> None:

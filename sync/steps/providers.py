@@ -44,7 +44,9 @@ from sync.vendor_payload import VendorNumbers, build_vendor, fits_vendor_id
 from tenants.sage_db import sage_alias
 
 KINDS = (Outbound.Kind.VENDOR,)
-OUTSIDE_WORKERS = 4  # settings.PROVIDER_WORKERS overrides; 0 makes the calls in the step's own thread
+# Threads making calls; how many calls are under way at once is the tenant's adaptive window's to say
+# (sageconnect.outside_calls): as many threads as its ceiling. settings.PROVIDER_WORKERS overrides; 0 makes
+# the calls in the step's own thread.
 OUTSIDE_ERRORS = (PortalError, WebApiError, ValueError)
 CONFLICT = "external_id_conflict"
 
@@ -152,7 +154,8 @@ class OutsideCalls:
 
 
 def workers() -> int:
-    return max(0, min(OUTSIDE_WORKERS, int(getattr(settings, "PROVIDER_WORKERS", OUTSIDE_WORKERS))))
+    ceiling = settings.OUTSIDE_CALLS_PER_TENANT
+    return max(0, min(ceiling, int(getattr(settings, "PROVIDER_WORKERS", ceiling))))
 
 
 class Providers(Exporter[ProviderResponse]):
