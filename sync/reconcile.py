@@ -139,10 +139,12 @@ class Report:
     checked: dict[str, int]
     acknowledged: int
     seconds: float
+    area_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {"tenant": self.tenant.code, "checked": self.checked, "acknowledged": self.acknowledged,
-                "seconds": round(self.seconds, 3), "differences": [d.as_json() for d in self.differences]}
+                "seconds": round(self.seconds, 3), "area_seconds": self.area_seconds,
+                "differences": [d.as_json() for d in self.differences]}
 
     def by_area(self) -> list[tuple[str, list[Difference]]]:
         return [(area, [d for d in self.differences if d.area == area]) for area in AREAS]
@@ -157,11 +159,16 @@ def reconcile(tenant: Tenant) -> Report:
     checked: dict[str, int] = {}
     found: list[Difference] = []
     portal = PortalClient(tenant)
+    seconds: dict[str, float] = {}
+    areas = {"providers": lambda: _providers(tenant, alias, portal, records, checked),
+             "pos": lambda: _pos(tenant, alias, records, checked),
+             "cfdis": lambda: _cfdis(tenant, alias, portal, records, checked),
+             "payments": lambda: _payments(tenant, alias, records, checked)}
     try:
-        found += _sage_read(tenant, lambda: _providers(tenant, alias, portal, records, checked))
-        found += _sage_read(tenant, lambda: _pos(tenant, alias, records, checked))
-        found += _sage_read(tenant, lambda: _cfdis(tenant, alias, portal, records, checked))
-        found += _sage_read(tenant, lambda: _payments(tenant, alias, records, checked))
+        for area, read in areas.items():
+            began = time.monotonic()
+            found += _sage_read(tenant, read)
+            seconds[area] = round(time.monotonic() - began, 3)
     except PortalError as error:
         raise ReconcileError(_("The portal at %(server)s could not be read: %(error)s") % {
             "server": tenant.portal_url or "—", "error": error}) from error
@@ -169,7 +176,7 @@ def reconcile(tenant: Tenant) -> Report:
         portal.close()
     acks = {(a.kind, a.key): a.fingerprint for a in ReconcileAck.objects.filter(tenant=tenant)}
     shown = [d for d in found if acks.get((d.kind, d.key)) != d.fingerprint]
-    return Report(tenant, shown, checked, len(found) - len(shown), time.monotonic() - started)
+    return Report(tenant, shown, checked, len(found) - len(shown), time.monotonic() - started, seconds)
 
 
 def _sage_read(tenant: Tenant, read):

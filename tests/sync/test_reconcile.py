@@ -248,6 +248,7 @@ def test_the_command_prints_the_differences_and_exits_1_then_json(demo, capsys):
     assert {"provider_id_mismatch", "po_missing", "payment_missing"} <= kinds or "provider_without_vendor" in kinds
     first = data["differences"][0]
     assert set(first) == {"kind", "area", "key", "what", "sage", "portal", "fixes", "fingerprint"}
+    assert set(data) == {"tenant", "checked", "acknowledged", "seconds", "area_seconds", "differences"}
 
 
 def test_the_command_names_an_unknown_tenant_and_an_unreachable_portal(demo, capsys):
