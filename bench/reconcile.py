@@ -69,7 +69,7 @@ def run_reconcile(command, options) -> int:
         results["synced"] = measure(tenant, log, say, _("report on the synced company"))
         changed = drift(tenant)
         say(_("changed %(n)s POs in Sage behind the watermark") % {"n": changed})
-        results["one_percent_drift"] = measure(tenant, log, say, _("report after 1 % of POs drifted"))
+        results["one_percent_drift"] = measure(tenant, log, say, _("report after one PO in a hundred drifted"))
     path = isolation.bench_root() / f"reconcile-{size}.json"
     write_json(path, {"size": size, "latency_ms": options["latency_ms"], "results": results,
                       "peak_memory_mb": peak_memory_mb()})

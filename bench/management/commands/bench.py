@@ -12,7 +12,7 @@ SUBCOMMANDS = {
     "cfdi": (_("CFDI parse + validate + store throughput"), add_cfdi_arguments, run_cfdi),
     "cycle": (_("a tenant's full cycle at size against the stand-ins, and the seed-style baseline"),
               add_cycle_arguments, run_cycle),
-    "reconcile": (_("the reconcile report on a synced company of that size, then with 1 % of POs drifted"),
+    "reconcile": (_("the reconcile report on a synced company of that size, then with one PO in a hundred drifted"),
                   add_reconcile_arguments, run_reconcile),
     "tenants": (_("many small tenants through a django-q2 cluster with 1, then 2 workers"),
                 add_tenants_arguments, run_tenants),
