@@ -58,7 +58,7 @@ from sync.sage import queries
 from sync.sage.values import trimmed, uuid_key
 from sync.steps.cfdi_download import CFDI_TYPES
 from tenants.models import Tenant
-from tenants.sage_db import sage_alias
+from tenants.sage_db import SageDatabaseUnavailable, sage_alias
 
 RESEND, RELINK, RESOLVE = "resend", "relink", "resolve"
 FIXES = (RESEND, RELINK, RESOLVE)
@@ -154,11 +154,19 @@ class Report:
 
 def reconcile(tenant: Tenant) -> Report:
     started = time.monotonic()
-    alias = sage_alias(tenant)
+    try:
+        alias = sage_alias(tenant)
+    except SageDatabaseUnavailable as error:
+        raise ReconcileError(_("Sage's database at %(server)s could not be read: %(error)s") % {
+            "server": tenant.sage_db_host or "127.0.0.1", "error": error}) from error
+    try:
+        portal = PortalClient(tenant)
+    except PortalError as error:
+        raise ReconcileError(_("The portal at %(server)s could not be read: %(error)s") % {
+            "server": tenant.portal_url or "—", "error": error}) from error
     records = _records(tenant)
     checked: dict[str, int] = {}
     found: list[Difference] = []
-    portal = PortalClient(tenant)
     seconds: dict[str, float] = {}
     areas = {"providers": lambda: _providers(tenant, alias, portal, records, checked),
              "pos": lambda: _pos(tenant, alias, records, checked),
@@ -190,7 +198,7 @@ def _sage_read(tenant: Tenant, read):
 def _records(tenant: Tenant) -> dict[tuple[str, str], Outbound]:
     """Every outbound record of the kinds compared: one query."""
     kinds = {kind for _area, kind, _label in KINDS.values()}
-    return {(r.kind, r.key): r for r in Outbound.objects.filter(tenant=tenant, kind__in=kinds).defer("last_error")}
+    return {(r.kind, r.key): r for r in Outbound.objects.filter(tenant=tenant, kind__in=kinds)}
 
 
 def _providers(tenant, alias, portal, records, checked) -> list[Difference]:
@@ -213,7 +221,7 @@ def _providers(tenant, alias, portal, records, checked) -> list[Difference]:
                 _("Provider %(name)s (%(rfc)s) is accepted on the portal and has no Sage vendor%(linked)s.") % {
                     "name": provider.name or provider.id, "rfc": provider.rfc,
                     "linked": (_(" (it names %(vendor)s, which Sage does not have)") % {"vendor": linked})
-                    if linked else ""},
+                    if linked else ""} + ((" " + record.last_error) if record and record.last_error else ""),
                 sage={"vendor": ""}, portal=portal_facts, fixes=(RESEND, RESOLVE)))
         elif field_name and held.get(linked, "") != provider.id:
             found.append(Difference(
