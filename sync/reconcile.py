@@ -152,7 +152,8 @@ class Report:
 
 # --- the read pass ----------------------------------------------------------------------------
 
-def reconcile(tenant: Tenant) -> Report:
+def reconcile(tenant: Tenant, areas: Iterable[str] = AREAS) -> Report:
+    """The differences of `areas` (all by default)."""
     started = time.monotonic()
     try:
         alias = sage_alias(tenant)
@@ -168,12 +169,15 @@ def reconcile(tenant: Tenant) -> Report:
     checked: dict[str, int] = {}
     found: list[Difference] = []
     seconds: dict[str, float] = {}
-    areas = {"providers": lambda: _providers(tenant, alias, portal, records, checked),
+    wanted = set(areas)
+    readers = {"providers": lambda: _providers(tenant, alias, portal, records, checked),
              "pos": lambda: _pos(tenant, alias, records, checked),
              "cfdis": lambda: _cfdis(tenant, alias, portal, records, checked),
              "payments": lambda: _payments(tenant, alias, records, checked)}
     try:
-        for area, read in areas.items():
+        for area, read in readers.items():
+            if area not in wanted:
+                continue
             began = time.monotonic()
             found += _sage_read(tenant, read)
             seconds[area] = round(time.monotonic() - began, 3)
@@ -400,7 +404,8 @@ def apply_fix(tenant: Tenant, kind: str, key: str, fix: str, *, by: str, note: s
     """Applies one fix to a difference the report shows now (read again: nothing acts on stale facts)."""
     if fix not in FIXES or kind not in KINDS:
         raise FixRefused(_("Unknown fix or kind."))
-    difference = next((d for d in reconcile(tenant).differences if (d.kind, d.key) == (kind, key)), None)
+    area = KINDS[kind][0]
+    difference = next((d for d in reconcile(tenant, [area]).differences if (d.kind, d.key) == (kind, key)), None)
     if difference is None:
         raise FixRefused(_("The report no longer shows %(kind)s %(key)s: nothing to fix.") % {"kind": kind,
                                                                                              "key": key})
