@@ -209,6 +209,12 @@ def test_a_fix_for_what_the_report_no_longer_shows_is_refused(demo):
     with pytest.raises(reconcile.FixRefused):
         reconcile.apply_fix(tenant, "po_missing", "PO000001", "delete-everything", by="tester")
     assert not Outbound.objects.filter(tenant=tenant, key="PO999999").exists()
+    # Facts that changed since the page was shown: nothing is done, the person is told to look again.
+    first = reconcile.reconcile(tenant).differences[0]
+    with pytest.raises(reconcile.FixRefused, match="changed since the page was shown"):
+        reconcile.apply_fix(tenant, first.kind, first.key, first.fixes[0], by="tester", fingerprint="0" * 64)
+    assert not OutboundAttempt.objects.filter(by="tester").exists()
+    assert not ReconcileAck.objects.exists()
 
 
 def queries_of(tenant) -> tuple[int, int, reconcile.Report]:
