@@ -381,3 +381,25 @@ class PoWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} {self.step}: {self.audit_date}/{self.audit_time}/{self.porhseq}"
+
+
+class ReconcileAck(models.Model):
+    """A person marked one difference of the reconcile report resolved (sync.reconcile): it is not shown
+    again while Sage's and the portal's facts about it stay as they were (`fingerprint`)."""
+
+    tenant = models.ForeignKey("tenants.Tenant", verbose_name=_("tenant"), on_delete=models.CASCADE,
+                               related_name="reconcile_acks")
+    kind = models.CharField(_("kind"), max_length=40)
+    key = models.CharField(_("key"), max_length=80)
+    fingerprint = models.CharField(_("fingerprint"), max_length=64, help_text=_("Hash of the facts acknowledged."))
+    by = models.CharField(_("by"), max_length=150, blank=True)
+    at = models.DateTimeField(_("when"), default=timezone.now)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        verbose_name = _("reconcile acknowledgement")
+        verbose_name_plural = _("reconcile acknowledgements")
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "key"], name="one_reconcile_ack_per_object")]
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} {self.kind} {self.key}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sync import matching_views, views
+from sync import matching_views, reconcile_views, views
 
 urlpatterns = [
     path("", views.overview, name="overview"),
@@ -22,6 +22,9 @@ urlpatterns = [
     path("matches/find", matching_views.match_find, name="match-find"),
     path("matches/<int:match_id>/confirm", matching_views.match_confirm, name="match-confirm"),
     path("matches/<int:match_id>/reject", matching_views.match_reject, name="match-reject"),
+    path("reconcile/", reconcile_views.reconcile_index, name="reconcile"),
+    path("tenants/<slug:code>/reconcile/", reconcile_views.reconcile_tenant, name="reconcile-tenant"),
+    path("tenants/<slug:code>/reconcile/fix", reconcile_views.reconcile_fix, name="reconcile-fix"),
     path("scheduler/", views.scheduler, name="scheduler"),
     path("scheduler/pause", views.pause, name="pause"),
     path("scheduler/resume", views.resume, name="resume"),

@@ -324,3 +324,87 @@ def open_entries_of_documents(alias: str, tenant, *, documents: Iterable[tuple[s
 @sage_query("vendors_by_ids", vendor_ids=["P00001", "P00002"])
 def vendors_by_ids(alias: str, tenant, *, vendor_ids: Iterable[str]) -> QuerySet:
     return APVEN.objects.using(alias).filter(VENDORID__in=sorted(set(vendor_ids))).order_by("VENDORID")
+
+
+# ---------------------------------------------------------------------------
+# The reconcile report (sync.reconcile): every row of a kind in one read, so its query count does not grow
+# with the company. Each takes no list of keys (SQL Server takes at most 2,100 parameters a statement):
+# details are joined through a subquery of the headers.
+
+@sage_query("all_vendor_ids")
+def all_vendor_ids(alias: str, tenant) -> QuerySet:
+    return APVEN.objects.using(alias).order_by("VENDORID").values_list("VENDORID", flat=True)
+
+
+@sage_query("vendor_optional_field_values", optfield="PROVIDERID")
+def vendor_optional_field_values(alias: str, tenant, *, optfield: str) -> QuerySet:
+    """Every vendor's value of one optional field (APVENO)."""
+    return APVENO.objects.using(alias).filter(OPTFIELD=optfield).order_by("VENDORID")
+
+
+def _eligible(headers: QuerySet, alias: str, tenant) -> QuerySet:
+    if tenant.po_types:
+        headers = headers.filter(PORTYPE__in=list(tenant.po_types))
+    if tenant.po_min_date:
+        headers = headers.filter(DATE__gte=to_sage_date(tenant.po_min_date))
+    if tenant.po_required_optfield:
+        flagged = POPORHO.objects.using(alias).filter(
+            OPTFIELD=tenant.po_required_optfield, VALUE=tenant.po_required_value
+        ).values("PORHSEQ")
+        headers = headers.filter(PORHSEQ__in=flagged)
+    return headers
+
+
+@sage_query("all_eligible_pos")
+def all_eligible_pos(alias: str, tenant) -> QuerySet:
+    """Every PO header the tenant's rule lets onto the portal (the same rule as pos_changed_since)."""
+    return _eligible(POPORH1.objects.using(alias), alias, tenant).order_by("PORHSEQ")
+
+
+def _of_eligible(model, alias: str, tenant) -> QuerySet:
+    return model.objects.using(alias).filter(PORHSEQ__in=all_eligible_pos(alias, tenant).values("PORHSEQ"))
+
+
+@sage_query("all_eligible_po_lines")
+def all_eligible_po_lines(alias: str, tenant) -> QuerySet:
+    lines = _of_eligible(POPORL, alias, tenant)
+    if tenant.skip_location_codes:
+        lines = lines.exclude(LOCATION__in=list(tenant.skip_location_codes))
+    return lines.order_by("PORHSEQ", "PORLREV")
+
+
+@sage_query("all_eligible_po_optional_fields")
+def all_eligible_po_optional_fields(alias: str, tenant) -> QuerySet:
+    return _of_eligible(POPORHO, alias, tenant).order_by("PORHSEQ", "OPTFIELD")
+
+
+@sage_query("all_eligible_po_headers2")
+def all_eligible_po_headers2(alias: str, tenant) -> QuerySet:
+    return _of_eligible(POPORH2, alias, tenant).order_by("PORHSEQ")
+
+
+@sage_query("all_eligible_po_receipts")
+def all_eligible_po_receipts(alias: str, tenant) -> QuerySet:
+    return _of_eligible(PORCPH1, alias, tenant).order_by("PORHSEQ", "RCPHSEQ")
+
+
+@sage_query("all_posted_payments")
+def all_posted_payments(alias: str, tenant) -> QuerySet:
+    """Every posted payment entry (the same rule as posted_payments, without its cursor)."""
+    posted = APBTA.objects.using(alias).filter(PAYMTYPE="PY", BATCHSTAT=3).values("CNTBTCH")
+    return APTCR.objects.using(alias).filter(BTCHTYPE="PY", RMITTYPE=1, ERRENTRY=0, CNTBTCH__in=posted).order_by(
+        "CNTBTCH", "CNTENTR")
+
+
+@sage_query("all_posted_folios")
+def all_posted_folios(alias: str, tenant) -> QuerySet:
+    """Every posted document's FOLIOCFD (APOBLO) that holds something."""
+    return APOBLO.objects.using(alias).filter(OPTFIELD=tenant.folio_optfield).exclude(VALUE="").order_by(
+        "IDVEND", "IDINVC")
+
+
+@sage_query("all_entry_folios")
+def all_entry_folios(alias: str, tenant) -> QuerySet:
+    """Every invoice entry's FOLIOCFD (APIBHO) that holds something, posted or not."""
+    return APIBHO.objects.using(alias).filter(OPTFIELD=tenant.folio_optfield).exclude(VALUE="").order_by(
+        "CNTBTCH", "CNTITEM")

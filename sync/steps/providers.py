@@ -216,6 +216,12 @@ class Providers(Exporter[ProviderResponse]):
             self.existing[provider.id or ""] = vendor_id
             if (provider.external_id or "").strip().upper() == vendor_id.upper():
                 found[provider.id or ""] = Confirmed(vendor_id, ids={"vendor_id": vendor_id}, counted="")
+        if found and self.ctx.tenant.provider_id_optfield:
+            # Not done while the vendor does not hold the provider's id (a re-link from the reconcile report):
+            # built as an existing vendor, only PROVIDERID is written.
+            held = self.sage.provider_ids_in_sage({self.existing[key] for key in found})
+            items_by_id = {provider.id or "": provider for provider in items}
+            found = {key: done for key, done in found.items() if held.get(self.existing[key]) == items_by_id[key].id}
         return found
 
     def build(self, items: list[ProviderResponse], records: Records,

@@ -27,7 +27,7 @@ def test_the_site_does_not_install_it():
 def test_manage_py_runs_bench_with_its_settings_and_every_other_command_without(tmp_path):
     bench = _manage(tmp_path, "bench", "--help")
     assert bench.returncode == 0, bench.stderr
-    assert "{cfdi,cycle,tenants,pages}" in bench.stdout
+    assert "{cfdi,cycle,reconcile,tenants,pages}" in bench.stdout
     listed = _manage(tmp_path, "help")
     assert listed.returncode == 0, listed.stderr
     assert "[bench]" not in listed.stdout and "[sync]" in listed.stdout

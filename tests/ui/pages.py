@@ -15,10 +15,11 @@ def get_urls() -> list[str]:
         "/cfdis/", "/cfdis/?status=failed&kind=I", f"/cfdis/{cfdi.pk}/", f"/cfdis/{cfdi.pk}/original.xml",
         "/payments/", "/payments/?state=waiting&docnbr=PY", "/pos/", "/cfdis/?po=PO00000", "/scheduler/",
         "/api/status", "/api/stats", "/matches/", "/matches/?state=confirmed&tenant=t00",
+        "/reconcile/",
     ]
 
 
 def post_urls() -> list[str]:
     cfdi = Cfdi.objects.order_by("id").first()
     return ["/scheduler/pause", "/scheduler/resume", "/scheduler/run", f"/cfdis/{cfdi.pk}/retry", "/cfdis/retry",
-            "/matches/find", "/matches/0/confirm", "/matches/0/reject"]
+            "/matches/find", "/matches/0/confirm", "/matches/0/reject", "/tenants/t00/reconcile/fix"]
