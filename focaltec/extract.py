@@ -27,6 +27,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", f"{EXTERN}/providers/{{providerId}}"),
     ("put", f"{EXTERN}/providers/{{providerId}}"),
     ("put", f"{EXTERN}/providers/{{providerId}}/external-id"),
+    ("get", f"{EXTERN}/purchase-orders"),
     ("post", f"{EXTERN}/purchase-orders"),
     ("get", f"{EXTERN}/purchase-orders/{{purchaseOrderId}}"),
     ("put", f"{EXTERN}/purchase-orders/{{purchaseOrderId}}"),

@@ -10,9 +10,9 @@ memory, so the query count does not grow with the number of records checked:
   again, and the providers step makes or finds the vendor), or a vendor whose
   PROVIDERID is not the provider's id (re-link: the providers step writes it);
 - purchase orders: every eligible Sage PO (sync.po_state.read_all_pos)
-  against what the portal confirmed of it (the PO's and its status's outbound
-  records: the payload the portal accepted) — missing from the portal, a
-  final status not there, a total or lines that differ (re-send);
+  against the portal's POs as it holds them now (list_1, paged) — missing
+  from the portal, a status that differs, a total or lines that differ
+  (re-send);
 - CFDIs: the portal's CFDIs (one paged list per type we keep) against those
   stored here and the UUIDs Sage holds (FOLIOCFD of posted documents and of
   invoice entries) — on the portal and not stored here, stored and not in
@@ -171,7 +171,7 @@ def reconcile(tenant: Tenant, areas: Iterable[str] = AREAS) -> Report:
     seconds: dict[str, float] = {}
     wanted = set(areas)
     readers = {"providers": lambda: _providers(tenant, alias, portal, records, checked),
-             "pos": lambda: _pos(tenant, alias, records, checked),
+             "pos": lambda: _pos(tenant, alias, portal, records, checked),
              "cfdis": lambda: _cfdis(tenant, alias, portal, records, checked),
              "payments": lambda: _payments(tenant, alias, records, checked)}
     try:
@@ -250,38 +250,38 @@ def _lines(payload: dict) -> dict[str, tuple[Decimal | None, Decimal | None]]:
             for line in payload.get("lines") or []}
 
 
-def _pos(tenant, alias, records, checked) -> list[Difference]:
+def _pos(tenant, alias, portal, records, checked) -> list[Difference]:
     pos = read_all_pos(alias, tenant)
     checked["pos"] = len(pos)
+    # What the portal holds now (list_1, paged), not what it once confirmed: a PO deleted or changed
+    # there behind our back shows.
+    on_portal = {item.external_id: item for item in portal.iter_purchase_orders() if item.external_id}
     found = []
     for po in pos:
         if ineligibility(po, tenant):
             continue  # every line in a skipped location: never sent
         record = records.get((Outbound.Kind.PO, po.po_number))
-        status_record = records.get((Outbound.Kind.PO_STATUS, po.po_number))
         state = condition(po)
         final = FINAL_STATUS.get(state)
-        confirmed = record is not None and record.state == Outbound.State.CONFIRMED
         sage_facts = {"po": po.po_number, "vendor": po.vendor_id, "condition": state.value}
-        if not confirmed:
+        held = on_portal.get(po.po_number)
+        if held is None:
             if final and record is None:
                 continue  # cancelled or closed before it ever reached the portal: not to be sent
             found.append(Difference(
                 "po_missing", po.po_number,
-                _("PO %(po)s of vendor %(vendor)s is in Sage and the portal has not confirmed it%(why)s.") % {
+                _("PO %(po)s of vendor %(vendor)s is in Sage and not on the portal%(why)s.") % {
                     "po": po.po_number, "vendor": po.vendor_id,
                     "why": (": " + record.reason) if record is not None and record.reason else ""},
                 sage=sage_facts, portal={"state": record.state if record else ""}, fixes=(RESEND, RESOLVE)))
             continue
-        sent = record.last_request or {}
-        status_sent = (status_record.outside_ids.get("status", "") if status_record is not None
-                       and status_record.state == Outbound.State.CONFIRMED else "") or "OPEN"
-        if (final or "OPEN") != status_sent:
+        portal_status = held.status or ""
+        if (final or "OPEN") != portal_status:
             found.append(Difference(
                 "po_status", po.po_number,
                 _("PO %(po)s is %(sage)s in Sage and %(portal)s on the portal.") % {
-                    "po": po.po_number, "sage": final or "OPEN", "portal": status_sent},
-                sage={**sage_facts, "status": final or "OPEN"}, portal={"status": status_sent},
+                    "po": po.po_number, "sage": final or "OPEN", "portal": portal_status or "—"},
+                sage={**sage_facts, "status": final or "OPEN"}, portal={"status": portal_status},
                 fixes=(RESEND, RESOLVE) if final else (RESOLVE,)))
             continue
         if final:
@@ -290,7 +290,7 @@ def _pos(tenant, alias, records, checked) -> list[Difference]:
             order = build_order(po, tenant).to_json()
         except PoPayloadError:
             continue  # the PO step reports it on the attention page
-        total, portal_total = _money(order.get("total")), _money(sent.get("total"))
+        total, portal_total = _money(order.get("total")), _money(held.total)
         if total != portal_total:
             found.append(Difference(
                 "po_total", po.po_number,
@@ -298,7 +298,8 @@ def _pos(tenant, alias, records, checked) -> list[Difference]:
                     "po": po.po_number, "sage": total, "portal": portal_total},
                 sage={**sage_facts, "total": str(total)}, portal={"total": str(portal_total)},
                 fixes=(RESEND, RESOLVE)))
-        ours, theirs = _lines(order), _lines(sent)
+        ours = _lines(order)
+        theirs = _lines({"lines": [line.model_dump() for line in held.lines]})
         if ours != theirs:
             changed = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
             found.append(Difference(

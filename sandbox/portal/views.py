@@ -264,7 +264,7 @@ def provider_external_id(request, tenant, provider_id: str):
 
 # --- purchase orders ---------------------------------------------------------
 
-def purchase_order_json(order: SandboxPurchaseOrder) -> dict:
+def purchase_order_json(order: SandboxPurchaseOrder, providers: dict[str, SandboxProvider] | None = None) -> dict:
     sent = order.request
     body = {key: sent[key] for key in ("external_id", "currency", "date", "delivery_date", "delivery_contact",
                                        "requested_by_contact", "subtotal", "total", "exchange_rate", "comments",
@@ -277,8 +277,11 @@ def purchase_order_json(order: SandboxPurchaseOrder) -> dict:
         "addresses": sent["addresses"], "metadata": sent.get("metadata", []),
         "lines": [_line_json(line) for line in sent["lines"]],
     })
-    provider = SandboxProvider.objects.filter(portal_tenant=order.portal_tenant,
-                                              external_id=sent["provider_external_id"]).first()
+    if providers is not None:
+        provider = providers.get(sent["provider_external_id"])
+    else:
+        provider = SandboxProvider.objects.filter(portal_tenant=order.portal_tenant,
+                                                  external_id=sent["provider_external_id"]).first()
     if provider is not None:
         body["provider_id"], body["provider_name"] = provider.portal_id, provider.name
     return body
@@ -337,8 +340,39 @@ def _create_order(tenant, order: dict) -> SandboxPurchaseOrder:
                       f"A purchase order with external_id {order['external_id']} already exists") from None
 
 
-@portal_view("POST")
+# list_1's filters (focaltec/openapi.json, GET …/purchase-orders), each a condition on the stand-in's rows;
+# offset and pageSize are read by _paging. The stand-in honours all of them, so none is refused.
+PURCHASE_ORDER_FILTERS: dict[str, Callable[[Any], Q]] = {
+    "providerExternalId": lambda value: Q(request__provider_external_id=value),
+    "status": lambda value: Q(status=value),
+    "ids": lambda values: Q(portal_id__in=values),
+    "external_ids": lambda values: Q(external_id__in=values),
+}
+
+
+def _provider_id_filter(tenant, rows: QuerySet, provider_id: str) -> QuerySet:
+    """provider_id is the portal's own provider id; an order names its provider by external_id only."""
+    provider = SandboxProvider.objects.filter(portal_tenant=tenant, portal_id=provider_id).first()
+    if provider is None or not provider.external_id:
+        return rows.none()
+    return rows.filter(request__provider_external_id=provider.external_id)
+
+
+@portal_view("GET", "POST")
 def purchase_orders(request, tenant):
+    if request.method == "GET":
+        params = _q(request)
+        rows = _filtered(SandboxPurchaseOrder.objects.filter(portal_tenant=tenant).select_related("portal_tenant"),
+                         PURCHASE_ORDER_FILTERS, params)
+        if "provider_id" in params:
+            rows = _provider_id_filter(tenant, rows, params["provider_id"])
+        # One query for the page's providers, not one per order.
+        offset, page_size = _paging(request, tenant)
+        page = list(rows[offset:offset + page_size])
+        providers = {row.external_id: row for row in SandboxProvider.objects.filter(
+            portal_tenant=tenant, external_id__in={order.request["provider_external_id"] for order in page})}
+        return _json({"total": rows.count(),
+                      "items": [purchase_order_json(order, providers) for order in page]})
     return _json(purchase_order_json(_create_order(tenant, _body(request))))
 
 

@@ -189,6 +189,19 @@ class PortalClient:
     def create_purchase_order(self, order: s.ExternPurchaseOrderRequest) -> s.PurchaseOrderCoreResponse:
         return self._call("POST", self._extern("purchase-orders"), s.PurchaseOrderCoreResponse, body=order)
 
+    def iter_purchase_orders(
+        self,
+        *,
+        status: s.PurchaseOrderStatus | None = None,
+        external_ids: Iterable[str] | None = None,
+        provider_external_id: str | None = None,
+        page_size: int = s.PAGE_SIZE_MAX,
+    ) -> Iterator[s.PurchaseOrderCoreResponse]:
+        """list_1 (GET …/purchase-orders): the portal's POs as it holds them now, page by page."""
+        filters = {"status": status, "external_ids": list(external_ids) if external_ids is not None else None,
+                   "providerExternalId": provider_external_id}
+        return self._pages(self._extern("purchase-orders"), filters, page_size, s.PurchaseOrdersCoreResponse)
+
     def get_purchase_order(self, po_number: str, *, id_type: s.IdType = "EXTERNAL") -> s.PurchaseOrderCoreResponse:
         return self._call("GET", self._extern("purchase-orders", po_number), s.PurchaseOrderCoreResponse,
                           params={"id_type": id_type})

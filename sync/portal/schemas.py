@@ -244,6 +244,13 @@ class GeneralErrorResponse(PortalResponse):
     error_source: str | None = None
 
 
+class PurchaseOrderLine(PortalResponse):
+    external_id: str | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    line_total: Decimal | None = None
+
+
 class PurchaseOrderCoreResponse(PortalResponse):
     id: str | None = None
     external_id: str | None = None
@@ -251,6 +258,7 @@ class PurchaseOrderCoreResponse(PortalResponse):
     provider_id: str | None = None
     currency: str | None = None
     total: Decimal | None = None
+    lines: list[PurchaseOrderLine] = []
 
 
 class PurchaseOrdersCoreResponse(PortalResponse):

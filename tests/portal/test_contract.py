@@ -23,7 +23,8 @@ def test_it_covers_every_operation_the_client_uses():
     ids = sorted(operation.operation_id for operation in contract.operations())
     assert ids == sorted(["list_2", "getProvider", "update_2", "updateExternalId", "create_2", "getPurchaseOrder",
                           "update_1", "changeStatus_1", "upsertPurchaseOrders", "getBatchStatus_1", "list_5",
-                          "getCfdi", "getFiles", "progressUpdateCfdis", "create_4", "getPayment", "create_7"])
+                          "getCfdi", "getFiles", "progressUpdateCfdis", "create_4", "getPayment", "create_7",
+                          "list_1"])
 
 
 def test_it_passes_the_payloads_the_client_builds():

@@ -193,6 +193,37 @@ def purchase_order_by_id_type(world: World, method: str, suffix: str = "") -> No
     assert send(path.format("PO000009"), {"id_type": "EXTERNAL"}).status_code == 200
 
 
+def _purchase_orders(world: World) -> dict[str, str]:
+    """Three orders (PO1 of V1 OPEN, PO2 of V3 OPEN, PO3 of V3 CANCELLED): external_id → portal id."""
+    made = {}
+    for number, vendor in (("PO1", "V1"), ("PO2", "V3"), ("PO3", "V3")):
+        answer = requests.post(f"{world.url}/api/1.0/extern/tenants/acme-portal/purchase-orders",
+                               json=purchase_order(number, vendor_id=vendor).to_json(), headers=HEADERS, timeout=10)
+        assert answer.status_code == 200, answer.text
+        made[number] = answer.json()["id"]
+    SandboxPurchaseOrder.objects.filter(external_id="PO3").update(status="CANCELLED")
+    return made
+
+
+def filters_purchase_orders(params: Callable[[dict[str, str], World], dict], expected: set[str]):
+    def check(world: World) -> None:
+        made = _purchase_orders(world)
+        assert expected != set(made), "a case must tell the filter's answer from the unfiltered one"
+        found = _ids(world.get("/api/1.0/extern/tenants/acme-portal/purchase-orders",
+                               {**PAGE, **params(made, world)}), "external_id")
+        assert found == expected
+    return check
+
+
+def pages_purchase_orders(world: World) -> None:
+    made = _purchase_orders(world)
+    path = "/api/1.0/extern/tenants/acme-portal/purchase-orders"
+    first, rest = world.get(path, {"offset": 0, "pageSize": 2}).json(), world.get(path,
+                                                                                  {"offset": 2, "pageSize": 2}).json()
+    assert (first["total"], len(first["items"]), len(rest["items"])) == (3, 2, 1)
+    assert {i["id"] for i in first["items"] + rest["items"]} == set(made.values())
+
+
 def payment_by_id_type(world: World) -> None:
     row = SandboxPayment.objects.create(portal_tenant=world.providers["p1"].portal_tenant, external_id="PY1",
                                         request={"external_id": "PY1", "currency": "MXN", "cfdis": []})
@@ -246,6 +277,16 @@ CASES: dict[tuple[str, str], Callable[[World], None]] = {
     ("list_5", "retrieveHistory"): retrieves_history,
     ("list_5", "serie"): filters_cfdis({"serie": "NC"}, {"b"}),
     ("list_5", "folio"): filters_cfdis({"folio": "12"}, {"c"}),
+    ("list_1", "pageSize"): pages_purchase_orders,
+    ("list_1", "offset"): pages_purchase_orders,
+    ("list_1", "providerExternalId"): filters_purchase_orders(lambda made, world: {"providerExternalId": "V3"},
+                                                              {"PO2", "PO3"}),
+    ("list_1", "status"): filters_purchase_orders(lambda made, world: {"status": "CANCELLED"}, {"PO3"}),
+    ("list_1", "ids"): filters_purchase_orders(lambda made, world: {"ids": [made["PO1"], made["PO3"]]},
+                                               {"PO1", "PO3"}),
+    ("list_1", "external_ids"): filters_purchase_orders(lambda made, world: {"external_ids": ["PO2"]}, {"PO2"}),
+    ("list_1", "provider_id"): filters_purchase_orders(
+        lambda made, world: {"provider_id": world.providers["p1"].portal_id}, {"PO1"}),
     ("getCfdi", "id_type"): one_cfdi,
     ("getCfdi", "hideValidations"): one_cfdi,
     ("getCfdi", "retrieveHistory"): one_cfdi,
@@ -296,6 +337,9 @@ def test_the_stand_in_honours_or_refuses_every_query_parameter(world, operation_
     ("providers", {"status": "ACTIVE"}, "status"),
     ("providers", {"type": "VENDOR"}, "type"),
     ("providers", {"pageSize": "ten"}, "pageSize"),
+    ("purchase-orders", {**PAGE, "status": "REOPENED"}, "status"),
+    ("purchase-orders", {"offset": 0}, "pageSize"),
+    ("purchase-orders", {**PAGE, "vendor": "V1"}, "vendor"),
     ("cfdis/" + "a" * 24, {"id_type": "ERP"}, "id_type"),
 ])
 def test_it_refuses_unknown_parameters_and_values_off_the_spec(world, path, params, named):
@@ -323,7 +367,7 @@ def test_it_refuses_an_unknown_status_in_a_body(world):
     ("DELETE", "providers", "GET"),
     ("POST", "cfdis", "GET"),
     ("DELETE", "providers/abc", "GET, PUT"),
-    ("GET", "purchase-orders", "POST"),
+    ("DELETE", "purchase-orders", "GET, POST"),
     ("PATCH", "purchase-orders/PO1/status", "PUT"),
 ])
 def test_it_answers_405_with_allow(world, method, path, allowed):

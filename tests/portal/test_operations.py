@@ -43,7 +43,7 @@ def test_it_creates_reads_replaces_and_closes_a_purchase_order(portal, stand_in)
     assert replaced.id == created.id and replaced.total == Decimal("2320.00")
     assert (closed.internal_id, closed.status, closed.errors) == (created.id, "CLOSED", [])
     assert fetched.status == "CLOSED" and fetched.external_id == "PO000007"
-    assert fetched.model_extra["lines"][0]["item_code"] == "A1-103"
+    assert fetched.lines[0].model_extra["item_code"] == "A1-103"
 
 
 def test_it_upserts_a_batch_with_a_result_per_order(portal, stand_in):

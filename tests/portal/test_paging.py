@@ -88,3 +88,25 @@ def test_it_caps_every_page_at_the_tenants_page_size(portal_tenant, stand_in, li
                               params={"offset": 0, "pageSize": asked},
                               headers={"PDPTenantKey": PORTAL_KEY, "PDPTenantSecret": PORTAL_SECRET}, timeout=10)
         assert (answer.json()["total"], len(answer.json()["items"])) == (60, 25)
+
+
+def test_it_yields_every_purchase_order_across_pages_as_the_portal_holds_them(portal, stand_in):
+    from sandbox.portal.models import SandboxPurchaseOrder
+    from tests.portal.factories import purchase_order
+
+    stand_in.page_size_max = 7
+    stand_in.save()
+    add_providers(stand_in, 1)
+    for index in range(16):
+        portal.create_purchase_order(purchase_order(f"PO{index:06d}"))
+    SandboxPurchaseOrder.objects.filter(external_id="PO000003").update(status="CLOSED")
+    portal.calls.reads = 0
+
+    seen = {order.external_id: order for order in portal.iter_purchase_orders(page_size=200)}
+
+    assert sorted(seen) == [f"PO{index:06d}" for index in range(16)]
+    assert portal.calls.reads == 3  # 7 + 7 + 2, though 200 were asked for
+    assert seen["PO000003"].status == "CLOSED" and seen["PO000001"].status == "OPEN"
+    line = seen["PO000001"].lines[0]
+    assert (line.external_id, line.quantity, line.price) == ("PO000001-1000", 10, 100)
+    assert [o.external_id for o in portal.iter_purchase_orders(status="CLOSED")] == ["PO000003"]

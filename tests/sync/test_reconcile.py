@@ -268,3 +268,38 @@ def test_the_command_names_an_unknown_tenant_and_an_unreachable_portal(demo, cap
         call_command("reconcile", "--tenant", tenant.code)
     assert exit_.value.code == 3
     assert "http://127.0.0.1:8699/portal" in capsys.readouterr().err
+
+
+def test_a_po_deleted_or_changed_on_the_portal_behind_our_back_is_read_fresh_and_re_sent(demo):
+    tenant, _plan = demo
+    alias = sage_alias(tenant)
+    cycle(tenant)
+    cycle(tenant)
+    baseline = shown(tenant)
+    deleted, reopened = open_pos(tenant, alias)[:2]
+    # Cancelled in Sage and on the portal alike; then someone on the portal moves it back to OPEN.
+    seq = POPORH1.objects.using(alias).get(PONUMBER=reopened).PORHSEQ
+    for row in POPORL.objects.using(alias).filter(PORHSEQ=seq):
+        POPORL.objects.using(alias).filter(PORHSEQ=seq, PORLREV=row.PORLREV).update(OQCANCELED=row.OQORDERED)
+    POPORH1.objects.using(alias).filter(PORHSEQ=seq).update(AUDTDATE=99991231)  # stamped: the PO steps see it
+    cycle(tenant)
+    assert SandboxPurchaseOrder.objects.get(external_id=reopened).status == "CANCELLED"
+    assert set(shown(tenant)) == set(baseline)
+    # Behind our back: our outbound records still say CONFIRMED for both.
+    SandboxPurchaseOrder.objects.filter(external_id=deleted).delete()
+    SandboxPurchaseOrder.objects.filter(external_id=reopened).update(status="OPEN")
+    assert Outbound.objects.get(tenant=tenant, kind=Outbound.Kind.PO, key=deleted).state == Outbound.State.CONFIRMED
+
+    found = shown(tenant)
+    assert {key: d.fixes for key, d in found.items() if key not in baseline} == {
+        ("po_missing", deleted): (reconcile.RESEND, reconcile.RESOLVE),
+        ("po_status", reopened): (reconcile.RESEND, reconcile.RESOLVE),
+    }
+    assert found[("po_status", reopened)].portal == {"status": "OPEN"}
+
+    for kind, key in (("po_missing", deleted), ("po_status", reopened)):
+        reconcile.apply_fix(tenant, kind, key, "resend", by="tester", fingerprint=found[(kind, key)].fingerprint)
+    cycle(tenant)
+    assert SandboxPurchaseOrder.objects.filter(external_id=deleted).exists()
+    assert SandboxPurchaseOrder.objects.get(external_id=reopened).status == "CANCELLED"
+    assert set(shown(tenant)) == set(baseline)
