@@ -88,3 +88,26 @@ CFDI_KINDS = {
 @register.filter
 def cfdi_kind_label(kind: str) -> str:
     return str(CFDI_KINDS.get(kind, kind))
+
+
+# The names of the facts the reconcile report shows per side (sync/reconcile.py); the JSON keeps the keys.
+FACT_LABELS = {
+    "provider": _("portal provider"),
+    "rfc": _("RFC"),
+    "external_id": _("external id"),
+    "name": _("name"),
+    "vendor": _("Sage vendor"),
+    "po": _("PO"),
+    "condition": _("condition"),
+    "status": _("status"),
+    "total": _("total"),
+    "lines": _("lines"),
+    "payment": _("payment"),
+    "amount": _("amount"),
+    "state": _("state"),
+}
+
+
+@register.filter
+def fact_label(name: str) -> str:
+    return str(FACT_LABELS.get(name, name))
