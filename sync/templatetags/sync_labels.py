@@ -111,3 +111,23 @@ FACT_LABELS = {
 @register.filter
 def fact_label(name: str) -> str:
     return str(FACT_LABELS.get(name, name))
+
+
+# sync.po_state.PoCondition's values, as the reconcile page shows a Sage PO's condition.
+PO_CONDITIONS = {
+    "open": _("open"),
+    "partly_cancelled": _("partly cancelled"),
+    "cancelled": _("cancelled"),
+    "complete_awaiting_invoices": _("complete, awaiting invoices"),
+    "closed": _("closed"),
+}
+
+
+@register.filter
+def fact_value(value: str, name: str) -> str:
+    """A fact's value in words where it is one of our codes: an outbound state, a PO's condition."""
+    if name == "state":
+        return link_state_word(value)
+    if name == "condition":
+        return str(PO_CONDITIONS.get(value, value))
+    return value
