@@ -52,14 +52,13 @@ from sync.engine.exporter import Built, Exporter, Job, Records, export
 from sync.engine.outbox import Confirmed, Failed, Result, Unanswered, Waiting
 from sync.models import Outbound
 from sync.portal.batch import describe, match_results
-from sync.portal.client import PortalClient
-from sync.portal.errors import PortalAuthError, PortalError
 from sync.portal.schemas import CfdiProgressRequest
 from sync.sage import queries
 from sync.sage.confirm import sage_documents
 from sync.sage.values import trimmed
 from sync.sage.webapi import SageWebApi
 from sync.sat import status as sat_status
+from sync.steps.portal_exporter import PortalExporter
 from tenants.sage_db import sage_alias
 
 logger = logging.getLogger(__name__)
@@ -272,28 +271,12 @@ def set_vendor_problem(ctx: StepContext, cfdi: Cfdi, *, known: bool) -> bool:
 # ---------------------------------------------------------------------------
 # Report back to the portal
 
-class CfdiStatusReport(Exporter[Cfdi]):
+class CfdiStatusReport(PortalExporter[Cfdi]):
     """Each imported CFDI's ERP status to the portal, once. Setting a status the portal already has changes
     nothing there, so one a crash left unconfirmed is simply sent again: there is nothing to look up."""
     kind = Outbound.Kind.CFDI_STATUS
     name = "cfdi_status"
     batch_size = STATUS_BATCH
-    tenant_errors = (PortalAuthError,)
-    outside_errors = (PortalError,)
-
-    def __init__(self, ctx: StepContext) -> None:
-        super().__init__(ctx)
-        self._portal: PortalClient | None = None
-
-    @property
-    def portal(self) -> PortalClient:
-        if self._portal is None:
-            self._portal = PortalClient(self.ctx.tenant)
-        return self._portal
-
-    def close(self) -> None:
-        if self._portal is not None:
-            self._portal.close()
 
     def key(self, item: Cfdi) -> str:
         return item.uuid

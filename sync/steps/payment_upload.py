@@ -25,12 +25,11 @@ from django.utils.translation import gettext as _
 
 from sync.engine.context import StepContext, StepResult
 from sync.engine.crashpoints import crashpoint
-from sync.engine.exporter import Built, Exporter, Job, Records, export
+from sync.engine.exporter import Built, Job, Records, export
 from sync.engine.outbox import Confirmed, Failed, Result, Waiting
 from sync.models import Outbound, Payment
 from sync.payment_payload import build_payment, cfdi_money, waiting
 from sync.portal.batch import describe, match_results
-from sync.portal.client import PortalClient
 from sync.portal.errors import (
     PortalAuthError,
     PortalError,
@@ -39,6 +38,7 @@ from sync.portal.errors import (
 )
 from sync.portal.schemas import BatchResponseExternalPaymentResponse
 from sync.sage.confirm import confirmed_in_sage
+from sync.steps.portal_exporter import PortalExporter
 from tenants.sage_db import sage_alias
 
 KINDS = (Outbound.Kind.PAYMENT,)
@@ -51,26 +51,10 @@ def run(ctx: StepContext) -> StepResult:
     return export(PaymentUpload(ctx))
 
 
-class PaymentUpload(Exporter[Payment]):
+class PaymentUpload(PortalExporter[Payment]):
     kind = Outbound.Kind.PAYMENT
     name = "payment_upload"
     found_is_final = True          # a payment on the portal under our DOCNBR is ours: never sent twice
-    tenant_errors = (PortalAuthError,)
-    outside_errors = (PortalError,)
-
-    def __init__(self, ctx: StepContext) -> None:
-        super().__init__(ctx)
-        self._portal: PortalClient | None = None
-
-    @property
-    def portal(self) -> PortalClient:
-        if self._portal is None:
-            self._portal = PortalClient(self.ctx.tenant)
-        return self._portal
-
-    def close(self) -> None:
-        if self._portal is not None:
-            self._portal.close()
 
     def key(self, item: Payment) -> str:
         return item.docnbr

@@ -16,19 +16,19 @@ from django.utils.translation import gettext as _
 
 from sync import po_reads
 from sync.engine.context import StepContext, StepResult
-from sync.engine.exporter import Built, Exporter, Job, Records, export
+from sync.engine.exporter import Built, Job, Records, export
 from sync.engine.outbox import Confirmed, Failed, Result, Waiting
 from sync.models import Outbound
 from sync.po_reads import PoCandidate
 from sync.po_state import PoAction, PoCondition
 from sync.portal import schemas as s
-from sync.portal.client import PortalClient
 from sync.portal.errors import (
     PortalAuthError,
     PortalError,
     PortalNotFoundError,
     PortalPermanentError,
 )
+from sync.steps.portal_exporter import PortalExporter
 from tenants.sage_db import sage_alias
 
 KINDS = (Outbound.Kind.PO_STATUS,)
@@ -39,26 +39,13 @@ def run(ctx: StepContext) -> StepResult:
     return export(PoStatus(ctx, PoAction.CLOSE, "CLOSED"))
 
 
-class PoStatus(Exporter[PoCandidate]):
+class PoStatus(PortalExporter[PoCandidate]):
     kind = Outbound.Kind.PO_STATUS
     name = "po_status"
-    tenant_errors = (PortalAuthError,)
-    outside_errors = (PortalError,)
 
     def __init__(self, ctx: StepContext, action: PoAction, status: s.PurchaseOrderStatus) -> None:
         super().__init__(ctx)
         self.action, self.status = action, status
-        self._portal: PortalClient | None = None
-
-    @property
-    def portal(self) -> PortalClient:
-        if self._portal is None:
-            self._portal = PortalClient(self.ctx.tenant)
-        return self._portal
-
-    def close(self) -> None:
-        if self._portal is not None:
-            self._portal.close()
 
     def key(self, item: PoCandidate) -> str:
         return item.po_number

@@ -21,14 +21,13 @@ from django.utils.translation import gettext as _
 
 from sync import po_reads
 from sync.engine.context import StepContext, StepResult
-from sync.engine.exporter import Built, Exporter, Job, Records, export
+from sync.engine.exporter import Built, Job, Records, export
 from sync.engine.outbox import Confirmed, Failed, Result, Unanswered, Waiting
 from sync.models import Outbound
 from sync.po_payload import PoPayloadError, build_order
 from sync.po_reads import PoCandidate
 from sync.po_state import PoAction
 from sync.portal import schemas as s
-from sync.portal.client import PortalClient
 from sync.portal.errors import (
     PortalAuthError,
     PortalConflictError,
@@ -36,6 +35,7 @@ from sync.portal.errors import (
     PortalNotFoundError,
     PortalPermanentError,
 )
+from sync.steps.portal_exporter import PortalExporter
 from tenants.sage_db import sage_alias
 
 KINDS = (Outbound.Kind.PO,)
@@ -47,26 +47,10 @@ def run(ctx: StepContext) -> StepResult:
     return export(PoUpsert(ctx))
 
 
-class PoUpsert(Exporter[PoCandidate]):
+class PoUpsert(PortalExporter[PoCandidate]):
     kind = Outbound.Kind.PO
     name = "po"
     batch_size = s.BATCH_PURCHASE_ORDERS_MAX
-    tenant_errors = (PortalAuthError,)  # the tenant's credentials, not these POs
-    outside_errors = (PortalError,)
-
-    def __init__(self, ctx: StepContext) -> None:
-        super().__init__(ctx)
-        self._portal: PortalClient | None = None
-
-    @property
-    def portal(self) -> PortalClient:
-        if self._portal is None:
-            self._portal = PortalClient(self.ctx.tenant)
-        return self._portal
-
-    def close(self) -> None:
-        if self._portal is not None:
-            self._portal.close()
 
     def key(self, item: PoCandidate) -> str:
         return item.po_number
