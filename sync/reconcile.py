@@ -15,13 +15,16 @@ memory, so the query count does not grow with the number of records checked:
   (re-send);
 - CFDIs: the portal's CFDIs (one paged list per type we keep) against those
   stored here and the UUIDs Sage holds (FOLIOCFD of posted documents and of
-  invoice entries) — on the portal and not stored here, stored and not in
+  invoice entries not posted yet) — on the portal and not stored here, stored and not in
   Sage, in Sage twice, in Sage with a UUID the portal does not know (mark
   resolved: these are a person's to settle; invoices keyed without a UUID
   are matching's job, /matches/);
-- payments: every posted Sage payment against what the portal confirmed —
-  missing (re-send) or with another amount (mark resolved: the portal's spec
-  has no way to change a payment).
+- payments: every posted Sage payment against the portal's own answer for
+  it now (getPayment by our external id, one call each, in threads under the
+  tenant's adaptive window) — missing (re-send) or with another amount (mark
+  resolved: the portal's spec has no way to change a payment). The spec has
+  no list of payments, so this area's outside calls grow with the payments
+  checked; its SQL does not.
 
 The fixes never write Sage or the portal: re-send and re-link put the
 object's outbound record back to PENDING — "an earlier write may or may not
@@ -34,13 +37,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -53,7 +59,8 @@ from sync.models import Outbound, OutboundAttempt, Payment, ReconcileAck
 from sync.po_payload import PoPayloadError, build_order
 from sync.po_state import FINAL_STATUS, condition, ineligibility, read_all_pos
 from sync.portal.client import PortalClient
-from sync.portal.errors import PortalError
+from sync.portal.errors import PortalError, PortalNotFoundError
+from sync.portal.schemas import ExternalPaymentResponse
 from sync.sage import queries
 from sync.sage.values import trimmed, uuid_key
 from sync.steps.cfdi_download import CFDI_TYPES
@@ -345,7 +352,9 @@ def _cfdis(tenant, alias, portal, records, checked) -> list[Difference]:
                 portal={"id": on_portal.get(uuid, ""), "status": row["status"]}))
     for uuid in sorted(set(posted) | set(entries)):
         documents, batch_entries = posted.get(uuid, set()), entries.get(uuid, set())
-        if len(documents) > 1 or len(batch_entries) > 1:
+        # Posted documents and entries not posted yet: a posted entry is only its document, so one invoice
+        # counts once whether posted or not, and a UUID typed again into a new entry counts twice.
+        if len(documents) + len(batch_entries) > 1:
             found.append(Difference("cfdi_twice_in_sage", uuid, _(
                 "CFDI %(uuid)s is in Sage more than once: %(where)s. Reverse or delete the extra document in "
                 "Sage.") % {"uuid": uuid, "where": _where(documents, batch_entries)},
@@ -364,34 +373,59 @@ def _where(documents: Iterable[tuple[str, str]], entries: Iterable[tuple[int, in
 
 
 def _payments(tenant, alias, records, checked) -> list[Difference]:
-    payments = list(queries.all_posted_payments(alias, tenant))
-    checked["payments"] = len(payments)
     # Reversed in Sage (payment check, APPYM): not to be on the portal at all.
     reversed_ = set(Payment.objects.filter(tenant=tenant, state=Payment.State.REVERSED)
                     .values_list("docnbr", flat=True))
+    payments = [row for row in queries.all_posted_payments(alias, tenant) if trimmed(row.DOCNBR) not in reversed_]
+    checked["payments"] = len(payments)
+    held = _portal_payments(tenant, [trimmed(row.DOCNBR) for row in payments])
     found = []
     for row in payments:
         docnbr, amount = trimmed(row.DOCNBR), _money(row.AMTRMITTC)
-        if docnbr in reversed_:
-            continue
         record = records.get((Outbound.Kind.PAYMENT, docnbr))
         sage_facts = {"payment": docnbr, "vendor": trimmed(row.IDVEND), "amount": str(amount)}
-        if record is None or record.state != Outbound.State.CONFIRMED:
+        on_portal = held.get(docnbr)
+        if on_portal is None:
             waits = record is not None and record.state == Outbound.State.WAITING
             found.append(Difference("payment_missing", docnbr, _(
-                "Payment %(docnbr)s of %(vendor)s for %(amount)s is posted in Sage and the portal has not "
-                "confirmed it%(why)s.") % {"docnbr": docnbr, "vendor": trimmed(row.IDVEND), "amount": amount,
-                                           "why": (": " + record.reason) if record and record.reason else ""},
+                "Payment %(docnbr)s of %(vendor)s for %(amount)s is posted in Sage and the portal does not have "
+                "it%(why)s.") % {"docnbr": docnbr, "vendor": trimmed(row.IDVEND), "amount": amount,
+                                 "why": (": " + record.reason) if record and record.reason else ""},
                 sage=sage_facts, portal={"state": record.state if record else ""},
                 fixes=(RESOLVE,) if waits else (RESEND, RESOLVE)))
             continue
-        sent = _money((record.last_request or {}).get("total_amount"))
+        sent = _money(on_portal.total_amount)
         if sent != amount:
             found.append(Difference("payment_amount", docnbr, _(
                 "Payment %(docnbr)s is %(sage)s in Sage and %(portal)s on the portal; the portal cannot change a "
                 "payment: reject it there and re-send.") % {"docnbr": docnbr, "sage": amount, "portal": sent},
-                sage=sage_facts, portal={"amount": str(sent)}))
+                sage=sage_facts, portal={"id": on_portal.id or "", "amount": str(sent)}))
     return found
+
+
+def _portal_payments(tenant: Tenant, docnbrs: list[str]) -> dict[str, ExternalPaymentResponse]:
+    """The portal's answer for each payment, asked by our external id (getPayment, id_type EXTERNAL); a 404
+    leaves it out. The calls run in threads, as many as the tenant's adaptive window may grow to; the window
+    itself (sageconnect.outside_calls) decides how many are under way at once."""
+    local, lock, clients = threading.local(), threading.Lock(), []
+
+    def ask(docnbr: str) -> tuple[str, ExternalPaymentResponse | None]:
+        if not hasattr(local, "portal"):
+            local.portal = PortalClient(tenant)
+            with lock:
+                clients.append(local.portal)
+        try:
+            return docnbr, local.portal.get_payment(docnbr)
+        except PortalNotFoundError:
+            return docnbr, None
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, settings.OUTSIDE_CALLS_PER_TENANT),
+                                thread_name_prefix="reconcile-payments") as pool:
+            return {docnbr: answer for docnbr, answer in pool.map(ask, docnbrs) if answer is not None}
+    finally:
+        for client in clients:
+            client.close()
 
 
 # --- the fixes --------------------------------------------------------------------------------

@@ -405,6 +405,8 @@ def all_posted_folios(alias: str, tenant) -> QuerySet:
 
 @sage_query("all_entry_folios")
 def all_entry_folios(alias: str, tenant) -> QuerySet:
-    """Every invoice entry's FOLIOCFD (APIBHO) that holds something, posted or not."""
-    return APIBHO.objects.using(alias).filter(OPTFIELD=tenant.folio_optfield).exclude(VALUE="").order_by(
-        "CNTBTCH", "CNTITEM")
+    """Every FOLIOCFD (APIBHO) that holds something, of entries in open or ready-to-post batches: those not
+    posted yet. A posted entry is its posted document (all_posted_folios), counted once there."""
+    batches = APIBC.objects.using(alias).filter(BTCHSTTS__in=OPEN_BATCH_STATUSES).values("CNTBTCH")
+    return APIBHO.objects.using(alias).filter(OPTFIELD=tenant.folio_optfield, CNTBTCH__in=batches).exclude(
+        VALUE="").order_by("CNTBTCH", "CNTITEM")

@@ -24,7 +24,7 @@ from sandbox.portal.seed import add_cfdi, seed_portal
 from sync import reconcile
 from sync.engine.pipeline import run_tenant
 from sync.models import Outbound, OutboundAttempt, ReconcileAck
-from sync.sage.models import APIBHO, APOBLO, APTCR, APVEN, APVENO, POPORH1, POPORL
+from sync.sage.models import APIBC, APIBH, APIBHO, APOBLO, APTCR, APVEN, APVENO, POPORH1, POPORL
 from sync.sat.client import reset_rate_limit
 from tenants.sage_db import sage_alias
 from tests.sync.conftest import SAGE_DB
@@ -134,14 +134,25 @@ def test_each_kind_of_drift_is_reported_with_its_fix_and_the_fix_goes_through_th
     stranger = str(uuidlib.uuid4()).upper()
     twin.IDINVC, twin.VALUE = "FA-EXTRANA", stranger
     twin.save(using=alias, force_insert=True)
+    # A posted invoice's UUID typed again into a new entry of a batch not posted yet.
+    retyped = next(row.VALUE for row in APOBLO.objects.using(alias).filter(OPTFIELD="FOLIOCFD").order_by("IDINVC")
+                   if row.VALUE not in (lost, doubled))
+    open_batch = APIBC.objects.using(alias).filter(BTCHSTTS=1).order_by("CNTBTCH").first()
+    assert open_batch is not None, "the cycle's import left no open batch"
+    entry = APIBH.objects.using(alias).filter(CNTBTCH=open_batch.CNTBTCH).order_by("-CNTITEM").first()
+    entry.CNTITEM, entry.IDINVC = entry.CNTITEM + 1, "FA-RETECLEADA"
+    entry.save(using=alias, force_insert=True)
+    APIBHO.objects.using(alias).create(CNTBTCH=entry.CNTBTCH, CNTITEM=entry.CNTITEM, OPTFIELD="FOLIOCFD",
+                                       VALUE=retyped)
 
     payments = [r.key for r in confirmed(tenant, Outbound.Kind.PAYMENT)]
-    unsent, other_amount = payments[0], payments[1]
-    # The portal lost it: the payment and what it paid.
+    unsent, other_amount, forgotten = payments[0], payments[1], payments[2]
+    # The portal lost it behind our back (our record still says confirmed): the payment and what it paid.
     paid = [line["uuid"] for line in SandboxPayment.objects.get(external_id=unsent).request["cfdis"]]
     SandboxCfdi.objects.filter(uuid__in=paid).update(paid=0)
     SandboxPayment.objects.filter(external_id=unsent).delete()
-    Outbound.objects.filter(tenant=tenant, kind=Outbound.Kind.PAYMENT, key=unsent).delete()
+    # We lost our record of one the portal holds: the portal's answer counts, not our record.
+    Outbound.objects.filter(tenant=tenant, kind=Outbound.Kind.PAYMENT, key=forgotten).delete()
     sage_amount = APTCR.objects.using(alias).get(DOCNBR=other_amount).AMTRMITTC + Decimal("100")
     APTCR.objects.using(alias).filter(DOCNBR=other_amount).update(AMTRMITTC=sage_amount)
 
@@ -159,6 +170,7 @@ def test_each_kind_of_drift_is_reported_with_its_fix_and_the_fix_goes_through_th
         ("cfdi_not_stored", not_stored): (reconcile.RESOLVE,),
         ("cfdi_not_in_sage", lost): (reconcile.RESOLVE,),
         ("cfdi_twice_in_sage", doubled): (reconcile.RESOLVE,),
+        ("cfdi_twice_in_sage", retyped): (reconcile.RESOLVE,),
         ("cfdi_unknown_to_portal", stranger): (reconcile.RESOLVE,),
         ("payment_missing", unsent): (reconcile.RESEND, reconcile.RESOLVE),
         ("payment_amount", other_amount): (reconcile.RESOLVE,),
@@ -166,6 +178,8 @@ def test_each_kind_of_drift_is_reported_with_its_fix_and_the_fix_goes_through_th
     assert {key: d.fixes for key, d in found.items() if key not in baseline} == expected
     assert "someone-else" in found[("provider_id_mismatch", mislinked.key)].what
     assert found[("po_status", cancelled_po)].sage["status"] == "CANCELLED"
+    assert "FA-RETECLEADA" not in found[("cfdi_twice_in_sage", retyped)].what   # the entry is named by batch
+    assert f"batch {entry.CNTBTCH} entry {entry.CNTITEM}" in found[("cfdi_twice_in_sage", retyped)].what
     assert found[("payment_amount", other_amount)].sage["amount"] == str(sage_amount.quantize(Decimal("0.01")))
 
     # --- the fixes: through the outbound records, sent by the next cycle ----------------------------
@@ -195,7 +209,8 @@ def test_each_kind_of_drift_is_reported_with_its_fix_and_the_fix_goes_through_th
     after = shown(tenant)
     left = set(after) - set(baseline)
     # What is a person's to settle in Sage stays until the facts change; the rest is resolved.
-    assert left == {("cfdi_not_in_sage", lost), ("cfdi_unknown_to_portal", stranger)}, left
+    assert left == {("cfdi_not_in_sage", lost), ("cfdi_unknown_to_portal", stranger),
+                    ("cfdi_twice_in_sage", retyped)}, left
     # Marked resolved: shown again once its facts change.
     APTCR.objects.using(alias).filter(DOCNBR=other_amount).update(AMTRMITTC=sage_amount + 1)
     assert ("payment_amount", other_amount) in shown(tenant)

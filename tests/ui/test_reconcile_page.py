@@ -3,15 +3,18 @@ writes nothing, a fix is a staff POST that puts the outbound record back for the
 from __future__ import annotations
 
 import re
+import socket
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 
 from sandbox.faults import clear_faults
 from sandbox.portal.models import SandboxPurchaseOrder
 from sync.models import Outbound, OutboundAttempt, ReconcileAck
 from sync.sage.models import APTCR
 from tenants.sage_db import sage_alias
+from tests.support import needs_system
 from tests.sync.test_reconcile import confirmed, cycle, open_pos, wire
 from tests.ui.conftest import SAGE_ALIAS
 from tests.ui.test_spanish_pages import _visible_text
@@ -88,3 +91,30 @@ def test_the_chooser_leads_to_the_tenants_report_and_people_who_are_not_staff_ge
     assert client.post(f"/tenants/{tenant.code}/reconcile/fix", {"kind": "po_missing", "key": "x",
                                                                   "fix": "resend"}).status_code == 302
     assert not Outbound.objects.filter(key="x").exists()
+
+
+@needs_system("unixodbc", "tdsodbc")
+def test_an_unreachable_sage_database_is_named_on_the_page_and_by_the_command(staff_client, make_tenant,
+                                                                             sage_db_allowed, capsys):
+    with socket.socket() as probe:       # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    tenant = make_tenant(code="mx01", sandbox=False, sage_db_engine="mssql", sage_db_host="127.0.0.1",
+                         sage_db_port=port, sage_db_name="SAMLTD", sage_db_user="sa",
+                         sage_db_password="not-shown-1", sage_db_driver="FreeTDS", sage_db_python_driver="pyodbc")
+    before = (Outbound.objects.count(), OutboundAttempt.objects.count(), ReconcileAck.objects.count())
+
+    html = staff_client.get(f"/tenants/{tenant.code}/reconcile/").content.decode()
+    text = _visible_text(html)
+    assert f"127.0.0.1:{port}" in text and "SAMLTD" in text and "not-shown-1" not in html
+    assert "Traceback" not in html
+    refused = staff_client.post(f"/tenants/{tenant.code}/reconcile/fix",
+                                {"kind": "po_missing", "key": "PO000001", "fix": "resend"}, follow=True)
+    assert f"127.0.0.1:{port}" in _visible_text(refused.content.decode())
+
+    with pytest.raises(SystemExit) as exit_:
+        call_command("reconcile", "--tenant", tenant.code)
+    assert exit_.value.code == 3
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}" in err and "not-shown-1" not in err and "\n" not in err.strip()
+    assert (Outbound.objects.count(), OutboundAttempt.objects.count(), ReconcileAck.objects.count()) == before
