@@ -41,7 +41,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -60,7 +60,7 @@ from sync.po_payload import PoPayloadError, build_order
 from sync.po_state import FINAL_STATUS, condition, ineligibility, read_all_pos
 from sync.portal.client import PortalClient
 from sync.portal.errors import PortalError, PortalNotFoundError
-from sync.portal.schemas import ExternalPaymentResponse
+from sync.portal.schemas import ExternalPaymentResponse, PurchaseOrderCoreResponse
 from sync.sage import queries
 from sync.sage.values import trimmed, uuid_key
 from sync.steps.cfdi_download import CFDI_TYPES
@@ -177,11 +177,20 @@ def reconcile(tenant: Tenant, areas: Iterable[str] = AREAS) -> Report:
     found: list[Difference] = []
     seconds: dict[str, float] = {}
     wanted = set(areas)
-    readers = {"providers": lambda: _providers(tenant, alias, portal, records, checked),
-             "pos": lambda: _pos(tenant, alias, portal, records, checked),
-             "cfdis": lambda: _cfdis(tenant, alias, portal, records, checked),
-             "payments": lambda: _payments(tenant, alias, records, checked)}
+    # The slow portal reads start first, in threads: they wait on the network while this thread reads Sage
+    # and compares.
+    reads = PortalReads(tenant)
     try:
+        if "pos" in wanted:
+            reads.start_purchase_orders()   # first: one thread pages through it while the others ask for payments
+        payments: list = []
+        if "payments" in wanted:
+            payments = _sage_read(tenant, lambda: _posted_payments(tenant, alias))
+            reads.start_payments([trimmed(row.DOCNBR) for row in payments])
+        readers = {"providers": lambda: _providers(tenant, alias, portal, records, checked),
+                   "pos": lambda: _pos(tenant, alias, reads, records, checked),
+                   "cfdis": lambda: _cfdis(tenant, alias, portal, records, checked),
+                   "payments": lambda: _payments(payments, reads, records, checked)}
         for area, read in readers.items():
             if area not in wanted:
                 continue
@@ -193,6 +202,7 @@ def reconcile(tenant: Tenant, areas: Iterable[str] = AREAS) -> Report:
             "server": tenant.portal_url or "—", "error": error}) from error
     finally:
         portal.close()
+        reads.close()
     acks = {(a.kind, a.key): a.fingerprint for a in ReconcileAck.objects.filter(tenant=tenant)}
     shown = [d for d in found if acks.get((d.kind, d.key)) != d.fingerprint]
     return Report(tenant, shown, checked, len(found) - len(shown), time.monotonic() - started, seconds)
@@ -257,12 +267,12 @@ def _lines(payload: dict) -> dict[str, tuple[Decimal | None, Decimal | None]]:
             for line in payload.get("lines") or []}
 
 
-def _pos(tenant, alias, portal, records, checked) -> list[Difference]:
+def _pos(tenant, alias, reads: PortalReads, records, checked) -> list[Difference]:
     pos = read_all_pos(alias, tenant)
     checked["pos"] = len(pos)
     # What the portal holds now (list_1, paged), not what it once confirmed: a PO deleted or changed
     # there behind our back shows.
-    on_portal = {item.external_id: item for item in portal.iter_purchase_orders() if item.external_id}
+    on_portal = reads.purchase_orders()
     found = []
     for po in pos:
         if ineligibility(po, tenant):
@@ -372,13 +382,16 @@ def _where(documents: Iterable[tuple[str, str]], entries: Iterable[tuple[int, in
                      + [_("batch %(batch)s entry %(entry)s") % {"batch": b, "entry": e} for b, e in sorted(entries)])
 
 
-def _payments(tenant, alias, records, checked) -> list[Difference]:
+def _posted_payments(tenant, alias) -> list:
     # Reversed in Sage (payment check, APPYM): not to be on the portal at all.
     reversed_ = set(Payment.objects.filter(tenant=tenant, state=Payment.State.REVERSED)
                     .values_list("docnbr", flat=True))
-    payments = [row for row in queries.all_posted_payments(alias, tenant) if trimmed(row.DOCNBR) not in reversed_]
+    return [row for row in queries.all_posted_payments(alias, tenant) if trimmed(row.DOCNBR) not in reversed_]
+
+
+def _payments(payments: list, reads: PortalReads, records, checked) -> list[Difference]:
     checked["payments"] = len(payments)
-    held = _portal_payments(tenant, [trimmed(row.DOCNBR) for row in payments])
+    held = reads.payments()
     found = []
     for row in payments:
         docnbr, amount = trimmed(row.DOCNBR), _money(row.AMTRMITTC)
@@ -403,28 +416,57 @@ def _payments(tenant, alias, records, checked) -> list[Difference]:
     return found
 
 
-def _portal_payments(tenant: Tenant, docnbrs: list[str]) -> dict[str, ExternalPaymentResponse]:
-    """The portal's answer for each payment, asked by our external id (getPayment, id_type EXTERNAL); a 404
-    leaves it out. The calls run in threads, as many as the tenant's adaptive window may grow to; the window
-    itself (sageconnect.outside_calls) decides how many are under way at once."""
-    local, lock, clients = threading.local(), threading.Lock(), []
+class PortalReads:
+    """The portal reads that take longest — the PO list (list_1, page by page) and one getPayment per posted
+    payment (by our external id; the spec has no list of payments) — run in threads from the report's start.
+    Each thread has its own PortalClient (a client is not shared between threads); how many calls are under
+    way at once is the tenant's adaptive window's to say (sageconnect.outside_calls). A read that failed
+    raises its PortalError where its result is taken."""
 
-    def ask(docnbr: str) -> tuple[str, ExternalPaymentResponse | None]:
-        if not hasattr(local, "portal"):
-            local.portal = PortalClient(tenant)
-            with lock:
-                clients.append(local.portal)
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.local = threading.local()
+        self.lock = threading.Lock()
+        self.clients: list[PortalClient] = []
+        self.pool = ThreadPoolExecutor(max_workers=max(2, settings.OUTSIDE_CALLS_PER_TENANT),
+                                       thread_name_prefix="reconcile-portal")
+        self.po_list: Future | None = None
+        self.payment_answers: dict[str, Future] = {}
+
+    def client(self) -> PortalClient:
+        if not hasattr(self.local, "portal"):
+            self.local.portal = PortalClient(self.tenant)
+            with self.lock:
+                self.clients.append(self.local.portal)
+        return self.local.portal
+
+    def start_purchase_orders(self) -> None:
+        self.po_list = self.pool.submit(
+            lambda: {item.external_id: item for item in self.client().iter_purchase_orders() if item.external_id})
+
+    def purchase_orders(self) -> dict[str, PurchaseOrderCoreResponse]:
+        if self.po_list is None:
+            self.start_purchase_orders()
+        assert self.po_list is not None
+        return self.po_list.result()
+
+    def start_payments(self, docnbrs: list[str]) -> None:
+        self.payment_answers = {docnbr: self.pool.submit(self._payment, docnbr) for docnbr in docnbrs}
+
+    def _payment(self, docnbr: str) -> ExternalPaymentResponse | None:
         try:
-            return docnbr, local.portal.get_payment(docnbr)
+            return self.client().get_payment(docnbr)
         except PortalNotFoundError:
-            return docnbr, None
+            return None
 
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, settings.OUTSIDE_CALLS_PER_TENANT),
-                                thread_name_prefix="reconcile-payments") as pool:
-            return {docnbr: answer for docnbr, answer in pool.map(ask, docnbrs) if answer is not None}
-    finally:
-        for client in clients:
+    def payments(self) -> dict[str, ExternalPaymentResponse]:
+        """The portal's answer for each payment started; a 404 leaves it out."""
+        answers = {docnbr: future.result() for docnbr, future in self.payment_answers.items()}
+        return {docnbr: answer for docnbr, answer in answers.items() if answer is not None}
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        for client in self.clients:
             client.close()
 
 
