@@ -1,6 +1,7 @@
 """Storing a downloaded CFDI: original bytes once, a row with its facts.
 
-`store_cfdi` is what the download step calls for each file. It is idempotent
+`store_cfdi` stores one file, `store_cfdis` a lot of them with their rows
+written together (what the download step calls). Storing is idempotent
 (same bytes again: nothing changes) and safe when two workers store the same
 UUID at once: the unique (tenant, uuid) constraint decides who creates the row
 and the loser reads it back instead of failing or writing a second one.
@@ -8,7 +9,8 @@ and the loser reads it back instead of failing or writing a second one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Container
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -52,6 +54,30 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return timezone.make_aware(moment, timezone.get_default_timezone())
 
 
+@dataclass
+class _Prepared:
+    """One file checked and its original written: the row to create, not saved yet."""
+    row: Cfdi
+    facts: CfdiFacts | None
+    metadata: dict
+
+
+def _prepare(tenant, xml_bytes: bytes, metadata: dict | None, *, is_vendor: VendorLookup | None = None,
+             imported_uuids: Container[str] | None = None, file_storage=None) -> _Prepared:
+    metadata = dict(metadata or {})
+    digest = storage.sha256_hex(xml_bytes)
+    result = check_cfdi(xml_bytes, tenant_rfc=tenant.rfc, is_vendor=is_vendor, imported_uuids=imported_uuids)
+    if len(xml_bytes) <= max_bytes():
+        storage.store_original(xml_bytes, file_storage)
+        crashpoint("cfdi_store:file_written")
+    row = Cfdi(
+        tenant=tenant, uuid=_uuid_for(result, digest, metadata), sha256=digest, size=len(xml_bytes),
+        portal_metadata=metadata, problems=[p.as_dict() for p in result.problems],
+        status=CfdiStatus.INVALID if result.problems else CfdiStatus.VALID, **_fact_values(result.facts),
+    )
+    return _Prepared(row, result.facts, metadata)
+
+
 def store_cfdi(
     tenant,
     xml_bytes: bytes,
@@ -66,38 +92,54 @@ def store_cfdi(
     `file_storage` defaults to STORAGES["cfdi"]; the benchmark passes a
     throw-away one.
     """
-    metadata = dict(metadata or {})
-    digest = storage.sha256_hex(xml_bytes)
-    result = check_cfdi(xml_bytes, tenant_rfc=tenant.rfc, is_vendor=is_vendor, imported_uuids=imported_uuids)
-    if len(xml_bytes) <= max_bytes():
-        storage.store_original(xml_bytes, file_storage)
-        crashpoint("cfdi_store:file_written")
-    uuid = _uuid_for(result, digest, metadata)
-    defaults = {
-        "sha256": digest, "size": len(xml_bytes), "portal_metadata": metadata,
-        "problems": [p.as_dict() for p in result.problems],
-        "status": CfdiStatus.INVALID if result.problems else CfdiStatus.VALID,
-        **_fact_values(result.facts),
-    }
+    prepared = _prepare(tenant, xml_bytes, metadata, is_vendor=is_vendor, imported_uuids=imported_uuids,
+                        file_storage=file_storage)
+    cfdi = prepared.row
     try:
         with transaction.atomic():
-            cfdi = Cfdi.objects.create(tenant=tenant, uuid=uuid, **defaults)
+            cfdi.save(force_insert=True)
             crashpoint("cfdi_store:row_created")
-            _record_paid_documents(cfdi, result.facts)
+            _record_paid_documents([(cfdi, prepared.facts)])
             return cfdi
     except IntegrityError:
         pass  # someone stored this UUID first (now or earlier)
-    return _seen_again(tenant, uuid, digest, metadata)
+    return _seen_again(tenant, cfdi.uuid, cfdi.sha256, prepared.metadata)
 
 
-def _record_paid_documents(cfdi: Cfdi, facts: CfdiFacts | None) -> None:
-    if facts is None or not facts.paid_documents:
-        return
+def store_cfdis(tenant, documents: Sequence[tuple[bytes, dict | None]]) -> list[Cfdi]:
+    """Store many downloaded CFDIs, as store_cfdi stores one, with the rows of those not held yet written
+    together: one transaction and a handful of queries for the lot instead of a few per file (a first
+    cycle downloads hundreds). A UUID already held, or twice in the lot, takes store_cfdi's own path for a
+    file seen again; a row someone else created meanwhile makes the lot go one by one. Rows in the order given."""
+    prepared = [_prepare(tenant, xml_bytes, metadata) for xml_bytes, metadata in documents]
+    firsts: dict[str, _Prepared] = {}
+    for item in prepared:
+        firsts.setdefault(item.row.uuid, item)
+    try:
+        with transaction.atomic():
+            held = set(Cfdi.objects.filter(tenant=tenant, uuid__in=list(firsts)).values_list("uuid", flat=True))
+            new = [item for uuid, item in firsts.items() if uuid not in held]
+            Cfdi.objects.bulk_create([item.row for item in new], batch_size=500)
+            if any(item.row.pk is None for item in new):  # a backend that does not return ids from a bulk insert
+                ids = dict(Cfdi.objects.filter(tenant=tenant, uuid__in=[item.row.uuid for item in new])
+                           .values_list("uuid", "pk"))
+                for item in new:
+                    item.row.pk = ids[item.row.uuid]
+            crashpoint("cfdi_store:row_created")
+            _record_paid_documents([(item.row, item.facts) for item in new])
+    except IntegrityError:
+        return [store_cfdi(tenant, xml_bytes, metadata) for xml_bytes, metadata in documents]
+    created = {id(item) for item in new}
+    return [item.row if id(item) in created else
+            _seen_again(tenant, item.row.uuid, item.row.sha256, item.metadata) for item in prepared]
+
+
+def _record_paid_documents(rows: Iterable[tuple[Cfdi, CfdiFacts | None]]) -> None:
     PaidDocument.objects.bulk_create(
         PaidDocument(payment=cfdi, invoice_uuid=p.invoice_uuid, instalment=p.instalment,
                      previous_balance=p.previous_balance, amount_paid=p.amount_paid, remaining=p.remaining,
                      currency=p.currency)
-        for p in facts.paid_documents
+        for cfdi, facts in rows if facts is not None for p in facts.paid_documents
     )
 
 

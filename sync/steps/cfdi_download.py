@@ -38,7 +38,7 @@ from django.utils.translation import gettext as _
 from cfdi import portal_status
 from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
 from cfdi.portal_status import after_import_problem, apply_portal_status, was_imported
-from cfdi.services import store_cfdi
+from cfdi.services import store_cfdi, store_cfdis
 from cfdi.storage import sha256_hex
 from sync.cfdi_addenda import make_addenda_copies
 from sync.engine.context import StepContext, StepResult
@@ -56,6 +56,9 @@ SWEEP_EVERY = dt.timedelta(days=1)
 # Threads fetching: as many as the tenant's adaptive window may grow to (settings.OUTSIDE_CALLS_PER_TENANT),
 # which says how many calls are under way at once; settings.CFDI_DOWNLOAD_WORKERS overrides.
 DOWNLOAD_FAILED = "download_failed"
+# Files stored together: their rows in one transaction (a crash loses at most this many downloads, fetched
+# again next cycle; the originals already written stay, content-addressed).
+STORE_LOT = 50
 TOO_LARGE = "too_large"  # cfdi.parsing's code for the same refusal
 # No original yet, or one that never parsed: the rows `needs_download` is true of.
 FAILED_DOWNLOAD = Q(sha256="") | Q(kind="", status=CfdiStatus.INVALID)
@@ -93,8 +96,18 @@ def run(ctx: StepContext) -> StepResult:
                              _("would download %(n)s CFDI(s) that reached the portal %(from)s – %(to)s or were "
                                "issued %(issued_from)s – %(issued_to)s"), len(to_fetch), date_from, date_to, sweep))
         return ctx.result
+    known = {row.uuid for row in rows}  # a failed download's row is replaced one by one (keep)
+    fresh: list[tuple[PortalCfdi, bytes]] = []
     for item, xml_bytes, error in fetch_all(tenant, to_fetch, ctx):
-        keep(ctx, item, xml_bytes, error)
+        if xml_bytes is None or item.cfdi_uuid in known:
+            keep(ctx, item, xml_bytes, error)
+            continue
+        # Not held: stored with the others in lots, a few queries a lot rather than a few a file.
+        fresh.append((item, xml_bytes))
+        if len(fresh) == STORE_LOT:
+            keep_new(ctx, fresh)
+            fresh = []
+    keep_new(ctx, fresh)
     if tenant.addenda_required:
         make_addenda_copies(ctx)
     remember_window(tenant, last, date_from, date_to, swept=sweep is not None or last is None)
@@ -284,13 +297,29 @@ def keep(ctx: StepContext, item: PortalCfdi, xml_bytes: bytes | None, error: str
         cfdi = store_cfdi(tenant, xml_bytes, item.metadata)
         if apply_portal_status(cfdi):
             cfdi.save(update_fields=["problems", "status", "updated"])
+    counted(ctx, cfdi, new=earlier is None)
+
+
+def keep_new(ctx: StepContext, fresh: list[tuple[PortalCfdi, bytes]]) -> None:
+    """CFDIs this cycle's read found no row for, stored together (cfdi.services.store_cfdis)."""
+    if not fresh:
+        return
+    crashpoint("cfdi_download:downloaded")
+    for cfdi in store_cfdis(ctx.tenant, [(xml_bytes, item.metadata) for item, xml_bytes in fresh]):
+        if apply_portal_status(cfdi):
+            cfdi.save(update_fields=["problems", "status", "updated"])
+        counted(ctx, cfdi, new=True)
+
+
+def counted(ctx: StepContext, cfdi: Cfdi, *, new: bool) -> None:
+    """A stored CFDI in the run log and the step's counts."""
     note_different_bytes(ctx, cfdi)
     if cfdi.problems:
         ctx.log(_("CFDI %(uuid)s: %(message)s") % {
             "uuid": cfdi.uuid, "message": "; ".join(p.get("message", "") for p in cfdi.problems)})
     if cfdi.status == CfdiStatus.INVALID and own_problems(cfdi):
         ctx.result.failed += 1
-    elif earlier is not None:
+    elif not new:
         # Rejected or cancelled on the portal is the portal's decision, not a failed download.
         ctx.result.updated += 1
     else:
