@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -75,10 +75,32 @@ class SatSession:
         self.down: SatUnavailable | None = None   # once SAT fails in a run, the rest do not knock again
         self.limited: SatRateLimited | None = None
         self.cache: dict[str, SatStatus] = {}
+        self.pending: dict[str, SatStatus] = {}   # answers not written yet: written together by flush()
 
     def close(self) -> None:
-        # Frees the connections; the session stays usable for the step's next use of it.
-        self.client.close()
+        # Writes what SAT said and frees the connections; the session stays usable for the step's next use of it.
+        try:
+            self.flush()
+        finally:
+            self.client.close()
+
+    def flush(self) -> None:
+        """The answers recorded since the last flush, in one statement where the database can upsert: one
+        query per CFDI asked would be most of a first cycle's SQL. A crash before it loses only answers,
+        asked again next time."""
+        if not self.pending:
+            return
+        rows = [SatStatus(uuid=row.uuid, **{name: getattr(row, name) for name in STORED_FIELDS})
+                for row in self.pending.values()]
+        self.pending = {}
+        if connections[SatStatus.objects.db].features.supports_update_conflicts_with_target:
+            SatStatus.objects.bulk_create(rows, batch_size=IN_CHUNK, update_conflicts=True, unique_fields=["uuid"],
+                                          update_fields=[*STORED_FIELDS, "updated"])
+            return
+        for row in rows:
+            # By UUID, not by the row read: another tenant's run may have written the same CFDI's answer since.
+            SatStatus.objects.update_or_create(uuid=row.uuid, defaults={name: getattr(row, name)
+                                                                        for name in STORED_FIELDS})
 
     def load(self, uuids: Iterable[str]) -> None:
         wanted = sorted({uuid.upper() for uuid in uuids} - self.cache.keys())
@@ -126,9 +148,7 @@ class SatSession:
 
     def _store(self, row: SatStatus) -> SatStatus:
         if self.save:
-            # By UUID, not by the row read: another tenant's run may have written the same CFDI's answer since.
-            values = {name: getattr(row, name) for name in STORED_FIELDS}
-            row, _created = SatStatus.objects.update_or_create(uuid=row.uuid, defaults=values)
+            self.pending[row.uuid] = row
         self.cache[row.uuid] = row
         return row
 
