@@ -8,6 +8,7 @@ This module imports no app: the clients below everything else use it.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,8 +43,10 @@ class AdaptiveLimit:
     (additive increase, multiplicative decrease — TCP's way):
 
     - halved on a 429 or 503, a timeout or a dropped connection, and when answers grow slow (the mean of
-      the recent answers over twice the fastest seen, and a quarter second over it): the system is telling
-      us to slow down;
+      the recent answers of one kind of call over twice the fastest of that kind, and a quarter second over
+      it): the system is telling us to slow down. Each kind of call (`call_kind`: the method and the path
+      without its ids) is judged against itself: a batch of 200 orders or a page of 200 CFDIs is slower
+      than one small read by nature, not because the system is straining;
     - one more after as many good answers in a row as the window is wide, up to `ceiling`.
 
     Every call also holds one of the process's slots (PROCESS_SLOTS, settings.OUTSIDE_CALLS_PER_PROCESS),
@@ -61,8 +64,8 @@ class AdaptiveLimit:
         self.windows: list[int] = [self.window]
         self.in_flight = 0
         self._streak = 0
-        self._fastest: float | None = None
-        self._recent: float | None = None  # exponentially weighted mean of the good answers' seconds
+        # By kind of call: (the fastest good answer's seconds, the exponentially weighted mean of the recent ones).
+        self._latency: dict[str, tuple[float, float]] = {}
         self._changed_at: int | None = None  # calls finished when it last shrank: one shrink per window of answers
         self._finished = 0
         self._ready = threading.Condition()
@@ -82,18 +85,21 @@ class AdaptiveLimit:
                 self.in_flight -= 1
                 self._ready.notify_all()
 
-    def answered(self, seconds: float, *, ok: bool, throttled: bool = False) -> None:
-        """One call's outcome: `throttled` for a 429, a timeout or a dropped connection; `ok` below 400."""
+    def answered(self, seconds: float, *, ok: bool, throttled: bool = False, kind: str = "") -> None:
+        """One call's outcome: `throttled` for a 429, a timeout or a dropped connection; `ok` below 400;
+        `kind` the kind of call its time is compared with (call_kind)."""
         with self._ready:
             self._finished += 1
             if throttled:
                 self._shrink()
             elif ok:
-                self._fastest = seconds if self._fastest is None else min(self._fastest, seconds)
-                self._recent = seconds if self._recent is None else 0.8 * self._recent + 0.2 * seconds
-                if self._recent > max(self.SLOW_FACTOR * self._fastest, self._fastest + self.SLOW_MARGIN_SECONDS):
+                fastest, recent = self._latency.get(kind, (seconds, seconds))
+                fastest, recent = min(fastest, seconds), 0.8 * recent + 0.2 * seconds
+                slow = recent > max(self.SLOW_FACTOR * fastest, fastest + self.SLOW_MARGIN_SECONDS)
+                # Judged afresh at the smaller window.
+                self._latency[kind] = (fastest, fastest * 1.2 if slow else recent)
+                if slow:
                     self._shrink()
-                    self._recent = self._fastest * 1.2  # judged afresh at the smaller window
                 else:
                     self._streak += 1
                     if self._streak >= self.window and self.window < self.ceiling:
@@ -113,6 +119,15 @@ class AdaptiveLimit:
         if width != self.window:
             self.window = width
             self.windows.append(width)
+
+
+_IDS = re.compile(r"/(?=[^/]*\d)[^/]+")
+
+
+def call_kind(method: str, path: str) -> str:
+    """A call's kind for AdaptiveLimit: the method and the path with every segment that holds a digit (ids,
+    UUIDs, DOCNBRs, keys in parentheses) as `/*`. `GET /api/1.0/extern/tenants/*/cfdis/*/files`."""
+    return f"{method} {_IDS.sub('/*', path.split('?', 1)[0])}"
 
 
 _limits: dict[tuple[str, str], AdaptiveLimit] = {}

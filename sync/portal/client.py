@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from sageconnect.outside_calls import count_call, limit_for
+from sageconnect.outside_calls import call_kind, count_call, limit_for
 from sync.portal import schemas as s
 from sync.portal.errors import (
     PortalAuthError,
@@ -385,7 +385,8 @@ class PortalClient:
                         self.limit.answered(time.monotonic() - started, ok=False, throttled=True)
                         raise
                     self.limit.answered(time.monotonic() - started, ok=response.status_code < 400,
-                                        throttled=response.status_code in (429, 503))
+                                        throttled=response.status_code in (429, 503),
+                                        kind=call_kind(*what.split(" ", 1)))
             except _TRANSIENT as exc:
                 reason, status = _network_reason(exc), None
                 count_call("portal", self.tenant_code, ok=False)

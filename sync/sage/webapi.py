@@ -16,13 +16,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.utils.translation import gettext as _
 from pydantic import BaseModel, ConfigDict, PlainSerializer, field_serializer
 
-from sageconnect.outside_calls import count_call, limit_for
+from sageconnect.outside_calls import call_kind, count_call, limit_for
 
 logger = logging.getLogger(__name__)
 
@@ -530,7 +530,8 @@ class SageWebApi:
                     limit.answered(time.monotonic() - started, ok=False, throttled=True)
                     raise
                 limit.answered(time.monotonic() - started, ok=response.status_code < 400,
-                               throttled=response.status_code in (429, 503))
+                               throttled=response.status_code in (429, 503),
+                               kind=call_kind(method, urlsplit(url).path))
         except requests.RequestException as exc:
             # Refused, timed out, or an answer cut short (ChunkedEncodingError and friends).
             count_call("sage_webapi", self.tenant_code, ok=False)

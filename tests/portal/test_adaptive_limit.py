@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from sageconnect.outside_calls import AdaptiveLimit, forget_limits, limit_for, process_slots
+from sageconnect.outside_calls import AdaptiveLimit, call_kind, forget_limits, limit_for, process_slots
 from sandbox.faults import clear_faults, set_faults
 from sync.portal import PortalClient, PortalRetryableError, RetryPolicy
 from tests.portal.factories import add_cfdis
@@ -84,3 +84,23 @@ def test_the_process_cap_holds_across_tenants(settings):
     for thread in threads:
         thread.join(10)
     assert len(entered) == 4 and all(limit.in_flight == 0 for limit in limits)
+
+
+def test_a_kind_of_call_slow_by_nature_is_judged_against_itself_not_against_quick_reads():
+    limit = AdaptiveLimit(start=8, ceiling=16)
+    quick, batch = call_kind("GET", "/api/1.0/extern/tenants/acme/cfdis/5f1e2d3c4b5a69788796a5b4"), \
+        call_kind("PUT", "/api/1.0/batch/tenants/acme/purchase-orders")
+    assert quick == "GET /api/*/extern/tenants/acme/cfdis/*"
+    for _ in range(20):
+        limit.answered(0.045, ok=True, kind=quick)
+        limit.answered(0.600, ok=True, kind=batch)    # a batch of 200 orders: always this slow
+    assert limit.windows == [8, 9, 10, 11, 12], limit.windows   # widened, never halved
+    for _ in range(4):                                  # the same batches turning slow: the portal strains
+        limit.answered(2.0, ok=True, kind=batch)
+    assert limit.windows[-1] == 6, limit.windows
+    # Judged together (one kind), the same answers would have halved it from the start.
+    mixed = AdaptiveLimit(start=8, ceiling=16)
+    for _ in range(20):
+        mixed.answered(0.045, ok=True)
+        mixed.answered(0.600, ok=True)
+    assert mixed.windows[1] == 4, mixed.windows
