@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cfdi.models import Cfdi, CfdiStatus
+from sageconnect.bulk import update_rows
 from sync.models import Outbound, Payment
 
 LANDED_STATUSES = (CfdiStatus.IMPORTED, CfdiStatus.FAILED, CfdiStatus.NEEDS_ATTENTION)
@@ -72,7 +73,7 @@ def project_cfdi_imports(records: list[Outbound]) -> None:
         if (cfdi.status, cfdi.sage_batch, cfdi.sage_entry, cfdi.imported_at) != before:
             cfdi.updated = now
             changed.append(cfdi)
-    Cfdi.objects.bulk_update(changed, ["status", "sage_batch", "sage_entry", "imported_at", "updated"])
+    update_rows(changed, ["status", "sage_batch", "sage_entry", "imported_at", "updated"])
 
 
 def payment_state(record: Outbound, current: str) -> str:

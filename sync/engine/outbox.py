@@ -43,6 +43,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from sageconnect.bulk import update_rows
 from sync import projections
 from sync.engine.context import StepContext
 from sync.models import ATTEMPT_MESSAGE_MAX, Outbound, OutboundAttempt
@@ -200,7 +201,7 @@ class Outbox:
                     record.state, record.sent_hash, record.outside_id, record.attention = wanted
                     record.reason_code, record.reason, record.since, record.updated = "", "", None, now
                     changed.append(record)
-            Outbound.objects.bulk_update(changed, ["state", "sent_hash", "outside_id", "attention", "reason_code",
+            update_rows(changed, ["state", "sent_hash", "outside_id", "attention", "reason_code",
                                                    "reason", "since", "updated"])
             created = Outbound.objects.bulk_create(new)
         self.known.update({r.key: r for r in changed})
@@ -261,7 +262,7 @@ class Outbox:
         if self.ctx.dry_run or not rows:
             return
         with transaction.atomic():
-            Outbound.objects.bulk_update(changed, RECORD_FIELDS, batch_size=200)
+            update_rows(changed, RECORD_FIELDS)
             created = Outbound.objects.bulk_create(new)
             if any(record.pk is None for record in created):
                 ids = {r.key: r.pk for r in load(self.ctx.tenant_id, self.kind, [r.key for r in created]).values()}
@@ -464,9 +465,8 @@ def close(records: list[Outbound], how: str, *, by: str, note: str) -> int:
             record.updated = now
             rows.append(OutboundAttempt(record=record, outcome=how, by=by[:150], error_code=record.closed_code[:100],
                                         message=note[:ATTEMPT_MESSAGE_MAX]))
-        Outbound.objects.bulk_update(records, ["closed", "closed_code", "closed_by", "closed_at", "closed_note",
-                                               "closed_hash", "attempts", "not_before", "attention", "reason",
-                                               "since", "updated"], batch_size=200)
+        update_rows(records, ["closed", "closed_code", "closed_by", "closed_at", "closed_note", "closed_hash",
+                              "attempts", "not_before", "attention", "reason", "since", "updated"])
         OutboundAttempt.objects.bulk_create(rows)
         for kind in {r.kind for r in records}:
             projections.project(kind, [r for r in records if r.kind == kind])

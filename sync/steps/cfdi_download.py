@@ -40,6 +40,7 @@ from cfdi.models import Cfdi, CfdiDownloadWindow, CfdiStatus
 from cfdi.portal_status import after_import_problem, apply_portal_status, was_imported
 from cfdi.services import store_cfdi, store_cfdis
 from cfdi.storage import sha256_hex
+from sageconnect.bulk import update_rows
 from sync.cfdi_addenda import make_addenda_copies
 from sync.engine.context import StepContext, StepResult
 from sync.engine.crashpoints import crashpoint
@@ -201,7 +202,7 @@ def refresh_metadata(ctx: StepContext, held: list[tuple[Cfdi, dict]]) -> None:
             continue
         row.updated = timezone.now()
         changed.append(row)
-    Cfdi.objects.bulk_update(changed, ["portal_metadata", "problems", "status", "updated"], batch_size=500)
+    update_rows(changed, ["portal_metadata", "problems", "status", "updated"])
     ctx.result.updated += len(changed)
     for row in changed:
         note_portal_status(ctx, row)  # after the rows are written: the engine keeps their status in step

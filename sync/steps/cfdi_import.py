@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from cfdi.models import Cfdi, CfdiStatus
 from cfdi.portal_status import portal_refusal
 from cfdi.validation import Problem
+from sageconnect.bulk import update_rows
 from sync.cfdi_import import (
     VENDOR_UNKNOWN,
     BatchRefused,
@@ -190,7 +191,7 @@ class CfdiImport(Exporter[Cfdi]):
                                                                 if p.get("code") == VENDOR_UNKNOWN))
             else:
                 known.append((cfdi, vendor))
-        Cfdi.objects.bulk_update(changed, ["problems", "status", "updated"])
+        update_rows(changed, ["problems", "status", "updated"])
         sat = sat_status.verdicts(self.ctx, [cfdi for cfdi, _vendor in known])
         for cfdi, vendor in known:
             verdict = sat[cfdi.uuid]
