@@ -27,6 +27,7 @@ from bench.world import SIZES, add_latency, change_pos, fill, make_tenant, plan_
 from cfdi.models import Cfdi
 from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
 from sync.engine.pipeline import run_tenant
+from sageconnect.outside_calls import limit_for
 from tenants.sage_db import sage_alias
 
 OURS, BASE = "bench", "benchbase"
@@ -201,8 +202,12 @@ class Bench:
         phases[-1].seconds = 0.0  # inside the wall time already
         self.say(_("  cycle: %(s).1f s, %(status)s, peak memory %(mb)s MB") % {
             "s": wall, "status": run.status, "mb": peak_memory_mb()})
+        windows = {system: limit_for(system, code).windows
+                   for system, code in (("portal", tenant.code), ("sage_webapi", tenant.code))}
+        self.say(_("  adaptive windows (every width taken since the bench started): %(windows)s")
+                 % {"windows": windows})
         return {"wall_seconds": round(wall, 3), "status": run.status, "note": run.note,
-                "peak_memory_mb": peak_memory_mb(), "phases": phases}
+                "peak_memory_mb": peak_memory_mb(), "phases": phases, "windows": windows}
 
     def _count(self, queryset) -> int:
         with self.sql.not_counting():
