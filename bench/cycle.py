@@ -25,9 +25,9 @@ from bench.report import machine, portal_calls, table, total, write_json
 from bench.servers import StandIns
 from bench.world import SIZES, add_latency, change_pos, fill, make_tenant, plan_of
 from cfdi.models import Cfdi
+from sageconnect.outside_calls import limit_for
 from sandbox.portal.models import SandboxCfdi, SandboxPortalTenant, SandboxProvider
 from sync.engine.pipeline import run_tenant
-from sageconnect.outside_calls import limit_for
 from tenants.sage_db import sage_alias
 
 OURS, BASE = "bench", "benchbase"

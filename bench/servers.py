@@ -57,6 +57,7 @@ class StandIns:
         command = [str(gunicorn) if gunicorn.exists() else "gunicorn", "sageconnect.wsgi:application",
                    "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
                    "--worker-class", "gthread", "--threads", str(self.threads), "--timeout", "300",
+                   "--config", "python:bench.gunicorn_warm",
                    "--access-logfile", str(self.access_log), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s",
                    "--error-logfile", str(self.error_log),
                    # gunicorn ≥ 23 shares one control socket per user by default: another
