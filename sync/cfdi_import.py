@@ -46,7 +46,8 @@ from sync.engine.crashpoints import crashpoint
 from sync.engine.outbox import Confirmed, Failed, Needs, Result
 from sync.models import Outbound
 from sync.sage.confirm import SageDocument, sage_documents
-from sync.sage.values import currency
+from sync.sage.queries import open_documents
+from sync.sage.values import currency, trimmed
 from sync.sage.webapi import (
     APInvoice,
     APInvoiceBatch,
@@ -252,7 +253,7 @@ def send_batch(ctx: StepContext, webapi: SageWebApi, alias: str, candidates: lis
                answers: Answers) -> None:
     """Import `candidates` as one or more AP batches; every one gets its answer, or none (the engine then
     leaves it unconfirmed, to be asked Sage about first). A refusal that is the tenant's raises BatchRefused."""
-    pending = recover_from_sage(ctx, alias, candidates, answers)
+    pending = refuse_posted_duplicates(ctx, alias, recover_from_sage(ctx, alias, candidates, answers), answers)
     while pending:
         try:
             answer = post(webapi, pending)
@@ -346,6 +347,29 @@ def recover_from_sage(ctx: StepContext, alias: str, candidates: list[Candidate],
         if candidate.cfdi_uuid in found:
             answers[candidate.cfdi_uuid] = dataclasses.replace(found[candidate.cfdi_uuid], recovered=True)
     return [c for c in candidates if c.cfdi_uuid not in found]
+
+
+def refuse_posted_duplicates(ctx: StepContext, alias: str, candidates: list[Candidate],
+                             answers: Answers) -> list[Candidate]:
+    """Answer as Sage would (RecordDuplicate) the invoices whose document number Sage already holds posted for
+    their vendor (APOBL) — an invoice keyed by hand without its UUID, or a folio reused — without sending
+    them: Sage names one refused entry per answer, so each would cost the whole batch's round trip again.
+    One read for the lot; Sage stays the judge of the rest (an entry in another batch, a case it folds)."""
+    if not candidates:
+        return []
+    keys = {(c.invoice.VendorNumber, c.invoice.DocumentNumber) for c in candidates}
+    posted = {(trimmed(row.IDVEND).upper(), trimmed(row.IDINVC).upper())
+              for row in open_documents(alias, ctx.tenant, documents=keys)}
+    rest = []
+    for candidate in candidates:
+        vendor, number = candidate.invoice.VendorNumber, candidate.invoice.DocumentNumber
+        if (vendor.upper(), number.upper()) not in posted:
+            rest.append(candidate)
+            continue
+        answers[candidate.cfdi_uuid] = refusal(ctx, candidate, WebApiPermanentError(
+            "RecordDuplicate", _("posted document %(number)s of vendor %(vendor)s (APOBL), read before sending")
+            % {"number": number, "vendor": vendor}))
+    return rest
 
 
 # ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sandbox.faults import set_faults
 from sandbox.portal.models import SandboxCfdi
 from sync.models import Outbound, OutboundAttempt, StepRun
 from sync.retry import retry_import
-from sync.sage.models import APIBC, APIBH, APIBHO, APVEN
+from sync.sage.models import APIBC, APIBH, APIBHO, APOBL, APVEN
 from sync.sage.values import trimmed
 from sync.steps.cfdi_import import ERP_STATUS
 from tenants.sage_db import sage_alias
@@ -187,7 +187,33 @@ def test_it_needs_attention_when_sage_has_the_document_number_without_the_uuid(w
         attempt = import_history(cfdi).get()
         assert (cfdi.status, attempt.error_code) == (CfdiStatus.NEEDS_ATTENTION, "RecordDuplicate")
         assert planned.document_number in attempt.message and "by hand" in attempt.message
+        # Read from Sage's posted documents before sending: not one batch sent only to be refused for it.
+        assert "(APOBL), read before sending" in attempt.message
         assert import_record(cfdi).attention == Outbound.Attention.PERSON
+    assert Cfdi.objects.filter(tenant=world, uuid__in=to_import(plan) - {c.uuid for c in by_hand},
+                               status=CfdiStatus.IMPORTED).count() == len(to_import(plan) - {c.uuid for c in by_hand})
+
+
+@pytest.mark.parametrize("plan", [make_plan(seed=7, payments=6)], indirect=False)
+def test_a_document_number_sage_holds_in_an_unposted_batch_is_refused_by_sage_itself(world, plan):
+    # The same invoices captured by hand, but still in an open batch: not posted, so the import's own read
+    # of posted documents does not see them, and Sage's refusal naming the entry is what sorts them out.
+    captured = {line.invoice_number for p in plan.payments for line in p.lines if not line.cfdi_uuid}
+    by_hand = [c for c in plan.cfdis if c.document_number in captured]
+    alias = sage_alias(world)
+    entries = APIBH.objects.using(alias).filter(IDINVC__in=[c.document_number for c in by_hand])
+    assert entries.count() == len(by_hand)
+    APIBC.objects.using(alias).filter(CNTBTCH__in=entries.values("CNTBTCH")).update(BTCHSTTS=1)
+    APOBL.objects.using(alias).filter(IDINVC__in=[c.document_number for c in by_hand]).delete()
+    downloaded(world)
+
+    run_step(world, "cfdi_import")
+
+    for planned in by_hand:
+        cfdi = Cfdi.objects.get(tenant=world, uuid=planned.uuid)
+        attempt = import_history(cfdi).get()
+        assert (cfdi.status, attempt.error_code) == (CfdiStatus.NEEDS_ATTENTION, "RecordDuplicate")
+        assert f"Document Number {planned.document_number} already exists" in attempt.message  # Sage's words
     assert Cfdi.objects.filter(tenant=world, uuid__in=to_import(plan) - {c.uuid for c in by_hand},
                                status=CfdiStatus.IMPORTED).count() == len(to_import(plan) - {c.uuid for c in by_hand})
 
