@@ -25,7 +25,9 @@ and a cycle with nothing due costs one query.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connections, transaction
 from django.db.models.functions import Upper
@@ -59,6 +61,9 @@ NOT_FOUND = "sat_not_found"
 UNREACHABLE = "sat_unreachable"
 RATE_LIMITED = "sat_rate_limited"
 IN_CHUNK = 500
+# Consultas under way at once: SAT's service is one public endpoint, so a few, under the per-process limit
+# (settings.SAT_CALLS_PER_MINUTE).
+ASK_AT_ONCE = 4
 STORED_FIELDS = ("code", "state", "cancelable", "cancellation_status", "efos", "checked_at", "unreachable_since",
                  "last_error")
 RECHECKED_KINDS = ("I", "E")
@@ -107,6 +112,48 @@ class SatSession:
         for start in range(0, len(wanted), IN_CHUNK):
             for row in SatStatus.objects.filter(uuid__in=wanted[start:start + IN_CHUNK]):
                 self.cache[row.uuid] = row
+
+    def ask_all(self, cfdis: list[Cfdi]) -> None:
+        """SAT asked about each of `cfdis`, ASK_AT_ONCE at a time, the answers recorded as ask() records
+        them: one Consulta after another was most of a first import's time. Each thread has its own client
+        (SatStatusClient is not shared between threads); the per-process call limit holds across them. Once
+        SAT fails or the limit is spent no more are asked: decide() then treats the rest as ask() would."""
+        if len(cfdis) < 2:
+            return  # decide() asks the one
+        local, lock, clients = threading.local(), threading.Lock(), []
+
+        def consult(cfdi: Cfdi) -> Acuse | None:
+            if self.down is not None or self.limited is not None:
+                return None
+            if not hasattr(local, "client"):
+                local.client = SatStatusClient(self.client.url)
+                with lock:
+                    clients.append(local.client)
+            try:
+                return local.client.consult(expression_of(cfdi))
+            except SatRateLimited as limited:
+                with lock:
+                    self.limited = self.limited or limited
+            except SatUnavailable as error:
+                with lock:
+                    self.down = self.down or error
+            return None
+
+        pool = ThreadPoolExecutor(max_workers=ASK_AT_ONCE, thread_name_prefix="sat")
+        answers = []
+        try:
+            # The first alone: a SAT that is down costs one Consulta (and its retries), not one per thread.
+            answers.append((cfdis[0], consult(cfdis[0])))
+            for cfdi, acuse in zip(cfdis[1:], pool.map(consult, cfdis[1:]), strict=True):
+                self.ctx.heartbeat()  # the lease kept, and a stop asked for heard, while SAT answers
+                answers.append((cfdi, acuse))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for client in clients:
+                client.close()
+        for cfdi, acuse in answers:  # recorded here: the cache and the pending writes are this thread's
+            if acuse is not None:
+                self.record_answer(cfdi, acuse)
 
     def cached(self, cfdi: Cfdi) -> SatStatus | None:
         return self.cache.get(cfdi.uuid.upper())
@@ -186,6 +233,8 @@ def verdicts(ctx: StepContext, cfdis: list[Cfdi]) -> dict[str, Verdict]:
     session.load(cfdi.uuid for cfdi in cfdis)
     found: dict[str, Verdict] = {}
     try:
+        now = timezone.now()
+        session.ask_all([cfdi for cfdi in cfdis if not _answer_usable_or_none(session.cached(cfdi), now)])
         for cfdi in cfdis:
             ctx.heartbeat()
             found[cfdi.uuid] = decide(session, cfdi)
@@ -226,6 +275,10 @@ def not_found_for_long(record: Outbound | None, now: dt.datetime | None = None) 
         "SAT has not known this CFDI for %(hours)s hours, longer than a PAC may take to deliver it: ask the "
         "supplier whether it was stamped and sent to SAT. It is imported as soon as SAT knows it.")
         % {"hours": int(NOT_FOUND_FOR.total_seconds() // 3600)}, person=True)
+
+
+def _answer_usable_or_none(status: SatStatus | None, now: dt.datetime) -> bool:
+    return status is not None and _answer_usable(status, now)
 
 
 def _answer_usable(status: SatStatus, now: dt.datetime) -> bool:
