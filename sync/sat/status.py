@@ -357,10 +357,15 @@ def recheck_imported_unpaid(ctx: StepContext) -> None:
     session.load(cfdi.uuid for cfdi in due)
     checked = 0
     try:
+        asked_from = timezone.now()
+        session.ask_all(due)
         for cfdi in due:
             ctx.heartbeat()
             try:
-                status = session.ask(cfdi)
+                # Answered by ask_all just now; else asked here, where a SAT that stopped answering is said.
+                answer = session.cached(cfdi)
+                fresh = answer is not None and answer.checked_at is not None and answer.checked_at >= asked_from
+                status = answer if fresh and answer is not None else session.ask(cfdi)
             except (SatUnavailable, SatRateLimited) as stopped:
                 ctx.log(_("SAT re-check of imported unpaid invoices stopped after %(done)s of %(n)s: %(why)s "
                           "The rest are checked next cycle.") % {"done": checked, "n": len(due), "why": stopped})
