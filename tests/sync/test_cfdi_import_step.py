@@ -172,34 +172,42 @@ def test_it_isolates_an_invoice_sage_refuses_and_imports_the_rest(world, plan):
     assert set(folio_rows(world)) >= imported
 
 
+def captured_by_hand(plan) -> list:
+    """The plan's invoices captured in Sage by hand: their document number, without their FOLIOCFD."""
+    captured = {line.invoice_number for p in plan.payments for line in p.lines if not line.cfdi_uuid}
+    return [c for c in plan.cfdis if c.document_number in captured]
+
+
+def assert_duplicates_need_a_person(tenant, plan, by_hand, says: str) -> None:
+    for planned in by_hand:
+        cfdi = Cfdi.objects.get(tenant=tenant, uuid=planned.uuid)
+        attempt = import_history(cfdi).get()
+        assert (cfdi.status, attempt.error_code) == (CfdiStatus.NEEDS_ATTENTION, "RecordDuplicate")
+        assert planned.document_number in attempt.message and "by hand" in attempt.message
+        assert says.format(number=planned.document_number) in attempt.message
+        assert import_record(cfdi).attention == Outbound.Attention.PERSON
+    others = to_import(plan) - {c.uuid for c in by_hand}
+    assert Cfdi.objects.filter(tenant=tenant, uuid__in=others, status=CfdiStatus.IMPORTED).count() == len(others)
+
+
 @pytest.mark.parametrize("plan", [make_plan(seed=7, payments=6)], indirect=False)
 def test_it_needs_attention_when_sage_has_the_document_number_without_the_uuid(world, plan):
     # The plan's fifth payment pays an invoice captured by hand: in Sage without its FOLIOCFD.
-    captured = {line.invoice_number for p in plan.payments for line in p.lines if not line.cfdi_uuid}
-    by_hand = [c for c in plan.cfdis if c.document_number in captured]
+    by_hand = captured_by_hand(plan)
     assert by_hand
     downloaded(world)
 
     run_step(world, "cfdi_import")
 
-    for planned in by_hand:
-        cfdi = Cfdi.objects.get(tenant=world, uuid=planned.uuid)
-        attempt = import_history(cfdi).get()
-        assert (cfdi.status, attempt.error_code) == (CfdiStatus.NEEDS_ATTENTION, "RecordDuplicate")
-        assert planned.document_number in attempt.message and "by hand" in attempt.message
-        # Read from Sage's posted documents before sending: not one batch sent only to be refused for it.
-        assert "(APOBL), read before sending" in attempt.message
-        assert import_record(cfdi).attention == Outbound.Attention.PERSON
-    assert Cfdi.objects.filter(tenant=world, uuid__in=to_import(plan) - {c.uuid for c in by_hand},
-                               status=CfdiStatus.IMPORTED).count() == len(to_import(plan) - {c.uuid for c in by_hand})
+    # Read from Sage's posted documents before sending: not one batch sent only to be refused for it.
+    assert_duplicates_need_a_person(world, plan, by_hand, "(APOBL), read before sending")
 
 
 @pytest.mark.parametrize("plan", [make_plan(seed=7, payments=6)], indirect=False)
 def test_a_document_number_sage_holds_in_an_unposted_batch_is_refused_by_sage_itself(world, plan):
     # The same invoices captured by hand, but still in an open batch: not posted, so the import's own read
     # of posted documents does not see them, and Sage's refusal naming the entry is what sorts them out.
-    captured = {line.invoice_number for p in plan.payments for line in p.lines if not line.cfdi_uuid}
-    by_hand = [c for c in plan.cfdis if c.document_number in captured]
+    by_hand = captured_by_hand(plan)
     alias = sage_alias(world)
     entries = APIBH.objects.using(alias).filter(IDINVC__in=[c.document_number for c in by_hand])
     assert entries.count() == len(by_hand)
@@ -209,13 +217,7 @@ def test_a_document_number_sage_holds_in_an_unposted_batch_is_refused_by_sage_it
 
     run_step(world, "cfdi_import")
 
-    for planned in by_hand:
-        cfdi = Cfdi.objects.get(tenant=world, uuid=planned.uuid)
-        attempt = import_history(cfdi).get()
-        assert (cfdi.status, attempt.error_code) == (CfdiStatus.NEEDS_ATTENTION, "RecordDuplicate")
-        assert f"Document Number {planned.document_number} already exists" in attempt.message  # Sage's words
-    assert Cfdi.objects.filter(tenant=world, uuid__in=to_import(plan) - {c.uuid for c in by_hand},
-                               status=CfdiStatus.IMPORTED).count() == len(to_import(plan) - {c.uuid for c in by_hand})
+    assert_duplicates_need_a_person(world, plan, by_hand, "Document Number {number} already exists")  # Sage's
 
 
 def test_it_converges_under_web_api_faults(world, plan, settings):
