@@ -204,12 +204,20 @@ def refresh_metadata(ctx: StepContext, held: list[tuple[Cfdi, dict]]) -> None:
         changed.append(row)
     update_rows(changed, ["portal_metadata", "problems", "status", "updated"])
     ctx.result.updated += len(changed)
+    if not changed:
+        return
+    # One read for the findings there may be to lift, not a locked read per row: most rows have none.
+    findings = set(Outbound.objects.filter(
+        tenant_id=ctx.tenant_id, kind=Outbound.Kind.CFDI_IMPORT, key__in=[row.uuid for row in changed],
+        reason_code=portal_status.AFTER_IMPORT).exclude(attention="").values_list("key", flat=True))
     for row in changed:
-        note_portal_status(ctx, row)  # after the rows are written: the engine keeps their status in step
+        # After the rows are written: the engine keeps their status in step.
+        note_portal_status(ctx, row, finding=row.uuid in findings)
 
 
-def note_portal_status(ctx: StepContext, row: Cfdi) -> None:
-    """A CFDI the portal refuses, in the run log: kept from the import, or needing a person."""
+def note_portal_status(ctx: StepContext, row: Cfdi, *, finding: bool = True) -> None:
+    """A CFDI the portal refuses, in the run log: kept from the import, or needing a person. `finding`: whether
+    its import record may hold a finding about it to lift."""
     for problem in row.problems:
         if problem.get("code") in portal_status.CODES:
             ctx.log(_("CFDI %(uuid)s: %(message)s") % {"uuid": row.uuid, "message": problem.get("message", "")})
@@ -217,6 +225,8 @@ def note_portal_status(ctx: StepContext, row: Cfdi) -> None:
         return
     refused = after_import_problem(row)
     if refused is None:
+        if not finding:
+            return  # nothing was raised for it: nothing to lift
         clear_finding(ctx.tenant_id, Outbound.Kind.CFDI_IMPORT, row.uuid, portal_status.AFTER_IMPORT,
                       note=_("The portal no longer refuses it."))
     elif raise_finding(ctx.tenant_id, Outbound.Kind.CFDI_IMPORT, row.uuid,

@@ -160,6 +160,24 @@ def test_an_imported_cfdi_cancelled_later_needs_attention_and_nothing_is_deleted
     assert again.failed_count == 0, "told once, when it happened"
 
 
+def test_a_rejection_after_the_import_lifted_on_the_portal_needs_nobody_any_more(world):
+    fine = add_one_cfdi(world)
+    run_step(world, "cfdi_download")
+    run_step(world, "cfdi_import")
+    change_portal_status(world, fine.uuid, portal_status="rejected")
+    run_step(world, "cfdi_download")
+    record = Outbound.objects.get(tenant=world, kind=Outbound.Kind.CFDI_IMPORT, key=fine.uuid)
+    assert (record.attention, record.reason_code) == (Outbound.Attention.PERSON, portal_status.AFTER_IMPORT)
+
+    change_portal_status(world, fine.uuid, portal_status="PENDING_PAYMENT")
+    run_step(world, "cfdi_download")
+
+    record.refresh_from_db()
+    assert record.attention == ""
+    assert record.history.first().message == "The portal no longer refuses it."
+    assert Cfdi.objects.get(tenant=world, uuid=fine.uuid).problems == []
+
+
 def test_the_sweep_refreshes_the_portal_status_of_older_cfdis(world, plan):
     run_step(world, "cfdi_download")
     older = next(c for c in plan.cfdis if c.kind == "I"
