@@ -5,6 +5,7 @@ import datetime as dt
 import tempfile
 import time
 
+from django.core.management.base import CommandError
 from django.db import DatabaseError, transaction
 from django.utils.translation import gettext as _
 
@@ -74,8 +75,9 @@ def run_cfdi(command, options) -> int:
         except _Rollback:
             pass
         except DatabaseError as error:
-            command.stderr.write(_("The database is not ready (run `manage.py migrate`): %(error)s") % {"error": error})
-            return 1
+            # Its own exit, not the "documents failed their checks" the command says for a non-zero count.
+            raise CommandError(_("The database is not ready (run `manage.py migrate`): %(error)s") % {"error": error},
+                               returncode=2) from None
     elapsed, cpu, invalid = outcome
     command.stdout.write(_("cfdi: %(n)s documents in %(s).2f s = %(rate).0f docs/s "
                            "(parse + validate + store file and row, one core); %(invalid)s not valid")
