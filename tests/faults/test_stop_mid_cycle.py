@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from sandbox.faults import clear_faults, set_faults
 from sync.engine.lease import lease_seconds
 from tests.faults.support import SITE_CODE, buyer_changes, cycle, differences, new_site, outside_state
 from tests.sync.conftest import SAGE_DB
@@ -23,23 +24,37 @@ from tests.sync.test_serve import free_port
 pytestmark = [SAGE_DB, pytest.mark.slow]
 
 
-def sync_stopped_mid_cycle(site, signum: int):
+# Added to every stand-in answer while the cycle to stop runs: the first step rows are written a couple of
+# seconds into a run (sync.engine.pipeline.StepRecords), and a cycle of this plan is quicker than that
+# without it — the signal would find the run over and the process exiting (killed by it: -15, not 143).
+SLOW_ANSWERS_MS = 250
+
+
+def sync_stopped_mid_cycle(site, world, signum: int):
     """Start a cycle, wait until its first steps are recorded, send `signum`; the process's exit code."""
-    process = start([sys.executable, "manage.py", "sync", "--tenant", SITE_CODE], env=site.env)
-    deadline = time.monotonic() + 120
-    while not site.query("SELECT id FROM sync_steprun"):
-        assert process.poll() is None, f"the cycle ended before it could be stopped: {process.communicate()}"
-        assert time.monotonic() < deadline, "no step was recorded within 120 s"
-        time.sleep(0.05)
-    process.send_signal(signum)
-    return process.wait(timeout=60)
+    systems = [f"portal:{world.portal_tenant_id}", f"sage:{world.webapi_company.upper()}"]
+    for system in systems:
+        set_faults(system, latency_ms=SLOW_ANSWERS_MS, error_rate=0, drop_rate=0, malformed_rate=0)
+    try:
+        process = start([sys.executable, "manage.py", "sync", "--tenant", SITE_CODE], env=site.env)
+        deadline = time.monotonic() + 120
+        while not site.query("SELECT id FROM sync_steprun"):
+            assert process.poll() is None, f"the cycle ended before it could be stopped: {process.communicate()}"
+            assert time.monotonic() < deadline, "no step was recorded within 120 s"
+            time.sleep(0.05)
+        assert site.query("SELECT id FROM sync_syncrun WHERE status = 'running'"), "the run ended before the signal"
+        process.send_signal(signum)
+        return process.wait(timeout=60)
+    finally:
+        for system in systems:
+            clear_faults(system)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
 def test_it_runs_the_next_cycle_at_once_and_loses_nothing(world, plan, fault_free_state, tmp_path, signum):
     site = new_site(world, tmp_path)
 
-    code = sync_stopped_mid_cycle(site, signum)
+    code = sync_stopped_mid_cycle(site, world, signum)
     stopped = time.monotonic()
     cycle(site, 1)  # no waiting for the lease to run out
     next_run_within = time.monotonic() - stopped
