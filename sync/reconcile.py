@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -53,6 +52,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cfdi.models import Cfdi
+from sageconnect.per_thread import PerThread
 from sync import projections
 from sync.engine.outbox import set_needs
 from sync.models import Outbound, OutboundAttempt, Payment, ReconcileAck
@@ -424,25 +424,15 @@ class PortalReads:
     raises its PortalError where its result is taken."""
 
     def __init__(self, tenant: Tenant) -> None:
-        self.tenant = tenant
-        self.local = threading.local()
-        self.lock = threading.Lock()
-        self.clients: list[PortalClient] = []
+        self.clients = PerThread(lambda: PortalClient(tenant))
         self.pool = ThreadPoolExecutor(max_workers=max(2, settings.OUTSIDE_CALLS_PER_TENANT),
                                        thread_name_prefix="reconcile-portal")
         self.po_list: Future | None = None
         self.payment_answers: dict[str, Future] = {}
 
-    def client(self) -> PortalClient:
-        if not hasattr(self.local, "portal"):
-            self.local.portal = PortalClient(self.tenant)
-            with self.lock:
-                self.clients.append(self.local.portal)
-        return self.local.portal
-
     def start_purchase_orders(self) -> None:
         self.po_list = self.pool.submit(
-            lambda: {item.external_id: item for item in self.client().iter_purchase_orders() if item.external_id})
+            lambda: {item.external_id: item for item in self.clients.get().iter_purchase_orders() if item.external_id})
 
     def purchase_orders(self) -> dict[str, PurchaseOrderCoreResponse]:
         if self.po_list is None:
@@ -455,7 +445,7 @@ class PortalReads:
 
     def _payment(self, docnbr: str) -> ExternalPaymentResponse | None:
         try:
-            return self.client().get_payment(docnbr)
+            return self.clients.get().get_payment(docnbr)
         except PortalNotFoundError:
             return None
 
@@ -466,8 +456,7 @@ class PortalReads:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
-        for client in self.clients:
-            client.close()
+        self.clients.close()
 
 
 # --- the fixes --------------------------------------------------------------------------------

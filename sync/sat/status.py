@@ -38,6 +38,7 @@ from cfdi import storage
 from cfdi.models import Cfdi, CfdiStatus, SatStatus
 from cfdi.parsing import ParseError, parse_xml
 from cfdi.validation import Problem
+from sageconnect.per_thread import PerThread
 from sync.engine.context import StepContext
 from sync.engine.outbox import Needs, Waiting, raise_finding
 from sync.models import Outbound, Payment, PaymentLine
@@ -120,17 +121,14 @@ class SatSession:
         SAT fails or the limit is spent no more are asked: decide() then treats the rest as ask() would."""
         if len(cfdis) < 2:
             return  # decide() asks the one
-        local, lock, clients = threading.local(), threading.Lock(), []
+        lock = threading.Lock()
+        clients = PerThread(lambda: SatStatusClient(self.client.url))
 
         def consult(cfdi: Cfdi) -> Acuse | None:
             if self.down is not None or self.limited is not None:
                 return None
-            if not hasattr(local, "client"):
-                local.client = SatStatusClient(self.client.url)
-                with lock:
-                    clients.append(local.client)
             try:
-                return local.client.consult(expression_of(cfdi))
+                return clients.get().consult(expression_of(cfdi))
             except SatRateLimited as limited:
                 with lock:
                     self.limited = self.limited or limited
@@ -149,8 +147,7 @@ class SatSession:
                 answers.append((cfdi, acuse))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            for client in clients:
-                client.close()
+            clients.close()
         for cfdi, acuse in answers:  # recorded here: the cache and the pending writes are this thread's
             if acuse is not None:
                 self.record_answer(cfdi, acuse)

@@ -24,7 +24,6 @@ our Addenda (sync.cfdi_addenda); the original is never touched.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from cfdi.portal_status import after_import_problem, apply_portal_status, was_im
 from cfdi.services import store_cfdi, store_cfdis
 from cfdi.storage import sha256_hex
 from sageconnect.bulk import update_rows
+from sageconnect.per_thread import PerThread
 from sync.cfdi_addenda import make_addenda_copies
 from sync.engine.context import StepContext, StepResult
 from sync.engine.crashpoints import crashpoint
@@ -253,17 +253,11 @@ def fetch_all(
     tenant, items: list[PortalCfdi], ctx: StepContext,
 ) -> Iterator[tuple[PortalCfdi, bytes | None, str | PortalError]]:
     """(item, bytes, "") or (item, None, reason), in order; at most download_workers() at once."""
-    local = threading.local()
-    clients: list[PortalClient] = []
-    lock = threading.Lock()
+    clients = PerThread(lambda: PortalClient(tenant))
 
     def fetch(item: PortalCfdi) -> tuple[PortalCfdi, bytes | None, str | PortalError]:
-        if not hasattr(local, "portal"):
-            local.portal = PortalClient(tenant)
-            with lock:
-                clients.append(local.portal)
         try:
-            return item, local.portal.download_cfdi_xml(item.portal_id), ""
+            return item, clients.get().download_cfdi_xml(item.portal_id), ""
         except PortalError as error:
             return item, None, error
 
@@ -279,8 +273,7 @@ def fetch_all(
                 ctx.heartbeat()
                 yield done
     finally:
-        for client in clients:
-            client.close()
+        clients.close()
 
 
 def download_workers() -> int:
