@@ -128,7 +128,7 @@ class Pass:
         env = {**os.environ, "Q_WORKERS": str(self.workers)}
         # Its own process group, dying with this process: the sentinel and workers it forks go with it.
         env[DIE_WITH_PARENT_VARIABLE] = str(int(signal.SIGTERM))
-        cluster = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=env,
+        cluster = subprocess.Popen([sys.executable, "manage.py", "cluster"], cwd=settings.BASE_DIR, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0,
                                    preexec_fn=die_with_parent(signal.SIGKILL))
         try:

@@ -15,6 +15,7 @@ Linux these do nothing, and `serve`'s own stop sequence is what remains.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -22,10 +23,13 @@ import signal
 import sys
 from typing import Callable
 
+import psutil
+
 # Set by `serve` in its children's environment: the signal (a number) every
 # process below it gets when its parent dies.
 DIE_WITH_PARENT_VARIABLE = "SAGECONNECT_DIE_WITH_PARENT"
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 _libc = None
 _parent_at_fork: int | None = None
@@ -33,12 +37,37 @@ _parent_at_fork: int | None = None
 
 def set_parent_death_signal(signum: int) -> bool:
     """Ask the kernel to send `signum` to this process when its parent dies; False where that cannot be done."""
+    return _prctl(PR_SET_PDEATHSIG, signum)
+
+
+def become_subreaper() -> bool:
+    """Make the orphans of this process's descendants its own children (not init's), so it can stop them."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def stop_children(seconds: float) -> None:
+    """SIGTERM every process below this one, SIGKILL what still runs after `seconds`, and reap them all."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.terminate()
+    _, still = psutil.wait_procs(children, timeout=seconds)
+    for child in still:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    psutil.wait_procs(still, timeout=5)
+
+
+def _prctl(option: int, value: int) -> bool:
     global _libc
     if not sys.platform.startswith("linux"):
         return False
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return _libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    return _libc.prctl(option, value, 0, 0, 0) == 0
 
 
 def die_with_parent(signum: int = signal.SIGTERM) -> Callable[[], None]:

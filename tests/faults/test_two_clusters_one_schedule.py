@@ -1,4 +1,4 @@
-"""Two django-q2 clusters (two real `qcluster` processes, one ORM broker) and
+"""Two django-q2 clusters (two real `manage.py cluster` processes, one ORM broker) and
 two schedulers ticking at the same moment, for 10 slots: each tenant's cycle
 ran exactly once per slot and never twice at the same time."""
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_it_runs_each_tenant_once_per_slot(tmp_path):
     site = Installation(tmp_path, steps={"providers": "tests.sync.steps.counting"})
     for code in TENANTS:
         site.add_tenant(code)
-    clusters = [site.start("qcluster") for _ in range(2)]
+    clusters = [site.start("cluster") for _ in range(2)]
     tickers = [start([sys.executable, "manage.py", "shell", "-c",
                       TICKER.format(folder=str(tmp_path), slots=SLOTS, name=name)], env=site.env)
                for name in ("one", "two")]

@@ -1,10 +1,13 @@
-"""A scheduled cycle through a real `qcluster` process, with each broker."""
+"""A scheduled cycle through a real cluster process (`manage.py cluster`), with each broker; its stop."""
+import os
 import signal
+import time
 
+import psutil
 import pytest
 
 from tests.support import needs_redis
-from tests.sync.processes import Installation
+from tests.sync.processes import Installation, group_alive
 
 # django-q2's guard loop calls the scheduler every 30 s; the test runs that
 # same function once in a separate process instead of waiting for the tick.
@@ -22,7 +25,7 @@ def test_it_runs_a_tenants_scheduled_cycle_in_the_cluster_and_records_it(tmp_pat
         ("sync.tasks.run_scheduled_cycle", 10)]
     used = site.manage("shell", "-c", "from django_q.brokers import get_broker; print(type(get_broker()).__name__)")
     assert used.stdout.strip().splitlines()[-1] == {"orm": "ORM", "redis": "Redis"}[broker]
-    cluster = site.start("qcluster")
+    cluster = site.start("cluster")
     try:
         site.manage("shell", "-c", RUN_SCHEDULER, check=True)
         runs = site.wait_for(
@@ -33,3 +36,44 @@ def test_it_runs_a_tenants_scheduled_cycle_in_the_cluster_and_records_it(tmp_pat
         out, err = cluster.communicate(timeout=30)
     assert runs == [("succeeded", "schedule", 1)], err[-2000:]
     assert tasks[0][0] == 1
+
+
+# --- its stop ------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_stop_signal_at_any_moment_of_its_start_stops_it(tmp_path):
+    """django-q2's qcluster could lose a SIGTERM, or deadlock on it, while starting its sentinel (see
+    sync/management/commands/cluster.py): the signal lands before, during and after the start here."""
+    site = Installation(tmp_path)
+    for delay in (0.7, 1.0, 1.3, 1.6, 2.5):
+        cluster = site.start("cluster")
+        time.sleep(delay)
+        cluster.send_signal(signal.SIGTERM)
+        code = cluster.wait(timeout=20)
+        # 0: stopped; -SIGTERM: the signal came before Django had started, where nothing runs yet to stop.
+        assert code in (0, -signal.SIGTERM), (delay, code, cluster.stderr.read()[-2000:])
+        deadline = time.monotonic() + 10
+        while group_alive(cluster.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not group_alive(cluster.pid), f"something of the cluster outlived it (signal after {delay} s)"
+
+
+@pytest.mark.slow
+def test_it_exits_1_when_its_sentinel_dies(tmp_path):
+    site = Installation(tmp_path)
+    cluster = site.start("cluster")
+    deadline = time.monotonic() + 30
+    while not (sentinel := _children(cluster.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert sentinel, "the cluster started no sentinel within 30 s"
+    os.kill(sentinel[0], signal.SIGKILL)
+    assert cluster.wait(timeout=20) == 1
+    assert "sentinel ended by itself" in cluster.stderr.read()  # EOF: no orphan holds its stderr open any more
+    assert not group_alive(cluster.pid), "the sentinel's workers outlived the cluster"
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [child.pid for child in psutil.Process(pid).children()]
+    except psutil.NoSuchProcess:
+        return []

@@ -1,7 +1,7 @@
 """`manage.py serve --mode web|worker|all [--port 3030] [--host 127.0.0.1] [--grace SECONDS]`.
 
 web    = gunicorn serving sageconnect.wsgi (a real WSGI server, no autoreload);
-worker = django-q2's qcluster;
+worker = django-q2's cluster (`manage.py cluster`: qcluster, stopped safely);
 all    = both, as child processes.
 
 Stopping (Ctrl-C, SIGTERM): the cluster first — it finishes the cycle in
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         lock = None
         if mode in ("worker", "all"):
             lock = ClusterLock.take()
-            commands.append(("worker", [sys.executable, manage_py(), "qcluster"]))
+            commands.append(("worker", [sys.executable, manage_py(), "cluster"]))
         grace = settings.SERVE_STOP_GRACE_SECONDS if grace is None else grace
         sys.exit(Supervisor(commands, self.stdout.write, grace=grace, lock=lock).run())
 
