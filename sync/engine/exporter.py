@@ -12,7 +12,11 @@ Exporter. It says:
 - `build(items, records, found)`: each item's payload (`Built`), or why it is
   not sent (`Waiting`, `Failed`), or that it is already there (`Confirmed`);
   nothing for an item it leaves alone;
-- `send(jobs)`: one batch to the outside system, a Result per key.
+- `send(jobs)`: one batch to the outside system, a Result per key — or
+  `submit(jobs)` instead, for an outside system that may queue a batch: it
+  answers the Results, or `InFlight` when the batch was accepted and its
+  outcome is to be asked later. The next batch goes out before that one is
+  asked about, so the outside system processes one while the next travels.
 
 `export()` does the rest, once, for every kind: it skips what is backing off
 or waits for a person, hashes the payload actually built and leaves unchanged
@@ -35,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Callable, ClassVar, Generic, TypeVar
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -86,6 +90,12 @@ class Job(Generic[ItemT]):
         return self.built.payload if self.built.request is None else self.built.request
 
 
+@dataclass
+class InFlight:
+    """A batch the outside system accepted without its outcome yet: `outcome()` asks (polls) for it."""
+    outcome: Callable[[], dict[str, Result]]
+
+
 class Exporter(Generic[ItemT]):
     kind: ClassVar[str]
     name: ClassVar[str]                                  # crash points: f"{name}:before_send", …
@@ -118,6 +128,10 @@ class Exporter(Generic[ItemT]):
 
     def send(self, jobs: list[Job[ItemT]]) -> dict[str, Result]:
         raise NotImplementedError
+
+    def submit(self, jobs: list[Job[ItemT]]) -> dict[str, Result] | InFlight:
+        """`send`, for a kind whose outside system answers every batch at once."""
+        return self.send(jobs)
 
     def close(self) -> None:
         """Frees what the exporter opened (clients); called once, whatever happened."""
@@ -186,29 +200,54 @@ def _export_page(exporter: Exporter[Any], page: list[Any], forced: set[str] | fr
         for job in jobs:
             ctx.would_send(job.built.target or exporter.target, job.built.label or job.key, job.built.payload)
         return
+    # At most one batch in flight while the next is sent: a crash meanwhile leaves both PENDING or SENT,
+    # which the rerun looks up like any other.
+    waiting: tuple[list[Job[Any]], InFlight] | None = None
     for start in range(0, len(jobs), exporter.batch_size):
-        _send(exporter, jobs[start:start + exporter.batch_size])
+        batch = jobs[start:start + exporter.batch_size]
+        sent = _submit(exporter, batch)
+        if waiting is not None:
+            _finish(exporter, *waiting)
+            waiting = None
+        if isinstance(sent, InFlight):
+            waiting = (batch, sent)
+        else:
+            _finish(exporter, batch, sent)
+    if waiting is not None:
+        _finish(exporter, *waiting)
 
 
-def _send(exporter: Exporter[Any], jobs: list[Job[Any]]) -> None:
-    ctx = exporter.ctx
-    ctx.heartbeat()
+def _submit(exporter: Exporter[Any], jobs: list[Job[Any]]) -> dict[str, Result] | InFlight:
+    exporter.ctx.heartbeat()
     if exporter.writes:
         exporter.outbox.mark_pending([(job.key, job.content_hash, job.built.outside_id or job.outside_id)
                                       for job in jobs])
         crashpoint(f"{exporter.name}:before_send")
     try:
-        results = exporter.send(jobs)
+        return exporter.submit(jobs)
     except exporter.tenant_errors:
         raise  # the tenant's, not these records': they stay PENDING and cost no attempt
     except exporter.outside_errors as error:
-        results = {job.key: Failed(str(error)) for job in jobs}
+        return {job.key: Failed(str(error)) for job in jobs}
+
+
+def _finish(exporter: Exporter[Any], jobs: list[Job[Any]], answer: dict[str, Result] | InFlight) -> None:
+    results = _outcome(exporter, jobs, answer) if isinstance(answer, InFlight) else answer
     if exporter.writes:
         crashpoint(f"{exporter.name}:after_send")
     unanswered = Unanswered(_("The outside system accepted it without saying yet what became of it; it is asked "
                               "again next cycle."))
     exporter.outbox.record([Write(job.key, results.get(job.key) or unanswered, job.built.payload, job.content_hash,
                                   job.built.action, sent=exporter.writes) for job in jobs])
+
+
+def _outcome(exporter: Exporter[Any], jobs: list[Job[Any]], in_flight: InFlight) -> dict[str, Result]:
+    try:
+        return in_flight.outcome()
+    except exporter.tenant_errors:
+        raise  # accepted but not asked about: they stay SENT, and the rerun asks the outside system
+    except exporter.outside_errors as error:
+        return {job.key: Failed(str(error)) for job in jobs}
 
 
 def _unconfirmed(record: Outbound | None) -> bool:

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from sync import po_reads
 from sync.engine.context import StepContext, StepResult
-from sync.engine.exporter import Built, Job, Records, export
+from sync.engine.exporter import Built, InFlight, Job, Records, export
 from sync.engine.outbox import Confirmed, Failed, Result, Unanswered, Waiting
 from sync.models import Outbound
 from sync.po_payload import PoPayloadError, build_order
@@ -110,7 +110,7 @@ class PoUpsert(PortalExporter[PoCandidate]):
                                                action="update" if candidate.on_portal else "create")
         return built
 
-    def send(self, jobs: list[Job[PoCandidate]]) -> dict[str, Result]:
+    def submit(self, jobs: list[Job[PoCandidate]]) -> dict[str, Result] | InFlight:
         try:
             answer = self.portal.upsert_purchase_orders([job.request for job in jobs])
         except PortalAuthError:
@@ -120,8 +120,13 @@ class PoUpsert(PortalExporter[PoCandidate]):
                          % {"n": len(jobs), "error": refusal})
             return {job.key: self.send_one(job) for job in jobs}
         if answer.type == "ASYNC":
+            # Queued: recorded as accepted, and asked about once the next batch is on its way.
             self.outbox.mark_sent([job.key for job in jobs])
-            answer = self.poll(answer)
+            accepted, queued = time.monotonic(), answer
+            return InFlight(lambda: self.results(jobs, self.poll(queued, accepted)))
+        return self.results(jobs, answer)
+
+    def results(self, jobs: list[Job[PoCandidate]], answer: s.BatchUpsertPurchaseOrdersResponse) -> dict[str, Result]:
         by_number = {result.external_id: result for result in answer.orders_status}
         results: dict[str, Result] = {}
         for job in jobs:
@@ -160,13 +165,18 @@ class PoUpsert(PortalExporter[PoCandidate]):
             self.ctx.log(_("PO %(po)s updated (%(reason)s).") % {"po": job.key, "reason": job.item.decision.reason})
         return Confirmed(portal_id)
 
-    def poll(self, answer: s.BatchUpsertPurchaseOrdersResponse) -> s.BatchUpsertPurchaseOrdersResponse:
+    def poll(self, answer: s.BatchUpsertPurchaseOrdersResponse,
+             accepted: float) -> s.BatchUpsertPurchaseOrdersResponse:
+        # The first question waits POLL_FIRST_SECONDS from the acceptance, not from now: sending the next
+        # batch usually took longer than that already.
         wait = POLL_FIRST_SECONDS
+        asked_at = accepted
         for _try in range(POLL_TRIES):
             if answer.status == "PROCESSED" or not answer.id:
                 return answer
-            time.sleep(wait)
+            time.sleep(max(0.0, asked_at + wait - time.monotonic()))
             wait = min(wait * 2, POLL_MAX_SECONDS)
             self.ctx.heartbeat()
+            asked_at = time.monotonic()
             answer = self.portal.purchase_order_batch_status(answer.id)
         return answer

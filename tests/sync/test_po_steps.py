@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.core.signals import request_started
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -131,6 +132,28 @@ def test_it_creates_every_eligible_po_once_in_batches_of_at_most_50(big_site):
     assert Outbound.objects.filter(kind="po", state="confirmed").count() == len(expected)
     upsert = run.steps.get(step="po_upsert")
     assert (upsert.created_count, upsert.failed_count) == (len(expected), len(due) - len(expected))
+
+
+def test_it_sends_the_next_batch_while_the_portal_works_on_a_queued_one(big_site):
+    batch_calls = []
+
+    def seen(sender, environ, **kwargs) -> None:  # each request the stand-in (the live server) receives
+        if "/batch/" in environ["PATH_INFO"] and "purchase-orders" in environ["PATH_INFO"]:
+            batch_calls.append("status" if environ["PATH_INFO"].endswith("/status") else environ["REQUEST_METHOD"])
+
+    request_started.connect(seen)
+    try:
+        big_site.cycle()
+    finally:
+        request_started.disconnect(seen)
+
+    queued = [b.portal_id for b in SandboxBatch.objects.filter(portal_tenant=big_site.portal)
+              if b.response["type"] == "ASYNC"]
+    assert len(queued) >= 1 and batch_calls.count("PUT") == 2
+    # The first batch is queued; the second goes out before the first is asked about, and each queued batch
+    # is asked about once (the stand-in has processed it by then).
+    assert batch_calls[:3] == ["PUT", "PUT", "status"] and batch_calls.count("status") == len(queued)
+    assert Outbound.objects.filter(kind="po", state__in=["pending", "sent"]).count() == 0
 
 
 def test_it_records_each_refused_po_with_the_portals_code_and_goes_on(created):
