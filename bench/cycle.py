@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from bench import isolation
 from bench.baseline import run_baseline
-from bench.measure import AccessLog, Meter, Phase, SqlCounter, peak_memory_mb
+from bench.measure import AccessLog, MemoryDuring, Meter, Phase, SqlCounter, peak_memory_mb
 from bench.minimum import allowed_concurrency, floor_seconds, minimum_calls
 from bench.report import machine, portal_calls, table, total, write_json
 from bench.servers import StandIns
@@ -196,18 +196,23 @@ class Bench:
 
         meter.restart()
         started = time.perf_counter()
-        run = run_tenant(tenant.pk, progress=step_done, echo=self.throttled)
+        with MemoryDuring() as memory:
+            run = run_tenant(tenant.pk, progress=step_done, echo=self.throttled)
         wall = time.perf_counter() - started - looking[0]
         phases.append(meter.close(Phase(name="(run bookkeeping)", status=run.status)))
         phases[-1].seconds = 0.0  # inside the wall time already
-        self.say(_("  cycle: %(s).1f s, %(status)s, peak memory %(mb)s MB") % {
-            "s": wall, "status": run.status, "mb": peak_memory_mb()})
+        self.say(_("  cycle: %(s).1f s, %(status)s; resident memory during the cycle %(start)s → at most %(peak)s "
+                   "MB (the bench process's peak so far, plan building included: %(mb)s MB)") % {
+            "s": wall, "status": run.status, "start": memory.start_mb, "peak": memory.peak_mb,
+            "mb": peak_memory_mb()})
         windows = {system: limit_for(system, code).windows
                    for system, code in (("portal", tenant.code), ("sage_webapi", tenant.code))}
         self.say(_("  adaptive windows (every width taken since the bench started): %(windows)s")
                  % {"windows": windows})
         return {"wall_seconds": round(wall, 3), "status": run.status, "note": run.note,
-                "peak_memory_mb": peak_memory_mb(), "phases": phases, "windows": windows}
+                "peak_memory_mb": peak_memory_mb(), "cycle_memory_mb": {"start": memory.start_mb,
+                                                                        "peak": memory.peak_mb},
+                "phases": phases, "windows": windows}
 
     def _count(self, queryset) -> int:
         with self.sql.not_counting():

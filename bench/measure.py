@@ -113,6 +113,36 @@ def peak_memory_mb() -> float:
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
 
 
+class MemoryDuring:
+    """This process's resident set while a piece of work runs: at its start and at its highest, sampled every
+    `every` seconds. `peak_memory_mb` is the whole process's peak, the bench's own plan building included."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        import psutil  # in the pinned requirements (serve uses it)
+
+        self._process, self._every = psutil.Process(), every
+        self._stop = threading.Event()
+        self.start_mb = self.peak_mb = 0.0
+
+    def _rss_mb(self) -> float:
+        return round(self._process.memory_info().rss / (1024 * 1024), 1)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._every):
+            self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+    def __enter__(self) -> "MemoryDuring":
+        self.start_mb = self.peak_mb = self._rss_mb()
+        self._thread = threading.Thread(target=self._sample, name="bench-rss", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+
 @dataclass
 class Phase:
     """One measured piece of work: a step of a cycle, or a whole baseline part."""
