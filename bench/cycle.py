@@ -10,6 +10,9 @@ on our database and on the Sage company, and peak memory.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 import time
 
 from django.conf import settings
@@ -40,6 +43,9 @@ def add_cycle_arguments(parser) -> None:
     parser.add_argument("--profile", action="store_true",
                         help=_("profile the first cycle with pyinstrument (var/bench/profile-<size>.txt)"))
     parser.add_argument("--skip-baseline", action="store_true", help=_("our cycles only"))
+    parser.add_argument("--own-process", action="store_true", help=_(
+        "only our first cycle, run as `manage.py sync` in a process of its own, as a worker runs it: its time "
+        "and its resident memory, without the bench's plan and baseline in the same process"))
     parser.add_argument("--baseline-sample", type=int, default=0,
                         help=_("run the baseline on every n-th record and scale up (default: 1 small, 5 large)"))
 
@@ -51,8 +57,8 @@ def run_cycle(command, options) -> int:
         command.stdout.write(_("bench cycle: throw-away installation in %(dir)s") % {"dir": folder})
         args = ["cycle", "--size", size, "--latency-ms", str(options["latency_ms"]),
                 "--workers", str(options["workers"]), "--baseline-sample", str(options["baseline_sample"])]
-        args += [flag for flag, on in (("--profile", options["profile"]), ("--skip-baseline", options["skip_baseline"]))
-                 if on]
+        args += [flag for flag, on in (("--profile", options["profile"]), ("--skip-baseline", options["skip_baseline"]),
+                                       ("--own-process", options["own_process"])) if on]
         code = isolation.rerun_inside(folder, args)
         if code:
             raise CommandError(_("The cycle benchmark stopped (exit %(code)s); see above.") % {"code": code},
@@ -93,11 +99,16 @@ class Bench:
             self.say(_("SAT status checks: up to %(n)s a minute here (a site's default is 120): the SAT stand-in is on "
                        "this machine and SAT's own limit is not ours to measure")
                      % {"n": settings.SAT_CALLS_PER_MINUTE})
-            document = self.measure(ours, base, AccessLog(servers.access_log))
-        partial = "-ours-only" if self.options["skip_baseline"] else ""
+            if self.options["own_process"]:
+                document = self.measure_own_process(ours, base)
+            else:
+                document = self.measure(ours, base, AccessLog(servers.access_log))
+        partial = ("-own-process" if self.options["own_process"]
+                   else "-ours-only" if self.options["skip_baseline"] else "")
         path = isolation.bench_root() / f"cycle-{self.size_name}{partial}.json"
         write_json(path, document)
-        self.summary(document)
+        if not self.options["own_process"]:
+            self.summary(document)
         self.say(_("figures written to %(path)s") % {"path": path})
         return 0
 
@@ -144,6 +155,28 @@ class Bench:
             self.say(_("changed %(n)s POs in Sage") % {"n": len(changed)})
             cycles["one_percent"] = self.cycle("(c) cycle after 1 % of POs changed", ours, meter)
         return self.document(cycles, baseline, len(changed))
+
+    def measure_own_process(self, ours, base) -> dict:
+        with SqlCounter(self.aliases) as sql:
+            self.sql = sql
+            self.say(_("seeding the portal afresh for our tenant…"))
+            self.reseed_for_ours(ours, base)
+        self.say(_("(a) first cycle, in a process of its own: manage.py sync --tenant %(code)s") % {"code": OURS})
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "sync", "--tenant", OURS]
+        started = time.perf_counter()
+        child = subprocess.Popen(command, cwd=settings.BASE_DIR, env=os.environ.copy(),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with MemoryDuring(pid=child.pid) as memory:
+            _out, err = child.communicate()
+        wall = time.perf_counter() - started
+        # 0: every step succeeded; 1: a step failed (the large plan's refused providers do it, by design).
+        if child.returncode not in (0, 1):
+            raise CommandError(_("manage.py sync stopped (exit %(code)s): %(err)s")
+                               % {"code": child.returncode, "err": err[-2000:]})
+        self.say(_("  cycle: %(s).1f s, exit code %(code)s; resident memory of that process at most %(peak)s MB")
+                 % {"s": wall, "code": child.returncode, "peak": memory.peak_mb})
+        return {"size": self.size_name, "own_process": {"wall_seconds": round(wall, 3), "exit_code": child.returncode,
+                                                        "peak_memory_mb": memory.peak_mb}}
 
     def profiled(self, work):
         if not self.options["profile"]:

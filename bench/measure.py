@@ -114,18 +114,22 @@ def peak_memory_mb() -> float:
 
 
 class MemoryDuring:
-    """This process's resident set while a piece of work runs: at its start and at its highest, sampled every
-    `every` seconds. `peak_memory_mb` is the whole process's peak, the bench's own plan building included."""
+    """This process's (or process `pid`'s) resident set while a piece of work runs: at its start and at its
+    highest, sampled every `every` seconds. `peak_memory_mb` is the whole process's peak, the bench's own
+    plan building included."""
 
-    def __init__(self, every: float = 0.05) -> None:
+    def __init__(self, every: float = 0.05, pid: int | None = None) -> None:
         import psutil  # in the pinned requirements (serve uses it)
 
-        self._process, self._every = psutil.Process(), every
+        self._process, self._every = psutil.Process(pid), every
         self._stop = threading.Event()
         self.start_mb = self.peak_mb = 0.0
 
     def _rss_mb(self) -> float:
-        return round(self._process.memory_info().rss / (1024 * 1024), 1)
+        try:
+            return round(self._process.memory_info().rss / (1024 * 1024), 1)
+        except Exception:  # noqa: BLE001 — a child process that has just ended has no resident set
+            return 0.0
 
     def _sample(self) -> None:
         while not self._stop.wait(self._every):
