@@ -10,6 +10,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 from django.db import connections
 
 
@@ -119,8 +120,6 @@ class MemoryDuring:
     plan building included."""
 
     def __init__(self, every: float = 0.05, pid: int | None = None) -> None:
-        import psutil  # in the pinned requirements (serve uses it)
-
         self._process, self._every = psutil.Process(pid), every
         self._stop = threading.Event()
         self.start_mb = self.peak_mb = 0.0
@@ -128,7 +127,7 @@ class MemoryDuring:
     def _rss_mb(self) -> float:
         try:
             return round(self._process.memory_info().rss / (1024 * 1024), 1)
-        except Exception:  # noqa: BLE001 — a child process that has just ended has no resident set
+        except psutil.Error:  # a child process that has just ended has no resident set
             return 0.0
 
     def _sample(self) -> None:
