@@ -130,14 +130,20 @@ def _database() -> str:
     return "ok"
 
 
+def check_broker() -> None:
+    """Raises what the django-q2 broker answers when it does not (the ORM broker is our database)."""
+    if Conf.ORM:
+        OrmQ.objects.using(Conf.ORM).exists()
+    elif not get_broker().ping():
+        raise ConnectionError("no answer to PING")
+
+
 def _broker() -> str:
     try:
-        if Conf.ORM:
-            OrmQ.objects.using(Conf.ORM).exists()
-            return "ok"
-        return "ok" if get_broker().ping() else "error: no answer"
+        check_broker()
     except Exception as exc:
         return f"error: {exc.__class__.__name__}"
+    return "ok"
 
 
 def _cycles(now: dt.datetime) -> tuple[str, float | None, list[dict[str, Any]]]:

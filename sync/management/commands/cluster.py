@@ -20,20 +20,26 @@ monitor, pusher — would run on as orphans: this process adopts them (a Linux
 child subreaper), stops them (a worker hands its lease back on SIGTERM) and
 exits 1, so a service manager (or `serve`) restarts the cluster.
 
-Exit codes: 0 stopped on request; 1 the cluster's sentinel died by itself.
+A broker that does not answer (Redis down, the database not migrated) is said
+in one sentence before anything starts, not as the sentinel's traceback.
+
+Exit codes: 0 stopped on request; 1 the cluster's sentinel died by itself, or
+the cluster could not start (said why).
 """
 from __future__ import annotations
 
 import signal
 import sys
 import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django_q.cluster import Cluster
 
 from sageconnect.processes import become_subreaper, stop_children
+from sync.health import check_broker
 
 POLL_SECONDS = 0.2
 # How long the sentinel's orphans get to hand their leases back after a SIGTERM (as serve gives the workers).
@@ -45,6 +51,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         settings.SECRET_KEY  # noqa: B018 — as qcluster: refuse to start without the key that signs tasks
+        _broker_answers()
         requested: list[int] = []
 
         def on_signal(signum, frame) -> None:
@@ -61,7 +68,12 @@ class Command(BaseCommand):
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, stop_signals)
         become_subreaper()
-        cluster.start()
+        try:
+            cluster.start()
+        except RuntimeError as error:  # its sentinel ended while starting; django-q2 logged why above
+            stop_children(ORPHANS_STOP_SECONDS)  # the workers it had forked already
+            raise CommandError(_("The worker cluster did not start (%(error)s); the log above says why.")
+                               % {"error": error}) from None
         while not requested and cluster.sentinel.is_alive():
             time.sleep(POLL_SECONDS)
         if requested:
@@ -71,3 +83,20 @@ class Command(BaseCommand):
                           % {"code": cluster.sentinel.exitcode})
         stop_children(ORPHANS_STOP_SECONDS)
         sys.exit(1)
+
+
+def _broker_answers() -> None:
+    try:
+        check_broker()
+    except Exception as error:  # noqa: BLE001 — whatever the broker's client raises, said in one sentence
+        if settings.REDIS_URL:
+            where = urlsplit(settings.REDIS_URL)  # host and port only: the URL may hold a password
+            raise CommandError(_(
+                "The worker cluster cannot start: its broker, Redis at %(host)s:%(port)s (REDIS_URL), does not "
+                "answer (%(error)s). Start Redis there or correct REDIS_URL; without REDIS_URL the cluster uses "
+                "Django's database as its broker.") % {"host": where.hostname, "port": where.port or 6379,
+                                                       "error": error.__class__.__name__}) from None
+        raise CommandError(_(
+            "The worker cluster cannot start: its broker, Django's database (DATABASE_URL), does not answer "
+            "(%(error)s). Check that the database is up and migrated (`manage.py migrate`).")
+            % {"error": error.__class__.__name__}) from None
