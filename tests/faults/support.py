@@ -140,6 +140,12 @@ def differences(expected: dict[str, Counter], actual: dict[str, Counter]) -> dic
 
 # --- the Sage side of a second cycle ---------------------------------------------
 
+def buyer_changed(plan: Plan) -> tuple[str, str]:
+    """The POs `buyer_changes` changes: (one more unit, cancelled)."""
+    more, cancelled = [po for po in plan.pos if po.state == "open"][:2]
+    return more.po_number, cancelled.po_number
+
+
 def buyer_changes(tenant, plan: Plan) -> None:
     """Between two cycles, as a buyer would: one open PO gets one more unit, another is cancelled."""
     alias = sage_alias(tenant)
