@@ -149,9 +149,9 @@ def buyer_changed(plan: Plan) -> tuple[str, str]:
 def buyer_changes(tenant, plan: Plan) -> None:
     """Between two cycles, as a buyer would: one open PO gets one more unit, another is cancelled."""
     alias = sage_alias(tenant)
-    open_pos = [po for po in plan.pos if po.state == "open"]
     stamp_date, stamp_time = int(TODAY.strftime("%Y%m%d")) + 0, 23595999
-    more, cancelled = open_pos[0], open_pos[1]
+    by_number = {po.po_number: po for po in plan.pos}
+    more, cancelled = (by_number[number] for number in buyer_changed(plan))
     first = more.lines[0]
     POPORL.objects.using(alias).filter(PORHSEQ=more.porhseq, PORLREV=first.line_number).update(
         OQORDERED=first.ordered + 1)
