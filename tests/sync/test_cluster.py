@@ -6,7 +6,10 @@ import time
 
 import psutil
 import pytest
+from lxml import etree
 
+from cfdi import xsd
+from sync.management.commands.cluster import compile_schemas_for_workers
 from tests.support import needs_redis
 from tests.sync.processes import Installation, group_alive
 
@@ -96,3 +99,22 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]  # closed again when this returns: nothing listens there
+
+
+def test_it_compiles_the_cfdi_schemas_before_forking_the_workers(monkeypatch):
+    # What the workers inherit instead of each compiling its own copy at its first CFDI.
+    monkeypatch.setattr(xsd, "_compiled", None)
+    compile_schemas_for_workers()
+    assert xsd._compiled is not None
+    assert xsd.schema_errors(etree.fromstring(b"<x/>"))  # the built schema answers: <x/> is no CFDI
+
+
+def test_a_schema_build_that_fails_before_forking_is_logged_and_the_cluster_starts(monkeypatch, caplog):
+    def unreadable():
+        raise OSError("cfdv40.xsd: permission denied")
+
+    monkeypatch.setattr(xsd, "_compiled", None)
+    monkeypatch.setattr(xsd, "_build", unreadable)
+    compile_schemas_for_workers()  # does not raise: each worker tries again at its first CFDI
+    assert "could not be compiled" in caplog.text and "permission denied" in caplog.text
+    assert xsd._compiled is None

@@ -23,11 +23,20 @@ exits 1, so a service manager (or `serve`) restarts the cluster.
 A broker that does not answer (Redis down, the database not migrated) is said
 in one sentence before anything starts, not as the sentinel's traceback.
 
+SAT's CFDI schemas are compiled here, before the sentinel forks the workers:
+each worker would otherwise spend about a second of CPU building its own copy
+at its first CFDI (again after every recycle). With what this process holds
+frozen out of the garbage collector, the forked processes share those pages:
+measured with two workers, the cluster's processes together 359 → 291 MB
+(proportional set size), each worker 100 → 50 MB.
+
 Exit codes: 0 stopped on request; 1 the cluster's sentinel died by itself, or
 the cluster could not start (said why).
 """
 from __future__ import annotations
 
+import gc
+import logging
 import signal
 import sys
 import time
@@ -38,8 +47,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django_q.cluster import Cluster
 
+from cfdi import xsd
 from sageconnect.processes import become_subreaper, stop_children
 from sync.health import check_broker
+
+logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.2
 # How long the sentinel's orphans get to hand their leases back after a SIGTERM (as serve gives the workers).
@@ -52,6 +64,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         settings.SECRET_KEY  # noqa: B018 — as qcluster: refuse to start without the key that signs tasks
         _broker_answers()
+        compile_schemas_for_workers()
+        # What this process holds now (Django, the schemas) is left out of the children's garbage collections
+        # (the gc.freeze documentation's advice before a fork): a collection touching it would copy its pages.
+        gc.freeze()
         requested: list[int] = []
 
         def on_signal(signum, frame) -> None:
@@ -83,6 +99,15 @@ class Command(BaseCommand):
                           % {"code": cluster.sentinel.exitcode})
         stop_children(ORPHANS_STOP_SECONDS)
         sys.exit(1)
+
+
+def compile_schemas_for_workers() -> None:
+    """The CFDI schemas, built once in this process for the workers it forks."""
+    try:
+        xsd.compiled()
+    except Exception:  # noqa: BLE001 — not fatal: a worker builds them at its first CFDI and reports the error there
+        logger.exception("SAT's CFDI schemas could not be compiled before the workers start; each worker will try "
+                         "at its first CFDI.")
 
 
 def _broker_answers() -> None:
