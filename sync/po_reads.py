@@ -11,7 +11,8 @@ A person's Retry reads just the POs named (`named`), and moves no watermark.
 The watermark moves only once the step has handled a page (the generator
 resumes after the step's loop body), and never in a dry run; a step that
 dies mid-page rereads that page, and unchanged POs cost nothing but the read.
-A cycle with nothing new costs one Sage query per step. A change of the
+The three PO steps share each page they read in a run (`_page_after`): a
+cycle with nothing new costs one Sage query for the three. A change of the
 tenant's settings that go into a PO's payload or decide whether it is sent
 (PO_SETTINGS: the default ship-to, the time zone, the eligibility rule, …)
 starts the step from the beginning once: every PO is read again, and only
@@ -22,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from sync.engine.context import StepContext
 from sync.engine.crashpoints import crashpoint
@@ -71,7 +73,7 @@ def candidates(ctx: StepContext, alias: str, *, again: list[str]) -> Iterator[li
             yield _classified(ctx, page)
     mark = load_watermark(ctx)
     while True:
-        pos, next_mark = read_pos(alias, ctx.tenant, after=mark, limit=PAGE_SIZE)
+        pos, next_mark = _page_after(ctx, alias, mark)
         if not pos:
             return
         fresh = [po for po in pos if po.po_number not in seen]
@@ -82,6 +84,38 @@ def candidates(ctx: StepContext, alias: str, *, again: list[str]) -> Iterator[li
             save_watermark(ctx, next_mark)
         mark = next_mark
         ctx.heartbeat()
+
+
+# How many PO steps read the same pages in a run (po_upsert, po_close, po_cancel): the last one drops a page.
+PAGE_READERS = 3
+# The pages a run keeps for the later PO steps: 2,000 POs with their lines (a first cycle's first pages, or
+# every change of an ordinary cycle); past them a step reads for itself, so a company of ten thousand POs
+# is never held in memory whole (po_close begins only once po_upsert has read every page).
+KEPT_PAGES_MAX = 10
+
+
+def _page_after(ctx: StepContext, alias: str, mark: Watermark) -> tuple[list[SagePo], Watermark]:
+    """The page of POs after `mark`, read from Sage once a run.
+
+    The three PO steps start from the same watermark whenever they kept up with each other (always in a
+    first cycle), so each would read the same page again: the first reading is kept on the run's
+    heartbeat and the later steps classify its POs against their own records. What the later steps see is
+    that reading's snapshot; a PO changed since it carries a later audit stamp, so the next cycle reads it.
+    """
+    shared = getattr(ctx.heartbeat, "shared", None)
+    if shared is None:
+        return read_pos(alias, ctx.tenant, after=mark, limit=PAGE_SIZE)
+    pages = cast(dict[Watermark, list], shared.setdefault("po_pages", {}))
+    kept = pages.get(mark)
+    if kept is None:
+        page = read_pos(alias, ctx.tenant, after=mark, limit=PAGE_SIZE)
+        if len(pages) >= KEPT_PAGES_MAX:
+            return page
+        kept = pages[mark] = [page, 0]
+    kept[1] += 1
+    if kept[1] >= PAGE_READERS:
+        pages.pop(mark, None)  # every PO step has read it: at ten thousand POs the run need not hold them all
+    return kept[0]
 
 
 def named(ctx: StepContext, alias: str, po_numbers: frozenset[str]) -> Iterator[list[PoCandidate]]:

@@ -14,13 +14,14 @@ from django.db import connections
 
 from cfdi.models import Cfdi
 from sandbox.plan import build_plan
-from sandbox.portal.models import SandboxPortalTenant
+from sandbox.portal.models import SandboxPortalTenant, SandboxPurchaseOrder
+from sync import po_reads
 from sync.engine.pipeline import STEP_THREAD_PREFIX, run_tenant, step_names
 from sync.models import Outbound, StepRun, SyncRun
 from sync.sage.models import APIBC, APIBH, APTCRO, APVEN, APVENO
 from tenants.models import Tenant
 from tenants.sage_db import sage_alias
-from tests.faults.support import COMPANY_RFC, TODAY, wire
+from tests.faults.support import COMPANY_RFC, TODAY, buyer_changed, buyer_changes, wire
 from tests.sync.conftest import SAGE_DB
 
 pytestmark = SAGE_DB
@@ -121,3 +122,56 @@ def test_it_writes_nothing_and_stays_under_the_query_budget_whatever_the_size(co
     # import retried and a failure alert read): a fixed cost, where a query per record would
     # add dozens (three times the vendors, POs, CFDIs and payments).
     assert figures[3] <= figures[1] + FIXED_COST_OF_FAILURES, f"queries grow with the company: {figures}"
+
+
+
+
+def cycle_reading_po_lines(tenant) -> tuple[int, dict[str, StepRun]]:
+    """One cycle; how many times it read PO lines from Sage, and its steps."""
+    alias = sage_alias(tenant)
+    statements: list[str] = []
+
+    def keep(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    # counted_queries hands the wrapper to the step threads (they copy this thread's wrappers).
+    with counted_queries([alias]), connections[alias].execute_wrapper(keep):
+        run = run_tenant(tenant.pk)
+    return sum('FROM "POPORL"' in sql for sql in statements), {s.step: s for s in run.steps.all()}
+
+
+def portal_orders(tenant) -> dict[str, str]:
+    return dict(SandboxPurchaseOrder.objects.filter(portal_tenant__tenant_id=tenant.portal_tenant_id)
+                .values_list("external_id", "status"))
+
+
+def test_the_three_po_steps_read_each_page_of_sage_pos_once_a_run(company):
+    # po_upsert, po_close and po_cancel start from the same watermark whenever they kept up with each
+    # other: one reading of the POs and their lines serves all three (sync.po_reads).
+    tenant = company(1)
+    plan = plan_of(1)
+    # The first cycle: the plan's 14 POs in one page, and the empty page that ends each step's reading.
+    reads, steps = cycle_reading_po_lines(tenant)
+    assert reads == 1
+    assert steps["po_upsert"].created_count == 10  # the open ones; the closed and cancelled never go
+    # A buyer adds a unit to one PO and cancels another: the page of those two serves all three steps,
+    # and each still does its own part with it.
+    more, cancelled = buyer_changed(plan)
+    buyer_changes(tenant, plan)
+    reads, steps = cycle_reading_po_lines(tenant)
+    assert reads == 1
+    assert (steps["po_upsert"].updated_count, steps["po_cancel"].updated_count) == (1, 1)
+    orders = portal_orders(tenant)
+    assert orders[cancelled] == "CANCELLED" and orders[more] != "CANCELLED", orders
+
+
+def test_past_the_pages_a_run_keeps_each_po_step_reads_for_itself(company, monkeypatch):
+    # Pages of 3 and at most 2 kept: the 14 POs are 5 pages; the later steps find the first 2 kept and read
+    # the other 3 themselves, and every step still handles every PO.
+    monkeypatch.setattr(po_reads, "PAGE_SIZE", 3)
+    monkeypatch.setattr(po_reads, "KEPT_PAGES_MAX", 2)
+    tenant = company(1)
+    reads, steps = cycle_reading_po_lines(tenant)
+    assert reads == 5 + 3 + 3
+    assert steps["po_upsert"].created_count == 10 and len(portal_orders(tenant)) == 10
