@@ -27,7 +27,7 @@ SAT's CFDI schemas are compiled here, before the sentinel forks the workers:
 each worker would otherwise spend about a second of CPU building its own copy
 at its first CFDI (again after every recycle). With what this process holds
 frozen out of the garbage collector, the forked processes share those pages:
-measured with two workers, the cluster's processes together 359 → 291 MB
+measured with two workers, the cluster's processes together 359 → 292 MB
 (proportional set size), each worker 100 → 50 MB.
 
 Exit codes: 0 stopped on request; 1 the cluster's sentinel died by itself, or
