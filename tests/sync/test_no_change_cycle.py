@@ -38,10 +38,11 @@ def plan_of(scale: int):
 
 
 @contextmanager
-def counted_queries(aliases: list[str]) -> Iterator[Counter]:
+def counted_queries(aliases: list[str], statements: list[str] | None = None) -> Iterator[Counter]:
     """Queries per alias sent from this thread and the pipeline's step threads (which it hands
     this thread's query wrappers): live_server's request threads share the in-memory test
-    database's connection, and the stand-ins' own queries are not ours."""
+    database's connection, and the stand-ins' own queries are not ours. Their SQL is added to
+    `statements` when one is given."""
     counts: Counter[str] = Counter()
     ours = threading.get_ident()
 
@@ -49,6 +50,8 @@ def counted_queries(aliases: list[str]) -> Iterator[Counter]:
         def count(execute, sql, params, many, context):
             if threading.get_ident() == ours or threading.current_thread().name.startswith(STEP_THREAD_PREFIX):
                 counts[alias] += 1
+                if statements is not None:
+                    statements.append(sql)
             return execute(sql, params, many, context)
         return count
 
@@ -124,19 +127,10 @@ def test_it_writes_nothing_and_stays_under_the_query_budget_whatever_the_size(co
     assert figures[3] <= figures[1] + FIXED_COST_OF_FAILURES, f"queries grow with the company: {figures}"
 
 
-
-
 def cycle_reading_po_lines(tenant) -> tuple[int, dict[str, StepRun]]:
     """One cycle; how many times it read PO lines from Sage, and its steps."""
-    alias = sage_alias(tenant)
     statements: list[str] = []
-
-    def keep(execute, sql, params, many, context):
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    # counted_queries hands the wrapper to the step threads (they copy this thread's wrappers).
-    with counted_queries([alias]), connections[alias].execute_wrapper(keep):
+    with counted_queries([sage_alias(tenant)], statements):
         run = run_tenant(tenant.pk)
     return sum('FROM "POPORL"' in sql for sql in statements), {s.step: s for s in run.steps.all()}
 
