@@ -59,6 +59,9 @@ FERNET_KEYS = env.list("SAGECONNECT_FERNET_KEYS", default=[]) or [
 SANDBOX_ENABLED = env.bool("SAGECONNECT_SANDBOX", default=False)
 # Where the stand-ins are reached from the sync (the README's web port).
 SANDBOX_BASE_URL = env.str("SAGECONNECT_SANDBOX_URL", default="http://127.0.0.1:3030")
+# The stand-ins' own records of what they were asked (the portal's request counts, SAT's query log), which
+# the tests read. Each is a database write per request; the benchmarks switch them off (bench.servers).
+SANDBOX_RECORD_REQUESTS = env.bool("SAGECONNECT_SANDBOX_RECORD_REQUESTS", default=True)
 SITE_URL = env.str("SAGECONNECT_SITE_URL", default="http://127.0.0.1:3030")
 
 INSTALLED_APPS = [

@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from django.core.management import CommandError, call_command
 from sandbox.plan import build_plan
 from tenants.models import Tenant
 from tenants.sage_db import SageDatabaseUnavailable, sage_alias
-from tests.portal.conftest import portal_tenant, stand_in  # noqa: F401  (fixtures)
+from tests.portal.conftest import contract_violations, portal, portal_tenant, stand_in  # noqa: F401  (fixtures)
 from tests.sage_webapi.conftest import alias, webapi_tenant  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,6 +89,20 @@ def test_it_counts_nothing_for_a_refused_portal_call(portal_tenant, stand_in):
     assert _portal_get(portal_tenant, "acme-portal", portal_tenant.portal_secret).status_code == 200
     stand_in.refresh_from_db()
     assert (stand_in.reads, stand_in.writes) == (1, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_its_records_off_the_portal_counts_no_call(portal, stand_in, settings):
+    from sync.portal import PortalPermanentError
+    from tests.portal.factories import payment
+
+    settings.SANDBOX_RECORD_REQUESTS = False
+    assert list(portal.iter_providers()) == []
+    with pytest.raises(PortalPermanentError):
+        portal.create_payment(payment("PY0000001", ("0B8A8D1E-0000-4000-8000-000000000001", Decimal("10.00"))))
+
+    stand_in.refresh_from_db()
+    assert (stand_in.reads, stand_in.writes) == (0, 0)
 
 
 @pytest.mark.django_db(transaction=True)

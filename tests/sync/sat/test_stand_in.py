@@ -48,6 +48,13 @@ def test_it_answers_vigente_for_a_cfdi_the_sandbox_stamped(live_server, stamped)
     assert consultas(stamped.uuid) == 1
 
 
+def test_it_keeps_no_log_of_the_questions_when_its_records_are_off(live_server, stamped, settings):
+    settings.SANDBOX_RECORD_REQUESTS = False
+
+    assert ask(live_server, stamped).state == "Vigente"
+    assert consultas() == 0
+
+
 def test_it_answers_cancelado_once_sat_cancelled_it(live_server, stamped):
     mark_cancelled_at_sat(stamped.uuid.lower(), cancellation_status="Plazo vencido")
 
