@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import sqlite3
 import subprocess
 import sys
 from decimal import Decimal
@@ -92,6 +93,23 @@ def test_it_counts_nothing_for_a_refused_portal_call(portal_tenant, stand_in):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_it_counts_a_refused_write_too(portal, stand_in):
+    from sandbox.portal.models import SandboxPurchaseOrder
+    from sync.portal import PortalConflictError
+    from tests.portal.factories import add_providers, purchase_order
+
+    add_providers(stand_in, 1)
+    portal.create_purchase_order(purchase_order("PO000001"))
+    with pytest.raises(PortalConflictError):
+        portal.create_purchase_order(purchase_order("PO000001", total=Decimal("9.99")))
+
+    stand_in.refresh_from_db()
+    # The count shares the write's transaction; the refusal rolls back the write's own work, not the count.
+    assert (stand_in.reads, stand_in.writes) == (0, 2)
+    assert [order.request["total"] for order in SandboxPurchaseOrder.objects.all()] == [1160.0]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_with_its_records_off_the_portal_counts_no_call(portal, stand_in, settings):
     from sync.portal import PortalPermanentError
     from tests.portal.factories import payment
@@ -103,6 +121,26 @@ def test_with_its_records_off_the_portal_counts_no_call(portal, stand_in, settin
 
     stand_in.refresh_from_db()
     assert (stand_in.reads, stand_in.writes) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_portal_read_does_not_wait_for_another_writer_of_the_database(portal_tenant, stand_in, settings):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's single write lock is the subject; PostgreSQL's reads never wait for writers")
+    settings.SANDBOX_RECORD_REQUESTS = False  # the count is a write: it would wait, rightly
+    writer = sqlite3.connect(connection.settings_dict["NAME"], timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # as a worker's write transaction holds it
+        # The stand-in waits up to 30 s for a lock it needed; the answer must come well before.
+        answer = requests.get(f"{portal_tenant.portal_url}/api/1.0/extern/tenants/acme-portal/providers",
+                              headers={"PDPTenantKey": portal_tenant.portal_key,
+                                       "PDPTenantSecret": portal_tenant.portal_secret}, timeout=5)
+    finally:
+        writer.rollback()
+        writer.close()
+    assert answer.status_code == 200 and answer.json()["total"] == 0
 
 
 @pytest.mark.django_db(transaction=True)
