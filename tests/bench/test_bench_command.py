@@ -22,3 +22,13 @@ def test_it_prints_docs_per_second_and_leaves_no_rows(db, cfdi_storage_dir):
 def test_it_names_the_benchmarks_when_none_is_given():
     with pytest.raises(CommandError, match="cfdi"):
         call_command("bench")
+
+
+def test_bench_tenants_says_how_the_cycles_ended_in_the_run_logs_words():
+    from django.utils import translation
+
+    from bench.tenants import ended
+
+    assert ended({"succeeded": 2, "partial": 48}) == "partial: 48, succeeded: 2"
+    with translation.override("es"):
+        assert ended({"partial": 50}) == "parcial: 50"
