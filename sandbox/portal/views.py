@@ -92,7 +92,7 @@ def _answer(view, request, tenant, methods, kwargs) -> HttpResponse:
     if refused is not None or request.method in READ_METHODS:
         if tenant is not None:
             tenant.count_request(request.method)
-        return refused or _run(view, request, tenant, kwargs)
+        return refused if refused is not None else _run(view, request, tenant, kwargs)
     # A change and its count in one write transaction (one wait for SQLite's lock, not two), taken only
     # now: the checks above and the injected latency hold no lock. The view's own atomic is a savepoint.
     with transaction.atomic():
